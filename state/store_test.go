@@ -1,0 +1,358 @@
+package state
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/taskbot/taskbot/tasks"
+)
+
+var t0 = time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func openTest(t *testing.T, path string, opts Options) *Store {
+	t.Helper()
+	if opts.Logger == nil {
+		opts.Logger = quiet()
+	}
+	s, err := Open(path, opts)
+	if err != nil {
+		t.Fatalf("Open(%s): %v", path, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func task(key string, st tasks.State, at time.Time) tasks.Task {
+	t := tasks.Task{UUID: key, State: st, UpdatedAt: at, Context: map[string]any{"title": "Backup " + key}}
+	if st == tasks.Completed {
+		t.Result = &tasks.Result{Code: tasks.ResultOK}
+		t.CompletedAt = at
+	}
+	return t
+}
+
+func failed(key string, at time.Time) tasks.Task {
+	t := task(key, tasks.Completed, at)
+	t.Result = &tasks.Result{Code: tasks.ResultError}
+	return t
+}
+
+func events(es []Entry) []string {
+	var out []string
+	for _, e := range es {
+		out = append(out, fmt.Sprintf("%s:%s", e.Task.UUID, e.Event))
+	}
+	return out
+}
+
+func TestApplyTransitions(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "taskbot.db"), Options{Now: func() time.Time { return t0 }})
+
+	got, err := s.Apply(Poll{Baseline: true, Tasks: []tasks.Task{
+		task("a", tasks.Started, t0.Add(-3*time.Hour)),
+		task("b", tasks.Paused, t0.Add(-2*time.Hour)),
+	}, Watermark: t0.Add(-time.Minute)})
+	if err != nil || len(got) != 0 {
+		t.Fatalf("baseline queued %v, %v; want nothing", events(got), err)
+	}
+	if ok, _ := s.Baselined(); !ok {
+		t.Fatal("Baselined() = false after a baseline poll")
+	}
+	if w, _ := s.Watermark(); !w.Equal(t0.Add(-time.Minute)) {
+		t.Fatalf("watermark after baseline = %v, want %v", w, t0.Add(-time.Minute))
+	}
+
+	steps := []struct {
+		name string
+		poll []tasks.Task
+		want []string
+	}{
+		{"unchanged tasks queue nothing", []tasks.Task{task("a", tasks.Started, t0.Add(-3*time.Hour))}, nil},
+		{"started to paused", []tasks.Task{task("a", tasks.Paused, t0.Add(time.Second))}, []string{"a:paused"}},
+		{"the same answer again (overlapping poll)", []tasks.Task{task("a", tasks.Paused, t0.Add(time.Second))}, nil},
+		{"a stale answer does not regress", []tasks.Task{task("a", tasks.Started, t0)}, nil},
+		{"paused to started is resumed; updates sorted by time", []tasks.Task{
+			failed("b", t0.Add(3*time.Second)), task("a", tasks.Started, t0.Add(2*time.Second)),
+		}, []string{"a:resumed", "b:failed"}},
+		{"a new task first seen started", []tasks.Task{task("c", tasks.Started, t0.Add(4*time.Second))}, []string{"c:started"}},
+		{"same state, newer updatedAt: no transition", []tasks.Task{task("c", tasks.Started, t0.Add(5*time.Second))}, nil},
+		{"completed ok", []tasks.Task{task("c", tasks.Completed, t0.Add(6*time.Second))}, []string{"c:completed"}},
+	}
+	var all []string
+	for _, st := range steps {
+		got, err := s.Apply(Poll{Tasks: st.poll})
+		if err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		if g := strings.Join(events(got), " "); g != strings.Join(st.want, " ") {
+			t.Errorf("%s: queued %q, want %q", st.name, g, strings.Join(st.want, " "))
+		}
+		all = append(all, st.want...)
+	}
+	pending, err := s.Pending(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := strings.Join(events(pending), " "); g != strings.Join(all, " ") {
+		t.Fatalf("Pending = %q, want %q", g, strings.Join(all, " "))
+	}
+	for i := 1; i < len(pending); i++ {
+		if pending[i].Seq <= pending[i-1].Seq {
+			t.Fatalf("outbox out of order: %d after %d", pending[i].Seq, pending[i-1].Seq)
+		}
+	}
+	if pending[0].From != tasks.Started || pending[3].From != "" {
+		t.Errorf("From = %q, %q; want started, \"\"", pending[0].From, pending[3].From)
+	}
+	if w, _ := s.Watermark(); !w.Equal(t0.Add(6 * time.Second)) {
+		t.Errorf("watermark = %v, want the latest updatedAt %v", w, t0.Add(6*time.Second))
+	}
+}
+
+func TestAnnounceFilter(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "taskbot.db"), Options{})
+	set, err := tasks.ParseAnnounceSet([]string{"paused", "failed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Apply(Poll{Baseline: true}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Apply(Poll{Announce: set.Announces, Tasks: []tasks.Task{
+		task("a", tasks.Started, t0), task("b", tasks.Paused, t0.Add(time.Second)),
+		task("c", tasks.Completed, t0.Add(2*time.Second)), failed("d", t0.Add(3*time.Second)),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := strings.Join(events(got), " "); g != "b:paused d:failed" {
+		t.Fatalf("queued %q, want only the paused and the failed task", g)
+	}
+	if rec, ok, _ := s.Record("a"); !ok || rec.State != tasks.Started {
+		t.Fatalf("unannounced task a not recorded: %+v %v", rec, ok)
+	}
+}
+
+func TestDeliveredSetsThreadOnce(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "taskbot.db"), Options{})
+	s.Apply(Poll{Baseline: true})
+	q1, _ := s.Apply(Poll{Tasks: []tasks.Task{task("a", tasks.Started, t0)}})
+	q2, _ := s.Apply(Poll{Tasks: []tasks.Task{task("a", tasks.Paused, t0.Add(time.Second))}})
+	if len(q1) != 1 || len(q2) != 1 {
+		t.Fatalf("queued %d and %d entries, want 1 and 1", len(q1), len(q2))
+	}
+	if err := s.Delivered(q1[0].Seq, "a", "1700000000.000100"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delivered(q2[0].Seq, "a", "1700000000.000200"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delivered(q2[0].Seq, "a", ""); err != nil {
+		t.Fatalf("delivering twice: %v", err)
+	}
+	rec, _, _ := s.Record("a")
+	if rec.MessageTS != "1700000000.000100" {
+		t.Fatalf("thread ts = %q, want the first message's ts", rec.MessageTS)
+	}
+	if p, _ := s.Pending(0); len(p) != 0 {
+		t.Fatalf("outbox still holds %d entries", len(p))
+	}
+	// A later poll keeps the thread.
+	s.Apply(Poll{Tasks: []tasks.Task{task("a", tasks.Started, t0.Add(2*time.Second))}})
+	if rec, _, _ := s.Record("a"); rec.MessageTS != "1700000000.000100" {
+		t.Fatalf("thread ts lost after an update: %q", rec.MessageTS)
+	}
+}
+
+func TestReopenKeepsEverything(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "taskbot.db")
+	s, err := Open(path, Options{Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Apply(Poll{Baseline: true, Tasks: []tasks.Task{task("a", tasks.Started, t0)}})
+	s.Apply(Poll{Tasks: []tasks.Task{task("a", tasks.Paused, t0.Add(time.Second))}})
+	s.Close()
+
+	s = openTest(t, path, Options{})
+	if ok, _ := s.Baselined(); !ok {
+		t.Fatal("baseline lost on reopen")
+	}
+	p, _ := s.Pending(0)
+	if g := strings.Join(events(p), " "); g != "a:paused" {
+		t.Fatalf("pending after reopen = %q, want a:paused", g)
+	}
+	got, _ := s.Apply(Poll{Tasks: []tasks.Task{task("a", tasks.Paused, t0.Add(time.Second))}})
+	if len(got) != 0 {
+		t.Fatalf("re-seeing the same state after restart queued %v", events(got))
+	}
+}
+
+func TestGoneAndInProgress(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "taskbot.db"), Options{})
+	s.Apply(Poll{Baseline: true, Tasks: []tasks.Task{
+		task("a", tasks.Started, t0), task("b", tasks.Paused, t0), task("c", tasks.Completed, t0),
+	}})
+	s.Apply(Poll{Gone: []string{"b"}})
+	recs, err := s.InProgress()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 || recs[0].Key != "a" {
+		t.Fatalf("InProgress = %+v, want only a", recs)
+	}
+}
+
+func TestLockedFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "taskbot.db")
+	openTest(t, path, Options{})
+	start := time.Now()
+	_, err := Open(path, Options{LockTimeout: 300 * time.Millisecond, Logger: quiet()})
+	if !errors.Is(err, ErrLocked) {
+		t.Fatalf("second Open: %v, want ErrLocked", err)
+	}
+	if !strings.Contains(err.Error(), path) {
+		t.Errorf("error %q does not name the file", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("second Open took %v", d)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("locked file was touched: %v", err)
+	}
+}
+
+func TestCorruptFileMovedAside(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		write func(t *testing.T, path string)
+	}{
+		{"not a bbolt file", func(t *testing.T, path string) {
+			os.WriteFile(path, []byte(strings.Repeat("this is not a database\n", 1000)), 0o600)
+		}},
+		{"a few bytes", func(t *testing.T, path string) { os.WriteFile(path, []byte("x"), 0o600) }},
+		{"truncated store", func(t *testing.T, path string) {
+			s, err := Open(path, Options{Logger: quiet()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var many []tasks.Task
+			for i := range 2000 {
+				many = append(many, task(fmt.Sprintf("task-%05d", i), tasks.Started, t0))
+			}
+			s.Apply(Poll{Baseline: true, Tasks: many})
+			s.Close()
+			fi, _ := os.Stat(path)
+			os.Truncate(path, fi.Size()/2)
+		}},
+		{"meta pages overwritten", func(t *testing.T, path string) {
+			s, _ := Open(path, Options{Logger: quiet()})
+			s.Apply(Poll{Baseline: true, Tasks: []tasks.Task{task("a", tasks.Started, t0)}})
+			s.Close()
+			f, _ := os.OpenFile(path, os.O_WRONLY, 0)
+			f.WriteAt([]byte(strings.Repeat("\xff", 8192)), 0)
+			f.Close()
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "taskbot.db")
+			tc.write(t, path)
+			var logged strings.Builder
+			s, err := Open(path, Options{Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+			if err != nil {
+				t.Fatalf("Open of a damaged file: %v", err)
+			}
+			defer s.Close()
+			if ok, _ := s.Baselined(); ok {
+				t.Fatal("a new store claims a baseline")
+			}
+			aside, _ := filepath.Glob(path + ".corrupt-*")
+			if len(aside) != 1 {
+				t.Fatalf("moved-aside files = %v, want one", aside)
+			}
+			if !strings.Contains(logged.String(), "level=ERROR") || !strings.Contains(logged.String(), aside[0]) {
+				t.Fatalf("log %q does not say loudly where the file went", logged.String())
+			}
+		})
+	}
+}
+
+func TestPruneKeepsFileBounded(t *testing.T) {
+	now := t0
+	path := filepath.Join(t.TempDir(), "taskbot.db")
+	s := openTest(t, path, Options{Retention: time.Hour, Now: func() time.Time { return now }})
+	s.Apply(Poll{Baseline: true})
+	var sizes []int64
+	n := 0
+	for round := range 60 {
+		// 100 short-lived tasks a round: each starts and completes; every announcement delivered.
+		var poll []tasks.Task
+		for range 100 {
+			key := fmt.Sprintf("task-%06d", n)
+			n++
+			poll = append(poll, task(key, tasks.Started, now))
+		}
+		q, err := s.Apply(Poll{Tasks: poll})
+		if err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(10 * time.Minute)
+		for i := range poll {
+			poll[i] = task(poll[i].UUID, tasks.Completed, now)
+		}
+		q2, err := s.Apply(Poll{Tasks: poll})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range append(q, q2...) {
+			if err := s.Delivered(e.Seq, e.Task.Key(), "1.1"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		st, _ := s.Stats()
+		if round%10 == 9 {
+			sizes = append(sizes, st.FileSize)
+		}
+		if st.Tasks > 800 {
+			t.Fatalf("round %d: %d task records kept with a 1h retention of 10-minute rounds", round, st.Tasks)
+		}
+	}
+	// 6,000 tasks went through; the file must level off once pruning balances new tasks.
+	if last, mid := sizes[len(sizes)-1], sizes[2]; last > mid {
+		t.Fatalf("file keeps growing: sizes every 10 rounds %v", sizes)
+	}
+	t.Logf("file sizes every 10 rounds (6,000 tasks): %v", sizes)
+}
+
+func BenchmarkApply100(b *testing.B) {
+	s, err := Open(filepath.Join(b.TempDir(), "taskbot.db"), Options{Logger: quiet()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	s.Apply(Poll{Baseline: true})
+	poll := make([]tasks.Task, 100)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		for j := range poll {
+			st := tasks.Started
+			if i%2 == 1 {
+				st = tasks.Paused
+			}
+			poll[j] = task(fmt.Sprintf("task-%03d", j), st, t0.Add(time.Duration(i)*time.Second))
+		}
+		if _, err := s.Apply(Poll{Tasks: poll}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,244 @@
+package bot
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/slack-go/slack"
+
+	"github.com/taskbot/taskbot/bot/bottest"
+	"github.com/taskbot/taskbot/state"
+	"github.com/taskbot/taskbot/tasks"
+)
+
+var base = time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// announcerFixture is a real store and a real announcer posting to a fake Slack.
+type announcerFixture struct {
+	store *state.Store
+	slack *bottest.Slack
+	ann   *Announcer
+	logs  *logBuffer
+	stop  func()
+}
+
+func newAnnouncerFixture(t *testing.T, burst int) *announcerFixture {
+	t.Helper()
+	store, err := state.Open(filepath.Join(t.TempDir(), "taskbot.db"), state.Options{Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	if _, err := store.Apply(state.Poll{Baseline: true}); err != nil {
+		t.Fatal(err)
+	}
+	fs := bottest.NewSlack()
+	t.Cleanup(fs.Close)
+	logs := &logBuffer{}
+	api := slack.New("xoxb-test", slack.OptionAPIURL(fs.URL()))
+	return &announcerFixture{store: store, slack: fs, logs: logs, ann: &Announcer{
+		Store: store, Poster: SlackPoster{API: api}, Channel: "C0123ABCDEF",
+		Pace: 5 * time.Millisecond, MaxBackoff: 300 * time.Millisecond, Burst: burst,
+		Logger: slog.New(slog.NewTextHandler(logs, nil)), Metrics: NewMetrics(),
+	}}
+}
+
+func (f *announcerFixture) run(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.ann.Run(ctx); close(done) }()
+	f.stop = func() { cancel(); <-done }
+	t.Cleanup(f.stop)
+}
+
+func (f *announcerFixture) transition(t *testing.T, key string, st tasks.State, at time.Duration) {
+	t.Helper()
+	tk := tasks.Task{UUID: key, State: st, UpdatedAt: base.Add(at), Context: map[string]any{"title": "Backup " + key}}
+	if _, err := f.store.Apply(state.Poll{Tasks: []tasks.Task{tk}}); err != nil {
+		t.Fatal(err)
+	}
+	f.ann.Notify()
+}
+
+func (f *announcerFixture) pending(t *testing.T) int {
+	p, err := f.store.Pending(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(p)
+}
+
+func TestAnnouncerThreadsAndOrder(t *testing.T) {
+	f := newAnnouncerFixture(t, -1)
+	f.transition(t, "a", tasks.Started, 0)
+	f.transition(t, "a", tasks.Paused, time.Second)
+	f.transition(t, "b", tasks.Started, 2*time.Second)
+	f.transition(t, "a", tasks.Started, 3*time.Second)
+	f.run(t)
+	waitUntil(t, "outbox drained", func() bool { return f.pending(t) == 0 })
+	f.stop()
+
+	msgs := f.slack.Messages()
+	var got []string
+	for _, m := range msgs {
+		got = append(got, fmt.Sprintf("%s|thread=%v|broadcast=%v", firstWord(m.Text), m.ThreadTS != "", m.Broadcast))
+	}
+	want := []string{"started|thread=false|broadcast=false", "paused|thread=true|broadcast=true",
+		"started|thread=false|broadcast=false", "resumed|thread=true|broadcast=false"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("posts %v\nwant %v", got, want)
+	}
+	if msgs[1].ThreadTS != msgs[0].TS || msgs[3].ThreadTS != msgs[0].TS {
+		t.Errorf("replies are not in the first message's thread: %+v", msgs)
+	}
+	var updates int
+	for _, p := range f.slack.Posts() {
+		if p.Method == "chat.update" && p.TS == msgs[0].TS {
+			updates++
+		}
+	}
+	if updates != 2 {
+		t.Errorf("thread parent updated %d times, want 2 (after each reply)", updates)
+	}
+}
+
+// firstWord extracts the event word from an announcement's fallback text ("Task paused: …").
+func firstWord(text string) string {
+	for _, ev := range []string{"resumed", "started", "paused", "failed", "completed", "enqueued", "assigned"} {
+		if strings.Contains(text, ev) {
+			return ev
+		}
+	}
+	return text
+}
+
+func TestAnnouncerSlackFaults(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		fault     bottest.Fault
+		wantMin   time.Duration // least time before the post went through
+		wantLog   string
+		wantCount string // SlackErrors label
+	}{
+		{"429 with Retry-After", bottest.Fault{Method: "chat.postMessage", Status: 429, RetryAfter: 1, Times: 1}, time.Second, "retry", "ratelimited"},
+		{"429 without Retry-After", bottest.Fault{Method: "chat.postMessage", Status: 429, Times: 2}, 0, "retry", "ratelimited"},
+		{"503", bottest.Fault{Method: "chat.postMessage", Status: 503, Times: 3}, 0, "retry", "http_503"},
+		{"timeout", bottest.Fault{Method: "chat.postMessage", Delay: 5 * time.Second, Times: 1}, time.Second, "retry", "network"},
+		{"not_in_channel", bottest.Fault{Method: "chat.postMessage", Error: "not_in_channel", Times: 3}, 0, "/invite", "not_in_channel"},
+		{"channel_not_found", bottest.Fault{Method: "chat.postMessage", Error: "channel_not_found", Times: 2}, 0, "channel ID", "channel_not_found"},
+		{"invalid_auth", bottest.Fault{Method: "chat.postMessage", Error: "invalid_auth", Times: 2}, 0, "SLACK_BOT_TOKEN", "invalid_auth"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newAnnouncerFixture(t, -1)
+			f.ann.PostTimeout = time.Second
+			f.slack.Fail(tc.fault)
+			f.transition(t, "a", tasks.Started, 0)
+			f.transition(t, "b", tasks.Paused, time.Second)
+			start := time.Now()
+			f.run(t)
+			waitUntilFor(t, "outbox drained after the fault passed", 40*time.Second, func() bool { return f.pending(t) == 0 })
+			took := time.Since(start)
+			f.stop()
+			msgs := f.slack.Messages()
+			if len(msgs) != 2 || !strings.Contains(msgs[0].Text, "Backup a") || !strings.Contains(msgs[1].Text, "Backup b") {
+				t.Fatalf("posts after the fault: %+v, want a then b, once each", msgs)
+			}
+			if took < tc.wantMin {
+				t.Errorf("delivered after %v, before the %v Slack asked for", took, tc.wantMin)
+			}
+			if !strings.Contains(f.logs.String(), tc.wantLog) {
+				t.Errorf("log lacks %q:\n%s", tc.wantLog, f.logs)
+			}
+			if n := testutil.ToFloat64(f.ann.Metrics.SlackErrors.WithLabelValues(tc.wantCount)); n < 1 {
+				t.Errorf("taskbot_slack_errors_total{code=%q} = %v", tc.wantCount, n)
+			}
+			if tc.fault.Error != "" {
+				if n := strings.Count(f.logs.String(), "cannot post announcements"); n != 1 {
+					t.Errorf("blocking error logged %d times, want once:\n%s", n, f.logs)
+				}
+				// Never a hot loop: a few attempts in the time, spaced by the backoff.
+				if calls := f.slack.Calls(); calls > tc.fault.Times+4 {
+					t.Errorf("%d calls to Slack for %d failures", calls, tc.fault.Times)
+				}
+			}
+		})
+	}
+}
+
+func TestAnnouncerShortensRejectedMessages(t *testing.T) {
+	f := newAnnouncerFixture(t, -1)
+	f.slack.Fail(bottest.Fault{Method: "chat.postMessage", Error: "msg_too_long", Times: 1})
+	f.transition(t, "a", tasks.Paused, 0)
+	f.run(t)
+	waitUntil(t, "outbox drained", func() bool { return f.pending(t) == 0 })
+	f.stop()
+	msgs := f.slack.Messages()
+	if len(msgs) != 1 || len(msgs[0].Blocks) != 0 || !strings.Contains(msgs[0].Text, "Backup a") {
+		t.Fatalf("posts %+v, want one text-only announcement", msgs)
+	}
+	if n := testutil.ToFloat64(f.ann.Metrics.Announcements.WithLabelValues("shortened")); n != 1 {
+		t.Errorf("shortened = %v, want 1", n)
+	}
+}
+
+func TestAnnouncerSummarizesFloods(t *testing.T) {
+	f := newAnnouncerFixture(t, 10)
+	var poll []tasks.Task
+	for i := range 25 {
+		poll = append(poll, tasks.Task{UUID: fmt.Sprintf("t%02d", i), State: tasks.Started, UpdatedAt: base.Add(time.Duration(i) * time.Second),
+			Context: map[string]any{"title": fmt.Sprintf("Backup %02d", i)}})
+	}
+	if _, err := f.store.Apply(state.Poll{Tasks: poll}); err != nil {
+		t.Fatal(err)
+	}
+	f.run(t)
+	waitUntil(t, "outbox drained", func() bool { return f.pending(t) == 0 })
+	f.stop()
+	msgs := f.slack.Messages()
+	if len(msgs) != 1 {
+		t.Fatalf("%d posts for a flood of 25, want one summary", len(msgs))
+	}
+	if !strings.Contains(msgs[0].Text, "25") {
+		t.Errorf("summary text %q does not count 25 transitions", msgs[0].Text)
+	}
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	waitUntilFor(t, what, 10*time.Second, cond)
+}
+
+func waitUntilFor(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,0 +1,126 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/taskbot/taskbot/tasks"
+)
+
+// Answerer answers /tasks commands: it runs the command's queries against the Task Manager API
+// and renders the result. HTTP, Socket Mode, the demo and `taskbot tasks` all use it.
+type Answerer struct {
+	API     Lister
+	Logger  *slog.Logger
+	Metrics *Metrics
+	Now     func() time.Time
+}
+
+// Answer returns the message for a command given as the text the user typed after /tasks.
+// It never fails: usage errors and API errors are answered in words.
+func (a *Answerer) Answer(ctx context.Context, text string) Message {
+	cmd, err := ParseCommand(text)
+	if err != nil {
+		a.count("usage")
+		return usageMessage(err)
+	}
+	if cmd.Help {
+		a.count("help")
+		return usageMessage(nil)
+	}
+	a.count("list")
+	return a.List(ctx, cmd)
+}
+
+// List runs cmd's queries and renders the tasks; an API error is rendered in words.
+func (a *Answerer) List(ctx context.Context, cmd Command) Message {
+	now := time.Now
+	if a.Now != nil {
+		now = a.Now
+	}
+	ts, more, err := a.Fetch(ctx, cmd)
+	if err != nil {
+		if a.Logger != nil {
+			a.Logger.Warn("answer /tasks", "command", cmd.String(), "err", err)
+		}
+		return apiErrorMessage(cmd, err)
+	}
+	return RenderList(cmd, ts, more, now())
+}
+
+// Fetch runs cmd's queries (one per alternative: "paused failed" needs two) and returns the
+// tasks merged by key, newest update first, and whether more existed than were fetched.
+func (a *Answerer) Fetch(ctx context.Context, cmd Command) ([]tasks.Task, bool, error) {
+	var all []tasks.Task
+	more := false
+	seen := map[string]bool{}
+	for _, q := range cmd.Queries() {
+		res, err := a.API.List(ctx, q)
+		if err != nil {
+			return nil, false, err
+		}
+		more = more || res.More
+		for _, t := range res.Tasks {
+			if k := t.Key(); !seen[k] {
+				seen[k] = true
+				all = append(all, t)
+			}
+		}
+	}
+	slices.SortStableFunc(all, func(x, y tasks.Task) int { return y.UpdatedAt.Compare(x.UpdatedAt) })
+	return all, more, nil
+}
+
+func (a *Answerer) count(kind string) {
+	if a.Metrics != nil {
+		a.Metrics.Commands.WithLabelValues(kind).Inc()
+	}
+}
+
+func usageMessage(err error) Message {
+	text := Usage()
+	if err != nil {
+		text = err.Error()
+	}
+	return Message{
+		Text:   firstLine(text),
+		Blocks: []slack.Block{slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, truncate(text, 3000), false, false), nil, nil)},
+	}
+}
+
+// apiErrorMessage explains a failed query in words, with what the user can do about it.
+func apiErrorMessage(cmd Command, err error) Message {
+	why := "the Task Manager API did not answer in time; try again in a minute"
+	var ae *tasks.APIError
+	var te *tasks.TokenError
+	switch {
+	case errors.As(err, &te):
+		why = fmt.Sprintf("taskbot could not sign in to Acronis (%s); check ACRONIS_CLIENT_ID and ACRONIS_CLIENT_SECRET", Escape(te.Error()))
+	case errors.As(err, &ae) && ae.StatusCode == 403:
+		why = "the API client lacks permission to read tasks; give it the Task Manager viewer (or admin) role"
+	case errors.As(err, &ae):
+		why = fmt.Sprintf("the Task Manager API answered %s", Escape(ae.Error()))
+	case errors.Is(err, context.Canceled):
+		why = "taskbot is shutting down; try again in a moment"
+	}
+	text := fmt.Sprintf(":warning: Could not list %s tasks: %s.", Escape(cmd.Describe()), why)
+	return Message{
+		Text:   truncate(text, 300),
+		Blocks: []slack.Block{slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, truncate(text, 3000), false, false), nil, nil)},
+	}
+}
+
+func firstLine(s string) string {
+	for i, r := range s {
+		if r == '\n' {
+			return truncate(s[:i], 300)
+		}
+	}
+	return truncate(s, 300)
+}

@@ -1,0 +1,231 @@
+// Package bottest is a fake Slack for tests: a slack-go/slacktest server whose chat.postMessage
+// and chat.update handlers record every message and can be told to fail the way Slack fails
+// (an error code, 429 with or without Retry-After, 5xx, a hanging answer), plus a response_url
+// server and a request signer that follows Slack's signing scheme.
+package bottest
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/slack-go/slack/slacktest"
+)
+
+// Post is one message Slack received through chat.postMessage or chat.update.
+type Post struct {
+	Method    string // "chat.postMessage" or "chat.update"
+	Channel   string
+	TS        string // the message's ts (assigned for posts, the updated one for updates)
+	ThreadTS  string
+	Broadcast bool
+	Text      string
+	Blocks    json.RawMessage
+	Token     string
+}
+
+// Fault makes the next Times calls to Method fail ("" matches both methods).
+type Fault struct {
+	Method     string
+	Error      string        // Slack error string, e.g. "not_in_channel" (HTTP 200, ok:false)
+	Status     int           // HTTP status, e.g. 429 or 503, instead of an error string
+	RetryAfter int           // seconds, sent as Retry-After with Status 429 when > 0
+	Delay      time.Duration // wait before answering
+	Times      int           // 0: until ClearFaults
+}
+
+// Slack is a running fake Slack Web API.
+type Slack struct {
+	*slacktest.Server
+	mu     sync.Mutex
+	posts  []Post
+	faults []Fault
+	seq    int
+	calls  int
+}
+
+// NewSlack starts a fake Slack; its API base URL (for SLACK_API_URL) is URL().
+func NewSlack() *Slack {
+	s := &Slack{}
+	s.Server = slacktest.NewTestServer(func(c slacktest.Customize) {
+		c.Handle("/chat.postMessage", s.handle("chat.postMessage"))
+		c.Handle("/chat.update", s.handle("chat.update"))
+	})
+	s.Server.Start()
+	return s
+}
+
+// URL is the Web API base URL, ending in "/".
+func (s *Slack) URL() string { return s.Server.GetAPIURL() }
+
+// Close stops the server.
+func (s *Slack) Close() { s.Server.Stop() }
+
+// Fail queues a fault.
+func (s *Slack) Fail(f Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, f)
+}
+
+// ClearFaults removes every queued fault.
+func (s *Slack) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = nil
+}
+
+// Posts returns what was accepted so far, in order.
+func (s *Slack) Posts() []Post {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Post(nil), s.posts...)
+}
+
+// Messages returns the accepted chat.postMessage calls only.
+func (s *Slack) Messages() []Post {
+	var out []Post
+	for _, p := range s.Posts() {
+		if p.Method == "chat.postMessage" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Calls counts every call to the two methods, failed ones included.
+func (s *Slack) Calls() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls
+}
+
+func (s *Slack) fault(method string) (Fault, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, f := range s.faults {
+		if f.Method != "" && f.Method != method {
+			continue
+		}
+		if f.Times > 0 {
+			s.faults[i].Times--
+			if s.faults[i].Times == 0 {
+				s.faults = append(s.faults[:i], s.faults[i+1:]...)
+			}
+		}
+		return f, true
+	}
+	return Fault{}, false
+}
+
+func (s *Slack) handle(method string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		form, _ := url.ParseQuery(string(body))
+		s.mu.Lock()
+		s.calls++
+		s.mu.Unlock()
+		if f, ok := s.fault(method); ok {
+			if f.Delay > 0 {
+				select {
+				case <-time.After(f.Delay):
+				case <-r.Context().Done():
+					return
+				}
+			}
+			switch {
+			case f.Status == http.StatusTooManyRequests:
+				if f.RetryAfter > 0 {
+					w.Header().Set("Retry-After", strconv.Itoa(f.RetryAfter))
+				}
+				w.WriteHeader(http.StatusTooManyRequests)
+				return
+			case f.Status != 0:
+				http.Error(w, http.StatusText(f.Status), f.Status)
+				return
+			case f.Error != "":
+				w.Header().Set("Content-Type", "application/json")
+				fmt.Fprintf(w, `{"ok":false,"error":%q}`, f.Error)
+				return
+			}
+		}
+		token := form.Get("token")
+		if token == "" {
+			token = strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		}
+		p := Post{Method: method, Channel: form.Get("channel"), ThreadTS: form.Get("thread_ts"),
+			Broadcast: form.Get("reply_broadcast") == "true", Text: form.Get("text"), Token: token}
+		if b := form.Get("blocks"); b != "" {
+			p.Blocks = json.RawMessage(b)
+		}
+		s.mu.Lock()
+		if method == "chat.update" {
+			p.TS = form.Get("ts")
+		} else {
+			s.seq++
+			p.TS = fmt.Sprintf("1700000000.%06d", s.seq)
+		}
+		s.posts = append(s.posts, p)
+		s.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": p.Channel, "ts": p.TS})
+	}
+}
+
+// ResponseURL is an httptest server standing in for a slash command's response_url.
+type ResponseURL struct {
+	*httptest.Server
+	mu    sync.Mutex
+	posts []json.RawMessage
+}
+
+// NewResponseURL starts one; its URL goes into the signed form's response_url.
+func NewResponseURL() *ResponseURL {
+	r := &ResponseURL{}
+	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		b, _ := io.ReadAll(req.Body)
+		r.mu.Lock()
+		r.posts = append(r.posts, b)
+		r.mu.Unlock()
+		w.Write([]byte("ok"))
+	}))
+	return r
+}
+
+// Posts returns the JSON bodies received.
+func (r *ResponseURL) Posts() []json.RawMessage {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]json.RawMessage(nil), r.posts...)
+}
+
+// Sign sets Slack's X-Slack-Request-Timestamp and X-Slack-Signature headers on req for body,
+// signed with secret at time at (https://api.slack.com/authentication/verifying-requests-from-slack).
+func Sign(req *http.Request, secret string, body []byte, at time.Time) {
+	ts := strconv.FormatInt(at.Unix(), 10)
+	mac := hmac.New(sha256.New, []byte(secret))
+	fmt.Fprintf(mac, "v0:%s:%s", ts, body)
+	req.Header.Set("X-Slack-Request-Timestamp", ts)
+	req.Header.Set("X-Slack-Signature", "v0="+hex.EncodeToString(mac.Sum(nil)))
+}
+
+// CommandForm is the form body of a /tasks slash command as Slack sends it.
+func CommandForm(text, responseURL string) []byte {
+	v := url.Values{
+		"token": {"PLACEHOLDER"}, "team_id": {"T0000TEAM"}, "team_domain": {"example"},
+		"channel_id": {"C0000CHAN"}, "channel_name": {"oncall"}, "user_id": {"U0000USER"},
+		"user_name": {"oncall-engineer"}, "command": {"/tasks"}, "text": {text},
+		"api_app_id": {"A0000APP"}, "response_url": {responseURL}, "trigger_id": {"1111.2222.PLACEHOLDER"},
+	}
+	return []byte(v.Encode())
+}

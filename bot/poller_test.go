@@ -1,0 +1,188 @@
+package bot
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/taskbot/taskbot/state"
+	"github.com/taskbot/taskbot/tasks"
+	"github.com/taskbot/taskbot/tasks/taskstest"
+)
+
+type pollerFixture struct {
+	api    *taskstest.Server
+	store  *state.Store
+	poller *Poller
+}
+
+func newPollerFixture(t *testing.T, announce ...string) *pollerFixture {
+	t.Helper()
+	api := taskstest.NewServer()
+	t.Cleanup(api.Close)
+	api.SetPageSizeCap(2) // every list pages
+	store, err := state.Open(filepath.Join(t.TempDir(), "taskbot.db"), state.Options{Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	client, err := tasks.NewClient(tasks.Config{BaseURL: api.URL, ClientID: api.ClientID, ClientSecret: api.ClientSecret,
+		Timeout: 500 * time.Millisecond, Retries: -1, Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(announce) == 0 {
+		announce = []string{"started", "paused", "failed"}
+	}
+	set, err := tasks.ParseAnnounceSet(announce)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &pollerFixture{api: api, store: store, poller: &Poller{API: client, Store: store, Announce: set,
+		Interval: 10 * time.Millisecond, PageSize: 2, Logger: discardLogger(), Metrics: NewMetrics()}}
+}
+
+func (f *pollerFixture) add(t *testing.T, title string, st tasks.State) tasks.Task {
+	return f.api.Add(tasks.Task{State: st, Type: "MachineBackup", Context: map[string]any{"title": title}})
+}
+
+func (f *pollerFixture) set(t *testing.T, tk tasks.Task, st tasks.State, code tasks.ResultCode) {
+	t.Helper()
+	if _, err := f.api.SetState(tk.UUID, st, code); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (f *pollerFixture) poll(t *testing.T) {
+	t.Helper()
+	if err := f.poller.Poll(context.Background()); err != nil {
+		t.Fatalf("poll: %v", err)
+	}
+}
+
+func (f *pollerFixture) queued(t *testing.T) []string {
+	t.Helper()
+	p, err := f.store.Pending(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range p {
+		out = append(out, e.Task.Title()+":"+string(e.Event))
+	}
+	return out
+}
+
+func TestPollerBaselineAndTransitions(t *testing.T) {
+	f := newPollerFixture(t)
+	a := f.add(t, "A", tasks.Started)
+	b := f.add(t, "B", tasks.Paused)
+	c := f.add(t, "C", tasks.Enqueued)
+	for i := range 5 {
+		f.add(t, "old "+string(rune('0'+i)), tasks.Completed)
+	}
+	f.poll(t)
+	if q := f.queued(t); len(q) != 0 {
+		t.Fatalf("baseline queued %v, want nothing", q)
+	}
+	if ok, why := f.poller.Ready(); !ok {
+		t.Fatalf("not ready after a good poll: %s", why)
+	}
+
+	f.set(t, a, tasks.Paused, "")
+	f.set(t, b, tasks.Started, "")
+	f.set(t, c, tasks.Assigned, "") // not announced with this set
+	f.poll(t)
+	f.poll(t) // an overlapping second poll adds nothing
+	f.set(t, a, tasks.Completed, tasks.ResultError)
+	d := f.add(t, "D", tasks.Started) // a new task
+	_ = d
+	f.poll(t)
+
+	got := strings.Join(f.queued(t), " ")
+	want := "A:paused B:resumed A:failed D:started"
+	if got != want {
+		t.Fatalf("queued %q, want %q", got, want)
+	}
+}
+
+func TestPollerReconcilesMissedCompletion(t *testing.T) {
+	f := newPollerFixture(t)
+	a := f.add(t, "A", tasks.Started)
+	f.poll(t) // baseline (poll 0)
+	f.poll(t) // poll 1: incremental
+	// The task completes and then its update falls out of the incremental window (an update the
+	// API made visible late, older than the watermark minus the overlap).
+	f.set(t, a, tasks.Completed, tasks.ResultError)
+	f.poller.Overlap = time.Nanosecond
+	wm, _ := f.store.Watermark()
+	f.store.Apply(state.Poll{Watermark: wm.Add(time.Hour)})
+	for range DefaultResyncEvery - 2 { // polls 2 … 9: incremental only
+		f.poll(t)
+	}
+	if q := f.queued(t); len(q) != 0 {
+		t.Fatalf("incremental polls saw %v, which the test meant to hide", q)
+	}
+	f.poll(t) // poll 10 reconciles
+	if got := strings.Join(f.queued(t), " "); got != "A:failed" {
+		t.Fatalf("after reconciliation queued %q, want A:failed", got)
+	}
+}
+
+func TestPollerFaultsChangeNothing(t *testing.T) {
+	html, _ := filepathRead("../testdata/acronis/error-gateway.html")
+	for _, tc := range []struct {
+		name  string
+		fault taskstest.Fault
+		why   string
+	}{
+		{"502 HTML from a gateway", taskstest.Fault{Status: 502, ContentType: "text/html", Body: html}, "502"},
+		{"500 domain error", taskstest.Fault{Status: 500, ContentType: "application/json", Body: `{"domain":"TaskManager","code":"internalError"}`}, "500"},
+		{"403 missing scope", taskstest.Fault{Status: 403, ContentType: "application/json", Body: `{"domain":"Access","code":"forbidden"}`}, "403"},
+		{"200 with a truncated body", taskstest.Fault{Status: 200, ContentType: "application/json", Body: `{"items":[{"id":1,`}, "JSON"},
+		{"a page failing in the middle of paging", taskstest.Fault{Status: 503, AfterPages: 1}, "503"},
+		{"an answer slower than the timeout", taskstest.Fault{Delay: 2 * time.Second}, "timed out"},
+		{"revoked token endpoint", taskstest.Fault{Path: "/api/2/idp/token", Status: 401, ContentType: "application/json", Body: `{"error":"access_denied","error_description":"Invalid client credentials"}`}, "token"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newPollerFixture(t)
+			a := f.add(t, "A", tasks.Started)
+			f.add(t, "B", tasks.Started)
+			f.add(t, "C", tasks.Paused)
+			f.poll(t)
+			f.poll(t)
+			before, _ := f.store.Stats()
+			f.set(t, a, tasks.Paused, "")
+			if tc.fault.Path != "" {
+				f.api.RevokeTokens()
+			}
+			f.api.Fail(tc.fault)
+			if err := f.poller.Poll(context.Background()); err == nil {
+				t.Fatal("poll succeeded through the fault")
+			}
+			after, _ := f.store.Stats()
+			if after != before || len(f.queued(t)) != 0 {
+				t.Fatalf("a failed poll changed the store: %+v → %+v, queued %v", before, after, f.queued(t))
+			}
+			ok, why := f.poller.Ready()
+			if ok || !strings.Contains(why, tc.why) {
+				t.Errorf("Ready() = %v, %q; want not ready naming %q", ok, why, tc.why)
+			}
+			if n := testutil.ToFloat64(f.poller.Metrics.Polls.WithLabelValues("error")); n != 1 {
+				t.Errorf("taskbot_polls_total{result=error} = %v", n)
+			}
+			f.api.ClearFaults()
+			f.poll(t) // recovers without a restart
+			if got := strings.Join(f.queued(t), " "); got != "A:paused" {
+				t.Fatalf("after recovery queued %q, want A:paused once", got)
+			}
+			if ok, _ := f.poller.Ready(); !ok {
+				t.Error("not ready after recovery")
+			}
+		})
+	}
+}

@@ -1,0 +1,647 @@
+package bot
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/slack-go/slack"
+
+	"github.com/taskbot/taskbot/tasks"
+)
+
+// Message is one Slack message as taskbot renders it: the payload of chat.postMessage,
+// chat.update and a slash command's response ({"text":…,"blocks":[…]}). Renderers are pure
+// functions of their arguments and always return a message that passes CheckLimits.
+type Message struct {
+	// Text is the short plain fallback shown in notifications and read by screen readers
+	// (mrkdwn, escaped, non-empty, about FallbackTextTarget characters at most).
+	Text string `json:"text"`
+	// Blocks is the Block Kit layout (https://api.slack.com/reference/block-kit/blocks).
+	Blocks []slack.Block `json:"blocks,omitempty"`
+}
+
+// RefreshActionID is the action_id of the Refresh button of a task list; its value is the
+// list's Command.String(), to be parsed again with ParseCommand when the button is clicked.
+const RefreshActionID = "tasks_refresh"
+
+// Rendering budgets, in characters of escaped text. They keep one task's section near 500
+// characters, so a full list stays around 25 KB of JSON, well below every Slack limit.
+const (
+	// MaxListedTasks is how many tasks RenderList shows: 50 blocks less the header, the
+	// footer context and the actions block, less two kept free so that a caller can add a
+	// notice block of its own.
+	MaxListedTasks = MaxBlocks - 5
+	// maxSummaryTitles is how many tasks RenderSummary names.
+	maxSummaryTitles = 5
+
+	listTitleMax   = 150 // task title in a list or status
+	nameMax        = 80  // tenant, type, queue, user, error domain and code
+	fieldValueMax  = 300 // one announcement field's value
+	announceTitle  = 300 // task title in an announcement's section
+	fallbackTitle  = 120 // task title in Message.Text
+	fallbackTenant = 60  // tenant in Message.Text
+	errorReasonMax = 500 // a failed task's error reason
+	errorCtxMax    = 150 // one value of a failed task's error context
+	errorCtxKeys   = 10  // error context entries shown
+	untitledTask   = "(untitled task)"
+)
+
+// RenderList renders the answer to a `/tasks` command: a header ("Tasks paused — 2"), one
+// section per task (bold title; state emoji and state, result or error, tenant, type; start,
+// completion and update times), a context line that counts what did not fit ("and 455 more")
+// and the time of the answer, and a Refresh button (action_id RefreshActionID, value
+// cmd.String()).
+//
+// ts is shown in the order given (MergeTasks orders newest first); at most MaxListedTasks of
+// them. more reports that the API had further pages that were not fetched, so the count is a
+// lower bound ("and 455+ more", or "and more" when everything fetched is shown). now (any
+// zone) is used for relative times ("running for 2h 5m"). Help commands get the usage.
+func RenderList(cmd Command, ts []tasks.Task, more bool, now time.Time) Message {
+	if cmd.Help {
+		return RenderUsage(nil)
+	}
+	desc := cmd.Describe() // plain text for the header; Escape for mrkdwn
+	count := strconv.Itoa(len(ts))
+	if more {
+		count += "+"
+	}
+	m := Message{Text: escapeCut("Tasks "+desc+": "+count, FallbackTextTarget)}
+	m.Blocks = append(m.Blocks, slack.NewHeaderBlock(
+		slack.NewTextBlockObject(slack.PlainTextType, plainLine("Tasks "+desc+" — "+count, MaxHeaderText), true, false)))
+	desc = Escape(desc)
+
+	shown := ts[:min(len(ts), MaxListedTasks)]
+	if len(ts) == 0 {
+		empty := "No " + desc + " tasks right now."
+		if cmd.IsDefault() {
+			empty = "No tasks in progress right now."
+		}
+		if more {
+			empty = "No " + desc + " tasks on the first page; the API has more."
+		}
+		m.Blocks = append(m.Blocks, mrkdwnSection(empty))
+	}
+	for i := range shown {
+		m.Blocks = append(m.Blocks, mrkdwnSection(listEntry(&shown[i], now)))
+	}
+
+	footer := "as of " + slackDate(now)
+	switch cut := len(ts) - len(shown); {
+	case cut > 0 && more:
+		footer = fmt.Sprintf("and %d+ more · newest first · %s", cut, footer)
+	case cut > 0:
+		footer = fmt.Sprintf("and %d more · newest first · %s", cut, footer)
+	case more:
+		footer = "and more · " + footer
+	}
+	m.Blocks = append(m.Blocks,
+		slack.NewContextBlock("", mrkdwnText(footer)),
+		slack.NewActionBlock("",
+			slack.NewButtonBlockElement(RefreshActionID, cmd.String(),
+				slack.NewTextBlockObject(slack.PlainTextType, "Refresh", false, false))),
+	)
+	return m
+}
+
+// listEntry is one task's section text in a list, three lines:
+//
+//	*Backup plan 'Daily' on SQL-01*
+//	:x: failed · Backup/VolumeNotFound · Customer B GmbH · MachineBackup
+//	started <date> · completed <date> · took 41m
+func listEntry(t *tasks.Task, now time.Time) string {
+	var b strings.Builder
+	b.WriteString(mrkdwnBold(taskTitle(t, listTitleMax)))
+	b.WriteString("\n")
+	line := []string{stateEmoji(t) + " " + stateWord(t)}
+	if t.Failed() {
+		if e := errorName(t); e != "" {
+			line = append(line, e)
+		}
+	}
+	line = appendName(line, tenantName(t))
+	line = appendName(line, t.Type)
+	b.WriteString(strings.Join(line, " · "))
+	if times := taskTimes(t, now); times != "" {
+		b.WriteString("\n")
+		b.WriteString(times)
+	}
+	return b.String()
+}
+
+// taskTimes is the time line of a task in a list: when it was enqueued or started, how long it
+// has run or waited, when it completed and how long it took, and how long ago it last changed.
+func taskTimes(t *tasks.Task, now time.Time) string {
+	var parts []string
+	switch {
+	case !t.StartedAt.IsZero():
+		p := "started " + slackDate(t.StartedAt)
+		if t.State == tasks.Started {
+			p += " · running for " + humanDuration(now.Sub(t.StartedAt))
+		}
+		parts = append(parts, p)
+	case !t.AssignedAt.IsZero():
+		parts = append(parts, "assigned "+slackDate(t.AssignedAt))
+	case !t.EnqueuedAt.IsZero():
+		p := "enqueued " + slackDate(t.EnqueuedAt)
+		if t.State == tasks.Enqueued {
+			p += " · waiting for " + humanDuration(now.Sub(t.EnqueuedAt))
+		}
+		parts = append(parts, p)
+	}
+	if t.State == tasks.Completed && !t.CompletedAt.IsZero() {
+		p := "completed " + slackDate(t.CompletedAt)
+		if !t.StartedAt.IsZero() && !t.CompletedAt.Before(t.StartedAt) {
+			p += " · took " + humanDuration(t.CompletedAt.Sub(t.StartedAt))
+		}
+		parts = append(parts, p)
+	} else if !t.UpdatedAt.IsZero() {
+		parts = append(parts, "updated "+humanDuration(now.Sub(t.UpdatedAt))+" ago")
+	}
+	return strings.Join(parts, " · ")
+}
+
+// RenderAnnouncement renders the channel announcement of one transition of task t, from state
+// from ("" when the task is new) to t's state, whose event is ev (tasks.EventFor). Text names
+// the event and the escaped title and tenant: "Task paused: Backup plan 'R&amp;D…' (Customer B
+// GmbH)". Blocks: a section with the event's emoji, the bold event and title, and fields
+// (tenant, type, queue, priority, started by, "from → to (result code)"); for a failed task a
+// section with the error's domain/code, reason and context; a context line with the task id
+// and its update time. now is unused today and kept so every renderer has the same shape.
+func RenderAnnouncement(ev tasks.Event, from tasks.State, t tasks.Task, now time.Time) Message {
+	event := eventWord(ev)
+	m := Message{Text: taskFallback("Task "+event, &t)}
+
+	var fields []*slack.TextBlockObject
+	addField := func(label, value string) {
+		if v := escapeCut(value, fieldValueMax); !isBlankText(v) {
+			fields = append(fields, mrkdwnText("*"+label+"*\n"+v))
+		}
+	}
+	addField("Tenant", tenantName(&t))
+	addField("Type", t.Type)
+	addField("Queue", t.Queue)
+	addField("Priority", t.Priority)
+	addField("Started by", t.StartedByUser)
+	fromWord := "new"
+	if from != "" {
+		fromWord = string(from)
+	}
+	toWord := string(t.State)
+	if code := t.ResultCode(); code != "" {
+		toWord += " (" + string(code) + ")"
+	}
+	addField("State", fromWord+" → "+toWord)
+
+	head := eventEmoji(ev, &t) + " *" + capitalizeFirst(event) + "* · " + mrkdwnBold(taskTitle(&t, announceTitle))
+	m.Blocks = append(m.Blocks, slack.NewSectionBlock(mrkdwnText(head), fields, nil))
+
+	if t.Failed() {
+		m.Blocks = append(m.Blocks, mrkdwnSection(errorDetails(&t)))
+	}
+
+	ctx := "Task " + escapeCut(taskID(&t), nameMax)
+	if !t.UpdatedAt.IsZero() {
+		ctx += " · updated " + slackDate(t.UpdatedAt)
+	}
+	m.Blocks = append(m.Blocks, slack.NewContextBlock("", mrkdwnText(ctx)))
+	return m
+}
+
+// errorDetails is the section text of a failed task's error: "*Error:* domain/code", the
+// reason, and up to errorCtxKeys context entries "key: value", sorted by key.
+func errorDetails(t *tasks.Task) string {
+	var b strings.Builder
+	b.WriteString("*Error:* ")
+	name := errorName(t)
+	if name == "" {
+		name = "no details given"
+	}
+	b.WriteString(name)
+	var e *tasks.DomainError
+	if t.Result != nil {
+		e = t.Result.Error
+	}
+	if e != nil {
+		if r := escapeCut(e.Reason, errorReasonMax); !isBlankText(r) {
+			b.WriteString("\n" + r)
+		}
+		keys := slices.Sorted(maps.Keys(e.Context))
+		for i, k := range keys {
+			if i == errorCtxKeys {
+				fmt.Fprintf(&b, "\n… and %d more", len(keys)-i)
+				break
+			}
+			v := escapeCut(fmt.Sprint(e.Context[k]), errorCtxMax)
+			if isBlankText(v) {
+				v = "(empty)"
+			}
+			b.WriteString("\n" + escapeCut(k, nameMax) + ": " + v)
+		}
+	}
+	return truncate(b.String(), MaxTextObject)
+}
+
+// RenderStatus renders the first (parent) message of a task's thread, which is updated in place
+// with chat.update (https://api.slack.com/methods/chat.update) to show the task's current
+// state: the emoji and bold title, the current state (with result or error) since the last
+// change, the tenant and type, and a context line with the task id. now is unused today: the
+// message shows absolute Slack dates, which stay true while the message is not updated.
+func RenderStatus(t tasks.Task, now time.Time) Message {
+	m := Message{Text: taskFallback(capitalizeFirst(stateWord(&t)), &t)}
+	var b strings.Builder
+	b.WriteString(stateEmoji(&t) + " " + mrkdwnBold(taskTitle(&t, listTitleMax)) + "\n")
+	b.WriteString("*" + capitalizeFirst(stateWord(&t)) + "*")
+	if t.Failed() {
+		if e := errorName(&t); e != "" {
+			b.WriteString(" (" + e + ")")
+		}
+	}
+	if !t.UpdatedAt.IsZero() {
+		b.WriteString(" since " + slackDate(t.UpdatedAt))
+	}
+	var names []string
+	names = appendName(names, tenantName(&t))
+	names = appendName(names, t.Type)
+	if len(names) > 0 {
+		b.WriteString("\n" + strings.Join(names, " · "))
+	}
+	m.Blocks = append(m.Blocks,
+		mrkdwnSection(b.String()),
+		slack.NewContextBlock("", mrkdwnText("Task "+escapeCut(taskID(&t), nameMax))),
+	)
+	return m
+}
+
+// SummaryItem is one transition in a summary: the event and the task after it.
+type SummaryItem struct {
+	Event tasks.Event
+	Task  tasks.Task
+}
+
+// summaryOrder is the order of the counts in a summary.
+var summaryOrder = []tasks.Event{
+	tasks.EventFailed, tasks.EventPaused, tasks.EventResumed, tasks.EventStarted,
+	tasks.EventCompleted, tasks.EventAssigned, tasks.EventEnqueued,
+}
+
+// RenderSummary renders one message in place of many announcements (after an outage, or when a
+// poll finds a burst of transitions): the counts per event ("Task updates: 12 started,
+// 3 paused", failures first), the first maxSummaryTitles entries with emoji, event, title and
+// tenant, and "and N more" for the rest. now stamps the context line. No entries renders
+// "No task updates.".
+func RenderSummary(entries []SummaryItem, now time.Time) Message {
+	if len(entries) == 0 {
+		return Message{Text: "No task updates.", Blocks: []slack.Block{mrkdwnSection("No task updates.")}}
+	}
+	counts := map[tasks.Event]int{}
+	var order []tasks.Event // events not in summaryOrder, as first seen
+	for _, e := range entries {
+		if counts[e.Event] == 0 && !slices.Contains(summaryOrder, e.Event) {
+			order = append(order, e.Event)
+		}
+		counts[e.Event]++
+	}
+	var parts []string
+	for _, ev := range append(slices.Clone(summaryOrder), order...) {
+		if n := counts[ev]; n > 0 {
+			parts = append(parts, strconv.Itoa(n)+" "+eventWord(ev))
+		}
+	}
+	tally := strings.Join(parts, ", ")
+	m := Message{Text: truncate("Task updates: "+tally, FallbackTextTarget)}
+
+	var b strings.Builder
+	b.WriteString(truncate("*Task updates:* "+tally, 1000))
+	for i := range entries[:min(len(entries), maxSummaryTitles)] {
+		e := &entries[i]
+		b.WriteString("\n• " + eventEmoji(e.Event, &e.Task) + " " + eventWord(e.Event) + " · " +
+			mrkdwnBold(taskTitle(&e.Task, listTitleMax)))
+		if tn := escapeCut(tenantName(&e.Task), nameMax); !isBlankText(tn) {
+			b.WriteString(" (" + tn + ")")
+		}
+	}
+	m.Blocks = append(m.Blocks, mrkdwnSection(b.String()))
+	footer := "as of " + slackDate(now)
+	if rest := len(entries) - maxSummaryTitles; rest > 0 {
+		footer = fmt.Sprintf("and %d more · %s", rest, footer)
+	}
+	m.Blocks = append(m.Blocks, slack.NewContextBlock("", mrkdwnText(footer)))
+	return m
+}
+
+// RenderUsage renders the answer to `/tasks help` (err nil) or to a command ParseCommand
+// rejected (err from ParseCommand, whose *UsageError message is already escaped mrkdwn). Any
+// other error is shown escaped, followed by the usage.
+func RenderUsage(err error) Message {
+	text := Usage()
+	if err != nil {
+		if ue := (*UsageError)(nil); errors.As(err, &ue) {
+			text = ue.Error()
+		} else {
+			text = escapeCut(err.Error(), 500) + "\n" + Usage()
+		}
+	}
+	first, _, _ := strings.Cut(text, "\n")
+	return Message{Text: first, Blocks: []slack.Block{mrkdwnSection(text)}}
+}
+
+// Escape makes text from the API (titles, tenant and user names, types, error messages) safe
+// to paste into a Slack mrkdwn text object, on one line:
+//
+//   - & < > become &amp; &lt; &gt;, as Slack asks
+//     (https://api.slack.com/reference/surfaces/formatting#escaping); this alone stops
+//     <!channel>, <@U123> and <http://x|y> from mentioning or forging a link;
+//   - * _ ~ ` become look-alikes (∗ ˍ ∼ ˋ: U+2217, U+02CD, U+223C, U+02CB), so a title cannot
+//     end the *bold* it is wrapped in, or open italics, strike-through or code; a title copied
+//     from Slack therefore differs from the original in these characters;
+//   - control characters (Cc) and invisible format characters (Cf, such as bidi overrides and
+//     zero-width spaces; except the zero-width joiner and non-joiner that emoji and scripts
+//     need) are removed; invalid UTF-8 becomes U+FFFD;
+//   - runs of white space (newlines, tabs, NBSP…) become one space; leading and trailing space
+//     is dropped.
+//
+// Message.Text is mrkdwn too, so the same escaping applies there.
+func Escape(s string) string { return escape(s, -1) }
+
+// escapeCut is truncate(Escape(s), max) in O(max) time whatever the length of s: it stops
+// escaping once the output is longer than truncate can need.
+func escapeCut(s string, max int) string {
+	if max < 1 {
+		return ""
+	}
+	return truncate(escape(s, max+len("&amp;")), max)
+}
+
+// escape is Escape that stops once it has written more than limit characters (limit < 0: no
+// limit). Its output is then a prefix of Escape(s) longer than limit.
+func escape(s string, limit int) string {
+	var b strings.Builder
+	if limit < 0 {
+		b.Grow(len(s) + len(s)/8)
+	}
+	space := false
+	n := 0 // characters written
+	for _, r := range s {
+		if limit >= 0 && n > limit {
+			break
+		}
+		switch {
+		case unicode.IsSpace(r):
+			space = true
+			continue
+		case unicode.Is(unicode.Cc, r), unicode.Is(unicode.Cf, r) && r != '\u200c' && r != '\u200d':
+			continue
+		}
+		if space && b.Len() > 0 {
+			b.WriteByte(' ')
+			n++
+		}
+		space = false
+		n++
+		switch r {
+		case '&':
+			b.WriteString("&amp;")
+			n += 4
+		case '<':
+			b.WriteString("&lt;")
+			n += 3
+		case '>':
+			b.WriteString("&gt;")
+			n += 3
+		case '*':
+			b.WriteRune('\u2217')
+		case '_':
+			b.WriteRune('\u02cd')
+		case '~':
+			b.WriteRune('\u223c')
+		case '`':
+			b.WriteRune('\u02cb')
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// plainLine prepares taskbot's own text for a plain_text object or a fallback: white space
+// runs and control characters collapse as in Escape, then truncate to max characters. It does
+// not escape: callers pass no API text.
+func plainLine(s string, max int) string {
+	return truncate(strings.Join(strings.FieldsFunc(s, func(r rune) bool {
+		return unicode.IsSpace(r) || unicode.Is(unicode.Cc, r)
+	}), " "), max)
+}
+
+// truncate shortens s to at most max characters (runes, as Slack counts them), ending with "…"
+// when it cut. It never cuts a rune or one of the entities &amp; &lt; &gt; in half, and drops
+// the space before the ellipsis. max < 1 gives "".
+func truncate(s string, max int) string {
+	if max < 1 {
+		return ""
+	}
+	if utf8.RuneCountInString(s) <= max {
+		return s
+	}
+	cut, n := 0, 0
+	for i := range s {
+		if n == max-1 {
+			cut = i
+			break
+		}
+		n++
+	}
+	head := s[:cut]
+	if amp := strings.LastIndexByte(head, '&'); amp >= 0 && !strings.Contains(head[amp:], ";") {
+		rest := s[amp:]
+		if strings.HasPrefix(rest, "&amp;") || strings.HasPrefix(rest, "&lt;") || strings.HasPrefix(rest, "&gt;") {
+			head = head[:amp]
+		}
+	}
+	return strings.TrimRightFunc(head, unicode.IsSpace) + "…"
+}
+
+// taskTitle is t's title, escaped and cut to max characters: context.title, else its type,
+// else its key (Task.Title), else "(untitled task)" when every one of them escapes to nothing
+// visible.
+func taskTitle(t *tasks.Task, max int) string {
+	for _, s := range []string{t.Title(), t.Type, t.Key()} {
+		if e := escapeCut(s, max); !isBlankText(e) {
+			return e
+		}
+	}
+	return untitledTask
+}
+
+// taskID is the task's id as the console shows it: idString, else the key.
+func taskID(t *tasks.Task) string {
+	if t.IDString != "" {
+		return t.IDString
+	}
+	return t.Key()
+}
+
+// tenantName is the tenant's name, else its id, else "".
+func tenantName(t *tasks.Task) string {
+	if t.Tenant == nil {
+		return ""
+	}
+	if strings.TrimSpace(t.Tenant.Name) != "" {
+		return t.Tenant.Name
+	}
+	return t.Tenant.ID
+}
+
+// appendName appends s, escaped and cut to nameMax, unless it shows nothing.
+func appendName(list []string, s string) []string {
+	if e := escapeCut(s, nameMax); !isBlankText(e) {
+		list = append(list, e)
+	}
+	return list
+}
+
+// errorName is a failed task's "domain/code", escaped; "" when the result has no error.
+func errorName(t *tasks.Task) string {
+	if t.Result == nil || t.Result.Error == nil {
+		return ""
+	}
+	var parts []string
+	parts = appendName(parts, t.Result.Error.Domain)
+	parts = appendName(parts, t.Result.Error.Code)
+	return strings.Join(parts, "/")
+}
+
+// taskFallback is Message.Text for one task: `{lead}: {title} ({tenant})`, escaped, at most
+// FallbackTextTarget characters.
+func taskFallback(lead string, t *tasks.Task) string {
+	s := lead + ": " + taskTitle(t, fallbackTitle)
+	if tn := escapeCut(tenantName(t), fallbackTenant); !isBlankText(tn) {
+		s += " (" + tn + ")"
+	}
+	return truncate(s, FallbackTextTarget)
+}
+
+// stateWord names t's state as the list shows it: the state, "failed" for a completion with
+// result code error, and "completed (warning)" for other result codes than ok.
+func stateWord(t *tasks.Task) string {
+	switch {
+	case t.Failed():
+		return "failed"
+	case t.State == tasks.Completed && t.ResultCode() != "" && t.ResultCode() != tasks.ResultOK:
+		return "completed (" + escapeCut(string(t.ResultCode()), nameMax) + ")"
+	case t.State == "":
+		return "unknown"
+	}
+	return escapeCut(string(t.State), nameMax)
+}
+
+// stateEmoji is the emoji shortcode of t's state and result.
+func stateEmoji(t *tasks.Task) string {
+	switch t.State {
+	case tasks.Enqueued:
+		return ":hourglass_flowing_sand:"
+	case tasks.Assigned:
+		return ":inbox_tray:"
+	case tasks.Started:
+		return ":arrow_forward:"
+	case tasks.Paused:
+		return ":double_vertical_bar:"
+	case tasks.Completed:
+		switch t.ResultCode() {
+		case tasks.ResultError:
+			return ":x:"
+		case tasks.ResultWarning:
+			return ":warning:"
+		case tasks.ResultCancelled, tasks.ResultAbandoned:
+			return ":heavy_minus_sign:"
+		case tasks.ResultTimedOut:
+			return ":alarm_clock:"
+		}
+		return ":white_check_mark:"
+	}
+	return ":grey_question:"
+}
+
+// eventEmoji is the emoji shortcode of an event (t's state for completions).
+func eventEmoji(ev tasks.Event, t *tasks.Task) string {
+	switch ev {
+	case tasks.EventResumed:
+		return ":repeat:"
+	case tasks.EventFailed:
+		return ":x:"
+	case tasks.EventCompleted:
+		if t.State == tasks.Completed {
+			return stateEmoji(t)
+		}
+		return ":white_check_mark:"
+	}
+	return stateEmoji(&tasks.Task{State: tasks.State(ev)})
+}
+
+// eventWord is the event as announcements write it, escaped: an unknown event is shown as is.
+func eventWord(ev tasks.Event) string {
+	if w := escapeCut(string(ev), nameMax); !isBlankText(w) {
+		return w
+	}
+	return "changed"
+}
+
+// capitalizeFirst upper-cases the first letter of s.
+func capitalizeFirst(s string) string {
+	r, n := utf8.DecodeRuneInString(s)
+	if n == 0 {
+		return s
+	}
+	return string(unicode.ToUpper(r)) + s[n:]
+}
+
+// mrkdwnBold wraps escaped text in mrkdwn bold markers; Escape guarantees it holds no '*'.
+func mrkdwnBold(escaped string) string { return "*" + escaped + "*" }
+
+// mrkdwnText is a mrkdwn text object with verbatim set, so Slack does not auto-link names or
+// parse mentions in it (https://api.slack.com/reference/block-kit/composition-objects#text);
+// escaped entities and date tokens are still processed.
+func mrkdwnText(s string) *slack.TextBlockObject {
+	return slack.NewTextBlockObject(slack.MarkdownType, s, false, true)
+}
+
+// mrkdwnSection is a section block with mrkdwn text s.
+func mrkdwnSection(s string) *slack.SectionBlock {
+	return slack.NewSectionBlock(mrkdwnText(s), nil, nil)
+}
+
+// slackDate formats t as a Slack date token, shown in the reader's time zone, with a UTC
+// fallback: <!date^1587556443^{date_short_pretty} {time}|2020-04-22 11:54 UTC>
+// (https://api.slack.com/reference/surfaces/formatting#date-formatting).
+func slackDate(t time.Time) string {
+	return fmt.Sprintf("<!date^%d^{date_short_pretty} {time}|%s>", t.Unix(), t.UTC().Format("2006-01-02 15:04 UTC"))
+}
+
+// humanDuration formats d, rounded down, in at most two units: "45s", "3m", "2h 5m", "3d 4h".
+// Negative durations (clock skew) are "0s".
+func humanDuration(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	s := int64(d / time.Second)
+	days, h, m := s/86400, s/3600%24, s/60%60
+	switch {
+	case days > 0 && h > 0:
+		return fmt.Sprintf("%dd %dh", days, h)
+	case days > 0:
+		return fmt.Sprintf("%dd", days)
+	case h > 0 && m > 0:
+		return fmt.Sprintf("%dh %dm", h, m)
+	case h > 0:
+		return fmt.Sprintf("%dh", h)
+	case m > 0:
+		return fmt.Sprintf("%dm", m)
+	}
+	return fmt.Sprintf("%ds", s)
+}

@@ -1,0 +1,300 @@
+package bot
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/slack-go/slack"
+)
+
+// Server defaults.
+const (
+	// DefaultAckWithin is how long a command may take before taskbot acknowledges it with a
+	// progress note and sends the answer to response_url instead. Slack shows an error after 3 s
+	// (https://api.slack.com/interactivity/slash-commands#responding_basic_receipt).
+	DefaultAckWithin = 2 * time.Second
+	// DefaultAnswerTimeout bounds the work behind one command.
+	DefaultAnswerTimeout = 2 * time.Minute
+	// MaxBodyBytes limits request bodies; Slack's slash-command and interaction bodies are a
+	// few KiB.
+	MaxBodyBytes = 64 << 10
+	// socketAckLimit keeps a Socket Mode acknowledgement under Slack's 20 KiB envelope limit
+	// (https://api.slack.com/apis/socket-mode#acknowledge).
+	socketAckLimit = 19 << 10
+)
+
+// Server answers Slack's HTTP requests (slash commands and interactions) and serves health and
+// metrics. Socket Mode uses the same answering core (see RunSocketMode).
+type Server struct {
+	// SigningSecret verifies requests (https://api.slack.com/authentication/verifying-requests-from-slack).
+	SigningSecret string
+	Answerer      *Answerer
+	// HTTPClient posts to response_url; it must have a timeout.
+	HTTPClient    *http.Client
+	AckWithin     time.Duration
+	AnswerTimeout time.Duration
+	// Ready reports readiness for /readyz; nil means always ready.
+	Ready   func() (bool, string)
+	Logger  *slog.Logger
+	Metrics *Metrics
+
+	once     sync.Once
+	inflight sync.WaitGroup
+	base     context.Context
+	cancel   context.CancelFunc
+}
+
+func (s *Server) init() {
+	s.once.Do(func() {
+		if s.AckWithin <= 0 {
+			s.AckWithin = DefaultAckWithin
+		}
+		if s.AnswerTimeout <= 0 {
+			s.AnswerTimeout = DefaultAnswerTimeout
+		}
+		if s.HTTPClient == nil {
+			s.HTTPClient = &http.Client{Timeout: 15 * time.Second}
+		}
+		if s.Logger == nil {
+			s.Logger = slog.Default()
+		}
+		if s.Metrics == nil {
+			s.Metrics = NewMetrics()
+		}
+		s.base, s.cancel = context.WithCancel(context.Background())
+	})
+}
+
+// Handler routes the contract's HTTP paths:
+// POST /slack/commands, POST /slack/interactions, GET /healthz, GET /readyz, GET /metrics.
+func (s *Server) Handler() http.Handler {
+	s.init()
+	mux := http.NewServeMux()
+	mux.HandleFunc("/slack/commands", s.handleCommand)
+	mux.HandleFunc("POST /slack/interactions", s.handleInteraction)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ok, why := true, "ready"
+		if s.Ready != nil {
+			ok, why = s.Ready()
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if !ok {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		io.WriteString(w, why+"\n")
+	})
+	mux.Handle("GET /metrics", s.Metrics.Handler())
+	return mux
+}
+
+// Drain waits for answers in flight (bounded by ctx), then cancels any still running.
+func (s *Server) Drain(ctx context.Context) error {
+	s.init()
+	done := make(chan struct{})
+	go func() { s.inflight.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.cancel()
+		return fmt.Errorf("answers still in flight: %w", ctx.Err())
+	}
+}
+
+// verified reads the body (at most MaxBodyBytes) and checks Slack's signature over it before
+// anything else looks at the request. It writes the error status itself and returns ok=false
+// for a body too large (413), a missing, bad or stale signature (401) or a body that is not
+// form-encoded (415, 400).
+func (s *Server) verified(w http.ResponseWriter, r *http.Request) (url.Values, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+		} else {
+			http.Error(w, "cannot read request body", http.StatusBadRequest)
+		}
+		return nil, false
+	}
+	sv, err := slack.NewSecretsVerifier(r.Header, s.SigningSecret)
+	if err == nil {
+		_, _ = sv.Write(body)
+		err = sv.Ensure()
+	}
+	if err != nil {
+		s.Metrics.Commands.WithLabelValues("bad_signature").Inc()
+		s.Logger.Warn("rejected a request with a missing, bad or stale signature", "path", r.URL.Path, "remote", r.RemoteAddr)
+		http.Error(w, "invalid or stale request signature", http.StatusUnauthorized)
+		return nil, false
+	}
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" {
+		http.Error(w, "expected application/x-www-form-urlencoded", http.StatusUnsupportedMediaType)
+		return nil, false
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		http.Error(w, "malformed form body", http.StatusBadRequest)
+		return nil, false
+	}
+	return form, true
+}
+
+func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Get("ssl_check") == "1" {
+		w.WriteHeader(http.StatusOK) // Slack's certificate check; no body, no API call
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		http.Error(w, "use POST", http.StatusMethodNotAllowed)
+		return
+	}
+	form, ok := s.verified(w, r)
+	if !ok {
+		return
+	}
+	if form.Get("ssl_check") == "1" {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	m := s.Respond(form.Get("text"), form.Get("response_url"), 0)
+	writeJSON(w, ephemeral(m))
+}
+
+// Respond answers a command's text. If the answer is ready within AckWithin (and, when
+// maxBytes > 0, its JSON fits in maxBytes) it is returned; otherwise a short progress note is
+// returned and the answer is posted to responseURL (replacing the note) when it is ready.
+func (s *Server) Respond(text, responseURL string, maxBytes int) Message {
+	s.init()
+	start := time.Now()
+	ch := make(chan Message, 1)
+	ctx, cancel := context.WithTimeout(s.base, s.AnswerTimeout)
+	s.inflight.Add(1)
+	go func() {
+		defer s.inflight.Done()
+		defer cancel()
+		ch <- s.Answerer.Answer(ctx, text)
+	}()
+	timer := time.NewTimer(s.AckWithin)
+	defer timer.Stop()
+	select {
+	case m := <-ch:
+		if maxBytes <= 0 || jsonSize(ephemeral(m)) <= maxBytes {
+			s.Metrics.CommandLatency.Observe(time.Since(start).Seconds())
+			return m
+		}
+		s.inflight.Add(1)
+		go func() { defer s.inflight.Done(); s.deliverLater(responseURL, m, start) }()
+		return Message{Text: "The answer is long; it follows in a moment."}
+	case <-timer.C:
+		s.inflight.Add(1)
+		go func() {
+			defer s.inflight.Done()
+			s.deliverLater(responseURL, <-ch, start)
+		}()
+		return Message{Text: ":hourglass_flowing_sand: Asking the Task Manager API… the answer follows here."}
+	}
+}
+
+// deliverLater posts m to responseURL, replacing the progress note.
+func (s *Server) deliverLater(responseURL string, m Message, start time.Time) {
+	if err := s.postResponse(responseURL, m, true); err != nil {
+		s.Logger.Warn("could not deliver a late /tasks answer", "err", err)
+		return
+	}
+	s.Metrics.CommandLatency.Observe(time.Since(start).Seconds())
+}
+
+// postResponse posts m to a response_url (https://api.slack.com/interactivity/handling#message_responses).
+// Any http(s) URL is accepted: the request's signature covers it.
+func (s *Server) postResponse(responseURL string, m Message, replace bool) error {
+	u, err := url.Parse(responseURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("response_url is not an http(s) URL")
+	}
+	msg := ephemeral(m)
+	msg.ReplaceOriginal = replace
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.base), 15*time.Second)
+	defer cancel()
+	if err := slack.PostWebhookCustomHTTPContext(ctx, responseURL, s.HTTPClient, msg); err != nil {
+		return fmt.Errorf("post to response_url %s: %w", u.Host, err)
+	}
+	return nil
+}
+
+func (s *Server) handleInteraction(w http.ResponseWriter, r *http.Request) {
+	form, ok := s.verified(w, r)
+	if !ok {
+		return
+	}
+	var cb slack.InteractionCallback
+	if err := json.Unmarshal([]byte(form.Get("payload")), &cb); err != nil {
+		http.Error(w, "payload is not valid JSON", http.StatusBadRequest)
+		return
+	}
+	s.Interact(cb)
+	w.WriteHeader(http.StatusOK)
+}
+
+// Interact handles a Block Kit interaction: the Refresh button of a /tasks answer re-runs its
+// command and replaces the message through response_url. Other actions are ignored.
+func (s *Server) Interact(cb slack.InteractionCallback) {
+	s.init()
+	if cb.Type != slack.InteractionTypeBlockActions {
+		return
+	}
+	for _, act := range cb.ActionCallback.BlockActions {
+		if act == nil || act.ActionID != RefreshActionID {
+			continue
+		}
+		s.Metrics.Commands.WithLabelValues("refresh").Inc()
+		text, responseURL := act.Value, cb.ResponseURL
+		s.inflight.Add(1)
+		go func() {
+			defer s.inflight.Done()
+			start := time.Now()
+			ctx, cancel := context.WithTimeout(s.base, s.AnswerTimeout)
+			defer cancel()
+			s.deliverLater(responseURL, s.Answerer.Answer(ctx, text), start)
+		}()
+		return
+	}
+}
+
+func ephemeral(m Message) *slack.WebhookMessage {
+	msg := &slack.WebhookMessage{ResponseType: slack.ResponseTypeEphemeral, Text: m.Text}
+	if len(m.Blocks) > 0 {
+		msg.Blocks = &slack.Blocks{BlockSet: m.Blocks}
+	}
+	return msg
+}
+
+func jsonSize(v any) int {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return 1 << 30
+	}
+	return len(b)
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // Slack reads &amp; as text; \u0026amp; would be noise
+	if err := enc.Encode(v); err != nil {
+		slog.Default().Warn("write response", "err", err)
+	}
+}

@@ -1,0 +1,238 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+
+	"github.com/taskbot/taskbot/tasks"
+)
+
+// env is the contract's environment (shared/DESIGN.md, "Environment"), read with envconfig as
+// text so that every problem can be reported at once; Config holds the validated values.
+type env struct {
+	AcronisURL          string `envconfig:"ACRONIS_URL"`
+	AcronisClientID     string `envconfig:"ACRONIS_CLIENT_ID"`
+	AcronisClientSecret string `envconfig:"ACRONIS_CLIENT_SECRET"`
+	SlackBotToken       string `envconfig:"SLACK_BOT_TOKEN"`
+	SlackSigningSecret  string `envconfig:"SLACK_SIGNING_SECRET"`
+	SlackAppToken       string `envconfig:"SLACK_APP_TOKEN"`
+	SlackChannel        string `envconfig:"SLACK_CHANNEL"`
+	SlackAPIURL         string `envconfig:"SLACK_API_URL"`
+	ListenAddr          string `envconfig:"TASKBOT_LISTEN_ADDR"`
+	DBPath              string `envconfig:"TASKBOT_DB_PATH"`
+	PollInterval        string `envconfig:"TASKBOT_POLL_INTERVAL"`
+	AnnounceStates      string `envconfig:"TASKBOT_ANNOUNCE_STATES"`
+	LogLevel            string `envconfig:"TASKBOT_LOG_LEVEL"`
+}
+
+// Defaults of the optional variables; an empty value also takes the default.
+const (
+	defaultSlackAPIURL    = "https://slack.com/api/"
+	defaultListenAddr     = ":8080"
+	defaultDBPath         = "taskbot.db"
+	defaultPollInterval   = 30 * time.Second
+	defaultAnnounceStates = "started,paused"
+)
+
+// Config is the validated configuration.
+type Config struct {
+	AcronisURL          string // scheme://host[:port], no trailing slash
+	AcronisClientID     string
+	AcronisClientSecret string
+	SlackBotToken       string
+	SlackSigningSecret  string
+	SlackAppToken       string
+	SlackChannel        string
+	SlackAPIURL         string // ends with "/"
+	ListenAddr          string
+	DBPath              string
+	PollInterval        time.Duration
+	Announce            tasks.AnnounceSet
+	LogLevel            slog.Level
+}
+
+// needs says which groups of variables a subcommand requires.
+type needs struct{ acronis, slack bool }
+
+// ConfigError lists every missing or invalid variable; main exits with status 2 on it.
+type ConfigError struct{ Problems []string }
+
+func (e *ConfigError) Error() string {
+	return "configuration problem" + plural(len(e.Problems)) + ":\n  " + strings.Join(e.Problems, "\n  ") +
+		"\nSee the environment table in README.md; `taskbot demo` runs without any configuration."
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+var (
+	channelID = regexp.MustCompile(`^[CGD][A-Z0-9]{6,}$`)
+	// Slack's channel names: lower case, digits, - and _ (https://slack.com/help/articles/201402297).
+	channelName = regexp.MustCompile(`^#?[a-z0-9][a-z0-9_\-]*$`)
+)
+
+// loadConfig reads the environment with envconfig and validates it for a subcommand. Values are
+// trimmed; an empty required value is missing. Error messages name variables and never
+// contain a secret's value.
+func loadConfig(n needs) (*Config, error) {
+	var e env
+	if err := envconfig.Process("", &e); err != nil {
+		return nil, &ConfigError{Problems: []string{err.Error()}}
+	}
+	var p []string
+	c := &Config{}
+
+	text := func(name, v string, required bool, secret bool, what string) string {
+		v = strings.TrimSpace(v)
+		if quoted(v) {
+			p = append(p, fmt.Sprintf("%s is wrapped in quotes; remove them (write %s=value, not %s=\"value\")", name, name, name))
+			return ""
+		}
+		if v == "" && required {
+			p = append(p, fmt.Sprintf("%s is missing (%s)", name, what))
+		}
+		return v
+	}
+
+	if n.acronis {
+		c.AcronisURL = acronisURL(text("ACRONIS_URL", e.AcronisURL, true, false, "your data center's URL, e.g. https://eu2-cloud.acronis.com"), &p)
+		c.AcronisClientID = text("ACRONIS_CLIENT_ID", e.AcronisClientID, true, false, "the API client's ID: Acronis console → Settings → API clients")
+		c.AcronisClientSecret = text("ACRONIS_CLIENT_SECRET", e.AcronisClientSecret, true, true, "the API client's secret, shown once when the client is created")
+	}
+	if n.slack {
+		c.SlackBotToken = text("SLACK_BOT_TOKEN", e.SlackBotToken, true, true, "the Bot User OAuth Token, xoxb-…: Slack app → OAuth & Permissions")
+		if c.SlackBotToken != "" && !strings.HasPrefix(c.SlackBotToken, "xoxb-") {
+			p = append(p, "SLACK_BOT_TOKEN must be a bot token starting with xoxb- (Slack app → OAuth & Permissions → Bot User OAuth Token)")
+		}
+		c.SlackAppToken = text("SLACK_APP_TOKEN", e.SlackAppToken, false, true, "")
+		if c.SlackAppToken != "" && !strings.HasPrefix(c.SlackAppToken, "xapp-") {
+			p = append(p, "SLACK_APP_TOKEN must be an app-level token starting with xapp- (Slack app → Basic Information → App-Level Tokens, scope connections:write)")
+		}
+		c.SlackSigningSecret = text("SLACK_SIGNING_SECRET", e.SlackSigningSecret, c.SlackAppToken == "", true,
+			"Slack app → Basic Information → Signing Secret; not needed when SLACK_APP_TOKEN is set for Socket Mode")
+		c.SlackChannel = text("SLACK_CHANNEL", e.SlackChannel, true, false, "the ID of the channel for announcements, e.g. C0123456789")
+		if ch := c.SlackChannel; ch != "" && !channelID.MatchString(ch) {
+			if channelName.MatchString(strings.ToLower(ch)) {
+				p = append(p, fmt.Sprintf("SLACK_CHANNEL must be a channel ID such as C0123456789, not a name (%q): in Slack open the channel's details; the ID is at the bottom of the About tab", ch))
+			} else {
+				p = append(p, fmt.Sprintf("SLACK_CHANNEL %q is not a channel ID (C…, G… or D… followed by upper-case letters and digits)", ch))
+			}
+		}
+		c.SlackAPIURL = slackAPIURL(text("SLACK_API_URL", e.SlackAPIURL, false, false, ""), &p)
+	}
+
+	c.ListenAddr = text("TASKBOT_LISTEN_ADDR", e.ListenAddr, false, false, "")
+	if c.ListenAddr == "" {
+		c.ListenAddr = defaultListenAddr
+	} else if _, _, err := net.SplitHostPort(c.ListenAddr); err != nil {
+		p = append(p, fmt.Sprintf("TASKBOT_LISTEN_ADDR %q is not host:port (e.g. :8080 or 127.0.0.1:8080)", c.ListenAddr))
+	}
+	c.DBPath = text("TASKBOT_DB_PATH", e.DBPath, false, false, "")
+	if c.DBPath == "" {
+		c.DBPath = defaultDBPath
+	}
+	c.PollInterval = defaultPollInterval
+	if v := text("TASKBOT_POLL_INTERVAL", e.PollInterval, false, false, ""); v != "" {
+		d, err := time.ParseDuration(v)
+		switch {
+		case err != nil && isDigits(v):
+			p = append(p, fmt.Sprintf("TASKBOT_POLL_INTERVAL %q has no unit; write e.g. %ss or 1m", v, v))
+		case err != nil:
+			p = append(p, fmt.Sprintf("TASKBOT_POLL_INTERVAL %q is not a Go duration such as 30s, 1m or 1m30s", v))
+		case d <= 0:
+			p = append(p, fmt.Sprintf("TASKBOT_POLL_INTERVAL %q must be greater than zero", v))
+		default:
+			c.PollInterval = d
+		}
+	}
+	states := text("TASKBOT_ANNOUNCE_STATES", e.AnnounceStates, false, false, "")
+	if states == "" {
+		states = defaultAnnounceStates
+	}
+	set, err := tasks.ParseAnnounceSet(strings.Split(states, ","))
+	if err != nil {
+		p = append(p, "TASKBOT_ANNOUNCE_STATES: "+err.Error())
+	}
+	c.Announce = set
+	switch lvl := strings.ToLower(text("TASKBOT_LOG_LEVEL", e.LogLevel, false, false, "")); lvl {
+	case "", "info":
+		c.LogLevel = slog.LevelInfo
+	case "debug":
+		c.LogLevel = slog.LevelDebug
+	case "warn", "warning":
+		c.LogLevel = slog.LevelWarn
+	case "error":
+		c.LogLevel = slog.LevelError
+	default:
+		p = append(p, fmt.Sprintf("TASKBOT_LOG_LEVEL %q is not one of debug, info, warn, error", lvl))
+	}
+	if len(p) > 0 {
+		return nil, &ConfigError{Problems: p}
+	}
+	return c, nil
+}
+
+// acronisURL checks ACRONIS_URL: an http(s) URL of a host, with no path, query or credentials.
+// The value itself is never echoed (it could carry credentials).
+func acronisURL(v string, p *[]string) string {
+	if v == "" {
+		return ""
+	}
+	u, err := url.Parse(v)
+	switch {
+	case err != nil:
+		*p = append(*p, "ACRONIS_URL is not a URL; write it like https://eu2-cloud.acronis.com")
+	case u.Scheme == "" || u.Host == "" && u.Opaque != "" || u.Host == "" && !strings.Contains(v, "://"):
+		*p = append(*p, "ACRONIS_URL needs a scheme; write it like https://eu2-cloud.acronis.com")
+	case u.Scheme != "https" && u.Scheme != "http":
+		*p = append(*p, fmt.Sprintf("ACRONIS_URL must start with https:// (it starts with %s:)", u.Scheme))
+	case u.Host == "":
+		*p = append(*p, "ACRONIS_URL has no host; write it like https://eu2-cloud.acronis.com")
+	case u.User != nil:
+		*p = append(*p, "ACRONIS_URL must not contain credentials; use ACRONIS_CLIENT_ID and ACRONIS_CLIENT_SECRET")
+	case strings.Trim(u.Path, "/") != "" || u.RawQuery != "" || u.Fragment != "":
+		*p = append(*p, "ACRONIS_URL must be the data center's base URL without a path, e.g. https://eu2-cloud.acronis.com (taskbot adds /api/2/idp/token and /api/task_manager/v2 itself)")
+	default:
+		return u.Scheme + "://" + u.Host
+	}
+	return ""
+}
+
+func slackAPIURL(v string, p *[]string) string {
+	if v == "" {
+		return defaultSlackAPIURL
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		*p = append(*p, "SLACK_API_URL must be an http(s) URL such as https://slack.com/api/")
+		return ""
+	}
+	if !strings.HasSuffix(v, "/") {
+		v += "/"
+	}
+	return v
+}
+
+func quoted(v string) bool {
+	return len(v) >= 2 && (v[0] == '"' && v[len(v)-1] == '"' || v[0] == '\'' && v[len(v)-1] == '\'')
+}
+
+func isDigits(s string) bool {
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return s != ""
+}

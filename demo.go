@@ -1,0 +1,149 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/taskbot/taskbot/bot"
+	"github.com/taskbot/taskbot/state"
+	"github.com/taskbot/taskbot/tasks"
+	"github.com/taskbot/taskbot/tasks/taskstest"
+)
+
+// demo is `taskbot demo [-for D]`: the whole bot against an in-process simulated Task Manager
+// API (tasks/taskstest), announcements printed to stdout as they would read in Slack, and
+// `/tasks …` lines from stdin answered on stdout. It needs no configuration and uses a
+// temporary state file.
+func demo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dur := fs.Duration("for", 0, "stop after this long (e.g. 30s); 0 runs until Ctrl-C")
+	every := fs.Duration("every", 3*time.Second, "how often the simulated tasks change state")
+	if err := fs.Parse(args); err != nil {
+		return &usageError{"usage: taskbot demo [-for DURATION] [-every DURATION]"}
+	}
+	if fs.NArg() > 0 || *dur < 0 || *every <= 0 {
+		return &usageError{"usage: taskbot demo [-for DURATION] [-every DURATION] (durations like 30s, > 0)"}
+	}
+	if *dur > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *dur)
+		defer cancel()
+	}
+	out := &lockedWriter{w: stdout}
+	log := newLogger(stderr, slog.LevelWarn)
+
+	api := taskstest.NewServer()
+	defer api.Close()
+	dir, err := os.MkdirTemp("", "taskbot-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	store, err := state.Open(filepath.Join(dir, "taskbot.db"), state.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	client, err := tasks.NewClient(tasks.Config{BaseURL: api.URL, ClientID: api.ClientID, ClientSecret: api.ClientSecret, Logger: log})
+	if err != nil {
+		return err
+	}
+	announce, _ := tasks.ParseAnnounceSet([]string{"started", "paused", "failed"})
+
+	metrics := bot.NewMetrics()
+	ann := &bot.Announcer{Store: store, Poster: &bot.TerminalPoster{W: out}, Channel: "#demo",
+		Pace: 300 * time.Millisecond, Logger: log, Metrics: metrics}
+	poller := &bot.Poller{API: client, Store: store, Announce: announce, Interval: time.Second,
+		OnQueued: ann.Notify, Logger: log, Metrics: metrics}
+	answerer := &bot.Answerer{API: client, Logger: log, Metrics: metrics}
+
+	fmt.Fprintf(out, `taskbot demo — a simulated Task Manager API at %s
+Announcing %s in #demo; tasks change every %s.
+Type a slash command and Enter, e.g. /tasks paused, /tasks failed, /tasks help. Ctrl-C quits.
+
+`, api.URL, announce.String(), *every)
+
+	var wg sync.WaitGroup
+	wg.Go(func() { api.Simulate(ctx, *every, rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))) })
+	wg.Go(func() { poller.Run(ctx) })
+	wg.Go(func() { ann.Run(ctx) })
+
+	lines := make(chan string)
+	go func() { // not in wg: a terminal read cannot be interrupted; it ends with the process
+		sc := bufio.NewScanner(stdin)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	for running := true; running; {
+		select {
+		case <-ctx.Done():
+			running = false
+		case line, ok := <-lines:
+			if !ok {
+				lines = nil // stdin closed: keep announcing until -for or Ctrl-C
+				continue
+			}
+			text, isCmd := demoCommand(line)
+			if !isCmd {
+				if strings.TrimSpace(line) != "" {
+					fmt.Fprintln(out, "(type /tasks followed by states, e.g. /tasks paused; /tasks help lists them)")
+				}
+				continue
+			}
+			qctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			m := answerer.Answer(qctx, text)
+			cancel()
+			fmt.Fprintf(out, "> /tasks %s\n%s\n\n", strings.TrimSpace(text), indentText(bot.PlainText(m)))
+		}
+	}
+	wg.Wait()
+	fmt.Fprintln(out, "demo finished")
+	return nil
+}
+
+// demoCommand accepts "/tasks ARGS" (or "tasks ARGS") and returns ARGS.
+func demoCommand(line string) (string, bool) {
+	f := strings.TrimSpace(line)
+	for _, p := range []string{"/tasks", "tasks"} {
+		if f == p {
+			return "", true
+		}
+		if strings.HasPrefix(f, p+" ") || strings.HasPrefix(f, p+"\t") {
+			return f[len(p):], true
+		}
+	}
+	return "", false
+}
+
+func indentText(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	for i := range lines {
+		lines[i] = "  " + lines[i]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// lockedWriter serialises writes from the announcer and the command loop.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}

@@ -1,0 +1,97 @@
+// Command taskbot is a Slack bot for Acronis Cyber Protect Cloud: it answers /tasks slash
+// commands with tasks from the Task Manager API v2 and announces task transitions in a channel.
+//
+// The commands, environment and HTTP paths are fixed in the README (and shared/DESIGN.md).
+// main only wires: run is the whole program, callable from tests.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		cancel() // the first signal drains and stops cleanly
+		<-sigs
+		fmt.Fprintln(os.Stderr, "taskbot: second signal, exiting at once")
+		os.Exit(1)
+	}()
+	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	cancel()
+	os.Exit(exitCode(err, os.Stderr))
+}
+
+// usageError is a bad command line; main exits with status 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+// exitCode prints err and maps it to the contract's exit status: 0 success, 1 runtime failure,
+// 2 bad configuration or usage.
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintln(stderr, "taskbot:", err)
+	var ce *ConfigError
+	var ue *usageError
+	if errors.As(err, &ce) || errors.As(err, &ue) {
+		return 2
+	}
+	return 1
+}
+
+const usage = `usage: taskbot [command]
+
+commands:
+  serve          the service: Slack commands over HTTP (or Socket Mode) and the poller (default)
+  demo [-for D]  a simulated Task Manager API, announcements and /tasks on this terminal
+  tasks [ARGS]   run "/tasks ARGS" once against the configured API and print it (-json: Slack payload)
+  check          verify the configuration against Acronis and Slack (read-only)
+  healthcheck    exit 0 when the local /healthz answers (for Docker HEALTHCHECK)
+  version        print the version
+
+Configuration is read from the environment; see README.md.`
+
+// run is the whole program: args without the program name, and the process's streams.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	cmd, rest := "serve", args
+	if len(args) > 0 {
+		cmd, rest = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		if len(rest) > 0 {
+			return &usageError{"serve takes no arguments\n" + usage}
+		}
+		return serve(ctx, stderr)
+	case "demo":
+		return demo(ctx, rest, stdin, stdout, stderr)
+	case "tasks":
+		return oneShot(ctx, rest, stdout, stderr)
+	case "check":
+		return check(ctx, stdout)
+	case "healthcheck":
+		return healthcheck(ctx)
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, "taskbot", buildVersion())
+		return nil
+	case "help", "-h", "-help", "--help":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	}
+	return &usageError{fmt.Sprintf("unknown command %q\n%s", cmd, usage)}
+}

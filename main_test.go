@@ -1,0 +1,310 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/taskbot/taskbot/bot/bottest"
+	"github.com/taskbot/taskbot/tasks"
+	"github.com/taskbot/taskbot/tasks/taskstest"
+)
+
+const testSecret = "8f742231b10e8888abcd99yyyzzz85a5"
+
+// syncBuffer collects a running bot's output.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// env is a complete environment for serve against the fakes.
+type testEnv struct {
+	api   *taskstest.Server
+	slack *bottest.Slack
+	resp  *bottest.ResponseURL
+	addr  string
+	db    string
+}
+
+func newTestEnv(t *testing.T) *testEnv {
+	e := &testEnv{api: taskstest.NewServer(), slack: bottest.NewSlack(), resp: bottest.NewResponseURL(),
+		addr: freeAddr(t), db: filepath.Join(t.TempDir(), "taskbot.db")}
+	t.Cleanup(e.api.Close)
+	t.Cleanup(e.slack.Close)
+	t.Cleanup(e.resp.Close)
+	for k, v := range map[string]string{
+		"ACRONIS_URL":             e.api.URL,
+		"ACRONIS_CLIENT_ID":       e.api.ClientID,
+		"ACRONIS_CLIENT_SECRET":   e.api.ClientSecret,
+		"SLACK_BOT_TOKEN":         "xoxb-test-token",
+		"SLACK_SIGNING_SECRET":    testSecret,
+		"SLACK_APP_TOKEN":         "",
+		"SLACK_CHANNEL":           "C0123ABCDEF",
+		"SLACK_API_URL":           e.slack.URL(),
+		"TASKBOT_LISTEN_ADDR":     e.addr,
+		"TASKBOT_DB_PATH":         e.db,
+		"TASKBOT_POLL_INTERVAL":   "150ms",
+		"TASKBOT_ANNOUNCE_STATES": "",
+		"TASKBOT_LOG_LEVEL":       "debug",
+	} {
+		t.Setenv(k, v)
+	}
+	return e
+}
+
+// start runs the bot until the returned stop is called; stop returns run's error.
+func (e *testEnv) start(t *testing.T) (stop func() error, logs *syncBuffer) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	logs = &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, nil, strings.NewReader(""), logs, logs) }()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := http.Get("http://" + e.addr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("run ended before it was ready: %v\n%s", err, logs)
+		default:
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("not ready after 15s\n%s", logs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var once sync.Once
+	var err error
+	stop = func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case err = <-done:
+			case <-time.After(20 * time.Second):
+				err = fmt.Errorf("run did not stop within 20s")
+			}
+		})
+		return err
+	}
+	t.Cleanup(func() { stop() })
+	return stop, logs
+}
+
+func (e *testEnv) command(t *testing.T, text string, at time.Time, secret string) (*http.Response, []byte) {
+	t.Helper()
+	body := bottest.CommandForm(text, e.resp.URL)
+	req, _ := http.NewRequest("POST", "http://"+e.addr+"/slack/commands", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	bottest.Sign(req, secret, body, at)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b
+}
+
+// waitFor polls cond until it holds or 10 s pass.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+// announcementsOf returns the channel messages whose fallback text names title.
+func announcementsOf(s *bottest.Slack, title string) []bottest.Post {
+	var out []bottest.Post
+	for _, p := range s.Messages() {
+		if strings.Contains(p.Text, title) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// pollsAfter waits until the bot has polled the API n more times.
+func pollsAfter(t *testing.T, api *taskstest.Server, n int) {
+	t.Helper()
+	start := api.TaskRequests()
+	waitFor(t, fmt.Sprintf("%d more polls", n), func() bool { return api.TaskRequests() >= start+n })
+}
+
+func TestEndToEnd(t *testing.T) {
+	e := newTestEnv(t)
+	nightly := e.api.Add(tasks.Task{State: tasks.Started, Type: "MachineBackup", Context: map[string]any{"title": "Nightly backup of SQL-01"}})
+	rnd := e.api.Add(tasks.Task{State: tasks.Paused, Type: "MachineBackup", Context: map[string]any{"title": "Backup plan 'R&D <nightly>' on FS-02"}})
+	repl := e.api.Add(tasks.Task{State: tasks.Started, Type: "ArchiveReplication", Context: map[string]any{"title": "Replicating archive to cloud"}})
+	e.api.Add(tasks.Task{State: tasks.Completed, Type: "MachineBackup", Context: map[string]any{"title": "Old finished backup"}})
+
+	stop, logs := e.start(t)
+
+	t.Run("signed /tasks paused answers with exactly the paused tasks", func(t *testing.T) {
+		resp, body := e.command(t, "  PAUSED ", time.Now(), testSecret)
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d: %s", resp.StatusCode, body)
+		}
+		var msg struct {
+			ResponseType string            `json:"response_type"`
+			Text         string            `json:"text"`
+			Blocks       []json.RawMessage `json:"blocks"`
+		}
+		if err := json.Unmarshal(body, &msg); err != nil {
+			t.Fatalf("answer is not JSON: %v: %s", err, body)
+		}
+		all := strings.NewReplacer(`\u0026`, "&", `\u003c`, "<", `\u003e`, ">").Replace(string(body))
+		if !strings.Contains(all, "R&amp;D &lt;nightly&gt;") {
+			t.Errorf("answer lacks the paused task's escaped title: %s", all)
+		}
+		for _, other := range []string{"Nightly backup of SQL-01", "Replicating archive", "Old finished backup"} {
+			if strings.Contains(all, other) {
+				t.Errorf("answer to /tasks paused lists %q, which is not paused", other)
+			}
+		}
+		if len(msg.Blocks) == 0 || msg.Text == "" {
+			t.Errorf("answer has no blocks or no fallback text: %s", all)
+		}
+	})
+
+	// commandQueries counts API requests a /tasks paused command makes (the poller never asks
+	// for paused tasks alone).
+	commandQueries := func() int {
+		n := 0
+		for _, r := range e.api.Requests() {
+			if strings.Contains(r.RawQuery, "state=paused") && !strings.Contains(r.RawQuery, "state=started") {
+				n++
+			}
+		}
+		return n
+	}
+
+	t.Run("forged and stale requests get 401 and no API call", func(t *testing.T) {
+		before := commandQueries()
+		for _, tc := range []struct {
+			name   string
+			at     time.Time
+			secret string
+		}{
+			{"wrong secret", time.Now(), "not-the-signing-secret"},
+			{"six minutes old", time.Now().Add(-6 * time.Minute), testSecret},
+		} {
+			resp, body := e.command(t, "paused", tc.at, tc.secret)
+			if resp.StatusCode != http.StatusUnauthorized {
+				t.Errorf("%s: status %d (%s), want 401", tc.name, resp.StatusCode, body)
+			}
+		}
+		// Unsigned.
+		resp, err := http.Post("http://"+e.addr+"/slack/commands", "application/x-www-form-urlencoded",
+			strings.NewReader(string(bottest.CommandForm("paused", e.resp.URL))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("unsigned: status %d, want 401", resp.StatusCode)
+		}
+		if n := commandQueries() - before; n != 0 {
+			t.Errorf("%d rejected requests reached the API", n)
+		}
+	})
+
+	t.Run("a task moved started to paused is announced once, with its title", func(t *testing.T) {
+		if _, err := e.api.SetState(nightly.UUID, tasks.Paused, ""); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the pause announcement", func() bool { return len(announcementsOf(e.slack, "Nightly backup of SQL-01")) > 0 })
+		pollsAfter(t, e.api, 5)
+		got := announcementsOf(e.slack, "Nightly backup of SQL-01")
+		if len(got) != 1 {
+			t.Fatalf("announced %d times, want once: %+v", len(got), got)
+		}
+		if !strings.Contains(got[0].Text, "paused") || got[0].Channel != "C0123ABCDEF" {
+			t.Errorf("announcement %+v does not say paused in the configured channel", got[0])
+		}
+		if !strings.Contains(string(got[0].Blocks), "Nightly backup of SQL-01") {
+			t.Errorf("announcement blocks lack the title: %s", got[0].Blocks)
+		}
+	})
+
+	if err := stop(); err != nil {
+		t.Fatalf("first run: %v\n%s", err, logs)
+	}
+	before := len(e.slack.Messages())
+
+	t.Run("a restart on the same state file announces nothing again", func(t *testing.T) {
+		stop, logs := e.start(t)
+		pollsAfter(t, e.api, 6)
+		if n := len(e.slack.Messages()); n != before {
+			t.Fatalf("restart posted %d new messages: %+v\n%s", n-before, e.slack.Messages()[before:], logs)
+		}
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("a change made while the bot was stopped is announced once after it starts", func(t *testing.T) {
+		if _, err := e.api.SetState(repl.UUID, tasks.Paused, ""); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.api.SetState(rnd.UUID, tasks.Started, ""); err != nil { // resumed
+			t.Fatal(err)
+		}
+		stop, logs := e.start(t)
+		waitFor(t, "announcements of changes made while stopped", func() bool {
+			return len(announcementsOf(e.slack, "Replicating archive to cloud")) > 0 && len(announcementsOf(e.slack, "R&amp;D")) > 0
+		})
+		pollsAfter(t, e.api, 5)
+		if got := announcementsOf(e.slack, "Replicating archive to cloud"); len(got) != 1 || !strings.Contains(got[0].Text, "paused") {
+			t.Errorf("replication pause announced as %+v, want once as paused\n%s", got, logs)
+		}
+		if got := announcementsOf(e.slack, "R&amp;D"); len(got) != 1 || !strings.Contains(got[0].Text, "resumed") {
+			t.Errorf("R&D resume announced as %+v, want once as resumed", got)
+		}
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

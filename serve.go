@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/taskbot/taskbot/bot"
+	"github.com/taskbot/taskbot/state"
+	"github.com/taskbot/taskbot/tasks"
+)
+
+// shutdownGrace bounds how long a SIGTERM waits for answers in flight and the post in progress.
+const shutdownGrace = 10 * time.Second
+
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+func buildVersion() string {
+	if version != "dev" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return version
+}
+
+func newTasksClient(cfg *Config, log *slog.Logger) (*tasks.Client, error) {
+	return tasks.NewClient(tasks.Config{
+		BaseURL:      cfg.AcronisURL,
+		ClientID:     cfg.AcronisClientID,
+		ClientSecret: cfg.AcronisClientSecret,
+		Logger:       log,
+	})
+}
+
+func newSlackClient(cfg *Config) *slack.Client {
+	opts := []slack.Option{
+		slack.OptionAPIURL(cfg.SlackAPIURL),
+		slack.OptionHTTPClient(&http.Client{Timeout: 30 * time.Second}),
+	}
+	if cfg.SlackAppToken != "" {
+		opts = append(opts, slack.OptionAppLevelToken(cfg.SlackAppToken))
+	}
+	return slack.New(cfg.SlackBotToken, opts...)
+}
+
+// serve runs the service until ctx ends: HTTP (health, metrics and, without SLACK_APP_TOKEN,
+// Slack's requests), Socket Mode when SLACK_APP_TOKEN is set, the poller and the announcer.
+// On cancel it stops accepting requests, finishes answers in flight and the post in progress
+// (at most shutdownGrace), and closes the state file.
+func serve(ctx context.Context, stderr io.Writer) error {
+	cfg, err := loadConfig(needs{acronis: true, slack: true})
+	if err != nil {
+		return err
+	}
+	log := newLogger(stderr, cfg.LogLevel)
+
+	store, err := state.Open(cfg.DBPath, state.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	client, err := newTasksClient(cfg, log)
+	if err != nil {
+		return err
+	}
+	api := newSlackClient(cfg)
+	metrics := bot.NewMetrics()
+
+	ann := &bot.Announcer{Store: store, Poster: bot.SlackPoster{API: api}, Channel: cfg.SlackChannel, Logger: log, Metrics: metrics}
+	poller := &bot.Poller{API: client, Store: store, Announce: cfg.Announce, Interval: cfg.PollInterval,
+		OnQueued: ann.Notify, Logger: log, Metrics: metrics}
+	srv := &bot.Server{
+		SigningSecret: cfg.SlackSigningSecret,
+		Answerer:      &bot.Answerer{API: client, Logger: log, Metrics: metrics},
+		Ready:         poller.Ready,
+		Logger:        log,
+		Metrics:       metrics,
+	}
+	handler := srv.Handler()
+	if cfg.SlackAppToken != "" {
+		handler = withoutSlackPaths(handler) // commands arrive over Socket Mode only
+	}
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return fmt.Errorf("listen on TASKBOT_LISTEN_ADDR %s: %w", cfg.ListenAddr, err)
+	}
+	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+
+	mode := "HTTP"
+	if cfg.SlackAppToken != "" {
+		mode = "Socket Mode"
+	}
+	log.Info("taskbot started", "version", buildVersion(), "listen", ln.Addr().String(), "slack", mode,
+		"channel", cfg.SlackChannel, "poll_interval", cfg.PollInterval, "announce", cfg.Announce.String(), "db", cfg.DBPath)
+
+	workCtx, stopWork := context.WithCancel(context.Background())
+	defer stopWork()
+	var wg sync.WaitGroup
+	errc := make(chan error, 3)
+	wg.Go(func() {
+		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("http: %w", err)
+		}
+	})
+	wg.Go(func() { poller.Run(workCtx) })
+	wg.Go(func() { ann.Run(workCtx) })
+	if cfg.SlackAppToken != "" {
+		wg.Go(func() {
+			if err := bot.RunSocketMode(workCtx, api, srv); err != nil {
+				errc <- err
+			}
+		})
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down: finishing answers in flight and the current post")
+	case runErr = <-errc:
+		log.Error("stopping", "err", runErr)
+	}
+	shutCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := hs.Shutdown(shutCtx); err != nil {
+		log.Warn("http shutdown", "err", err)
+	}
+	if err := srv.Drain(shutCtx); err != nil {
+		log.Warn("drain", "err", err)
+	}
+	stopWork() // the announcer finishes its current post (bounded) before returning
+	wg.Wait()
+	log.Info("stopped; state file closed", "db", cfg.DBPath)
+	return runErr
+}
+
+// withoutSlackPaths hides /slack/… in Socket Mode, where an HTTP endpoint for Slack would be an
+// unauthenticated door (there is no signing secret to check).
+func withoutSlackPaths(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(r.URL.Path) >= 7 && r.URL.Path[:7] == "/slack/" {
+			http.Error(w, "taskbot runs in Socket Mode; Slack requests arrive over the WebSocket", http.StatusNotFound)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}

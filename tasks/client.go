@@ -1,0 +1,495 @@
+package tasks
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// Defaults of Config, and the paths below Config.BaseURL.
+const (
+	DefaultTimeout   = 30 * time.Second
+	DefaultRetries   = 3
+	DefaultRetryBase = 500 * time.Millisecond
+
+	// APIPath is the root of the Task Manager API v2 below the data-center URL.
+	APIPath = "/api/task_manager/v2"
+	// TokenPath is the Account Management token endpoint below the data-center URL.
+	TokenPath = "/api/2/idp/token"
+)
+
+// Limits that protect the client from a misbehaving server.
+const (
+	maxBackoff    = 30 * time.Second // longest wait between two attempts, before jitter
+	maxRetryAfter = 2 * time.Minute  // a longer Retry-After is not waited for: the error is returned
+	maxPages      = 10000            // List fails rather than fetch more pages than this
+	maxBody       = 64 << 20         // largest answer body read, in bytes
+)
+
+// Config configures a Client. BaseURL, ClientID and ClientSecret are required; zero values of
+// the other fields mean their defaults.
+type Config struct {
+	// BaseURL is the data-center URL (ACRONIS_URL), e.g. https://eu2-cloud.acronis.com. The token
+	// endpoint is {BaseURL}/api/2/idp/token and the API {BaseURL}/api/task_manager/v2
+	// (https://developer.acronis.com/doc/task-manager/v2/guide/).
+	BaseURL string
+	// ClientID and ClientSecret are an API client's credentials (console: Settings → API
+	// clients). The secret is sent only to the token endpoint and never logged.
+	ClientID     string
+	ClientSecret string
+
+	// Timeout bounds each HTTP request, the token request included, from sending it to reading
+	// the whole answer. 0 means DefaultTimeout (30s).
+	Timeout time.Duration
+	// Retries is how many extra attempts a request gets after a 5xx or 429 answer, a network
+	// error or a timeout. 0 means DefaultRetries (3); a negative value means none.
+	Retries int
+	// RetryBase is the first backoff wait; each later wait doubles it (capped at 30s), with
+	// jitter: a wait is between half and all of its nominal value. 0 means DefaultRetryBase
+	// (500ms). A Retry-After header on a 429 or 503 answer replaces the computed wait.
+	RetryBase time.Duration
+	// Transport sends the requests; nil means a clone of http.DefaultTransport.
+	Transport http.RoundTripper
+	// Logger receives retries and token renewals at debug and warn level (keys: request,
+	// attempt, wait, err). Secrets and tokens are never logged. nil discards.
+	Logger *slog.Logger
+}
+
+// Client calls the Acronis Task Manager API v2 with an OAuth 2.0 client-credentials token.
+// It is safe for concurrent use.
+type Client struct {
+	api       *url.URL // {BaseURL}/api/task_manager/v2
+	hc        *http.Client
+	tokens    *tokenCache
+	retries   int
+	retryBase time.Duration
+	log       *slog.Logger
+}
+
+// NewClient checks cfg and returns a Client. It makes no request.
+// It fails when BaseURL is not an absolute http or https URL with a host (and no user
+// information, query or fragment), when ClientID or ClientSecret is empty, or when Timeout or
+// RetryBase is negative; the error names every problem at once and never contains the secret.
+func NewClient(cfg Config) (*Client, error) {
+	var problems []string
+	base, err := url.Parse(strings.TrimSpace(cfg.BaseURL))
+	switch {
+	case strings.TrimSpace(cfg.BaseURL) == "":
+		problems = append(problems, "BaseURL is empty")
+	case err != nil:
+		problems = append(problems, fmt.Sprintf("BaseURL is not a URL: %v", errors.Unwrap(err)))
+	case base.Scheme != "http" && base.Scheme != "https":
+		problems = append(problems, fmt.Sprintf("BaseURL %q must start with https:// (or http://)", base.Redacted()))
+	case base.Host == "" || base.Hostname() == "":
+		problems = append(problems, fmt.Sprintf("BaseURL %q has no host", base.Redacted()))
+	case base.User != nil:
+		problems = append(problems, "BaseURL must not contain user information (credentials go in ClientID and ClientSecret)")
+	case base.RawQuery != "" || base.Fragment != "":
+		problems = append(problems, fmt.Sprintf("BaseURL %q must not have a query or fragment", base.Redacted()))
+	}
+	if strings.TrimSpace(cfg.ClientID) == "" {
+		problems = append(problems, "ClientID is empty")
+	}
+	if cfg.ClientSecret == "" {
+		problems = append(problems, "ClientSecret is empty")
+	}
+	if cfg.Timeout < 0 {
+		problems = append(problems, fmt.Sprintf("Timeout %v is negative", cfg.Timeout))
+	}
+	if cfg.RetryBase < 0 {
+		problems = append(problems, fmt.Sprintf("RetryBase %v is negative", cfg.RetryBase))
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("tasks: invalid client configuration: %s", strings.Join(problems, "; "))
+	}
+
+	timeout := cmp.Or(cfg.Timeout, DefaultTimeout)
+	retries := cfg.Retries
+	switch {
+	case retries == 0:
+		retries = DefaultRetries
+	case retries < 0:
+		retries = 0
+	}
+	transport := cfg.Transport
+	if transport == nil {
+		transport = http.DefaultTransport.(*http.Transport).Clone()
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	hc := &http.Client{Transport: transport, Timeout: timeout}
+	root := strings.TrimRight(base.Path, "/")
+	api := &url.URL{Scheme: base.Scheme, Host: base.Host, Path: root + APIPath}
+	tokenURL := (&url.URL{Scheme: base.Scheme, Host: base.Host, Path: root + TokenPath}).String()
+	return &Client{
+		api:       api,
+		hc:        hc,
+		tokens:    newTokenCache(tokenURL, strings.TrimSpace(cfg.ClientID), cfg.ClientSecret, hc, timeout),
+		retries:   retries,
+		retryBase: cmp.Or(cfg.RetryBase, DefaultRetryBase),
+		log:       logger,
+	}, nil
+}
+
+// Token makes sure the client holds a valid access token, fetching one when it has none or
+// when the cached one is due for renewal; `taskbot check` uses it to test the credentials.
+// A failed answer of the token endpoint is a *TokenError (e.g. `token: 401 access_denied:
+// Invalid client credentials`); 5xx, 429, network errors and timeouts are retried like API
+// requests.
+func (c *Client) Token(ctx context.Context) error {
+	return c.retry(ctx, "POST "+TokenPath, func() error {
+		_, err := c.tokens.token(ctx)
+		return err
+	})
+}
+
+// ListResult is what List collected.
+type ListResult struct {
+	// Tasks are the tasks of every page, in the order the API sent them.
+	Tasks []Task
+	// More reports that Query.MaxTasks stopped List early: tasks were cut from the last page or
+	// the API offered a further page.
+	More bool
+	// TimeStamp is the top-level "timeStamp" of the last page (the server's clock when it
+	// answered); zero when the API sent none.
+	TimeStamp time.Time
+	// Pages is how many pages List fetched.
+	Pages int
+}
+
+// List fetches the tasks that q selects: GET /tasks with q.Values() (repeated keys, an
+// explicit limit), then the next page with `after=<cursor>` and the same query, as long as an
+// answer names a cursor in `paging.cursors.after` (what the API sends) or in a top-level
+// `cursors.after` (what the OpenAPI document describes). It stops early once q.MaxTasks tasks
+// are collected (ListResult.More then says whether there were more).
+//
+// Errors: any page failing fails the whole List, with no partial result. A non-2xx answer is
+// an *APIError, a failed token request a *TokenError, an answer that is not the documented JSON
+// an error naming the path and content type; a cursor that repeats or more than 10000 pages
+// wrap ErrPagingLoop. Errors of pages after the first read "page N: GET /tasks: …".
+func (c *Client) List(ctx context.Context, q Query) (*ListResult, error) {
+	base := q.Values()
+	res := &ListResult{}
+	seen := map[string]bool{}
+	after := ""
+	for page := 1; ; page++ {
+		if page > maxPages {
+			return nil, fmt.Errorf("GET /tasks: %w: more than %d pages", ErrPagingLoop, maxPages)
+		}
+		v := make(url.Values, len(base)+1)
+		for k, vals := range base {
+			v[k] = vals
+		}
+		if after != "" {
+			v.Set("after", after)
+		}
+		var p listPage
+		if err := c.getJSON(ctx, "/tasks", v, p.decode); err != nil {
+			if page > 1 {
+				err = fmt.Errorf("page %d: %w", page, err)
+			}
+			return nil, err
+		}
+		res.Pages = page
+		res.Tasks = append(res.Tasks, p.Items...)
+		if !p.TimeStamp.IsZero() {
+			res.TimeStamp = p.TimeStamp
+		}
+		next := p.after()
+		if q.MaxTasks > 0 && len(res.Tasks) >= q.MaxTasks {
+			res.More = len(res.Tasks) > q.MaxTasks || next != ""
+			res.Tasks = res.Tasks[:q.MaxTasks:q.MaxTasks]
+			return res, nil
+		}
+		if next == "" {
+			return res, nil
+		}
+		if seen[next] {
+			return nil, fmt.Errorf("GET /tasks: %w: page %d names cursor %q again", ErrPagingLoop, page, next)
+		}
+		seen[next] = true
+		after = next
+	}
+}
+
+// taskKeyRE accepts what GET /tasks/{id} is documented to take: a decimal id or a UUID.
+var taskKeyRE = regexp.MustCompile(`^(?:[0-9]{1,20}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$`)
+
+// Task fetches one task by its decimal id (idString) or UUID: GET /tasks/{id}. A key of any
+// other shape is refused without a request, so user text never reaches the URL. A missing task
+// is an *APIError with StatusCode 404.
+func (c *Client) Task(ctx context.Context, key string) (*Task, error) {
+	if !taskKeyRE.MatchString(key) {
+		return nil, fmt.Errorf("GET /tasks/{id}: %q is neither a task id nor a UUID", key)
+	}
+	var t Task
+	err := c.getJSON(ctx, "/tasks/"+key, nil, func(b []byte) error { return json.Unmarshal(b, &t) })
+	if err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+// listPage is one answer of GET /tasks:
+// {items:[Task], size, timeStamp, paging:{cursors:{after,before}}, cursors:{after,before}}.
+type listPage struct {
+	Items     []Task    `json:"items"`
+	TimeStamp time.Time `json:"-"`
+
+	RawTimeStamp string  `json:"timeStamp"`
+	Paging       paging  `json:"paging"`
+	Cursors      cursors `json:"cursors"`
+}
+
+type paging struct {
+	Cursors cursors `json:"cursors"`
+}
+
+type cursors struct {
+	After  string `json:"after"`
+	Before string `json:"before"`
+}
+
+// decode parses a list answer. Ids stay exact int64 (encoding/json parses integer literals
+// into int64 without passing through float64). An answer without "items" is an error.
+func (p *listPage) decode(b []byte) error {
+	if err := json.Unmarshal(b, p); err != nil {
+		return err
+	}
+	if p.Items == nil {
+		return errors.New(`the answer has no "items"`)
+	}
+	if p.RawTimeStamp != "" {
+		if t, err := time.Parse(time.RFC3339Nano, p.RawTimeStamp); err == nil {
+			p.TimeStamp = t
+		}
+	}
+	return nil
+}
+
+// after is the next page's cursor: paging.cursors.after, else cursors.after; "" on the last page.
+func (p *listPage) after() string {
+	if p.Paging.Cursors.After != "" {
+		return p.Paging.Cursors.After
+	}
+	return p.Cursors.After
+}
+
+// getJSON GETs path (below the API root) with query, then hands the 2xx body to decode.
+// A body decode rejects is an error naming the path, status and content type; it is not retried.
+func (c *Client) getJSON(ctx context.Context, path string, query url.Values, decode func([]byte) error) error {
+	ans, err := c.do(ctx, http.MethodGet, path, query)
+	if err != nil {
+		return err
+	}
+	if err := decode(ans.body); err != nil {
+		return fmt.Errorf("%s %s: %s answer (%s, %d bytes) is not valid: %w",
+			http.MethodGet, path, ans.status, cmp.Or(ans.contentType, "no content type"), len(ans.body), err)
+	}
+	return nil
+}
+
+// answer is a 2xx answer, read whole.
+type answer struct {
+	status      string // "200 OK"
+	contentType string // media type only
+	body        []byte
+}
+
+// do sends method path?query with a bearer token, retrying as Config says, and returns the 2xx
+// answer. A 401 drops the token and repeats the request once with a new one, without counting
+// as a retry.
+func (c *Client) do(ctx context.Context, method, path string, query url.Values) (*answer, error) {
+	u := *c.api
+	u.Path += path
+	u.RawQuery = query.Encode()
+	target := u.String()
+
+	var ans *answer
+	refreshed := false
+	err := c.retry(ctx, method+" "+path, func() error {
+		for {
+			a, tok, err := c.attempt(ctx, method, path, target)
+			if err == nil {
+				ans = a
+				return nil
+			}
+			var ae *APIError
+			if errors.As(err, &ae) && ae.StatusCode == http.StatusUnauthorized && !refreshed && tok != nil && ctx.Err() == nil {
+				refreshed = true
+				c.tokens.invalidate(ctx, tok)
+				c.log.LogAttrs(ctx, slog.LevelDebug, "access token rejected, fetching a new one",
+					slog.String("request", method+" "+path))
+				continue
+			}
+			return err
+		}
+	})
+	return ans, err
+}
+
+// attempt sends one request. It returns the token it used (nil when none could be had) so that a
+// 401 drops exactly that token.
+func (c *Client) attempt(ctx context.Context, method, path, target string) (*answer, *oauth2.Token, error) {
+	tok, err := c.tokens.token(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	actx, cancel := context.WithTimeout(ctx, c.hc.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(actx, method, target, nil)
+	if err != nil {
+		return nil, tok, fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, tok, fmt.Errorf("%s %s: %w", method, path, transportError(ctx, err, c.hc.Timeout))
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	if err != nil {
+		return nil, tok, fmt.Errorf("%s %s: reading the answer: %w", method, path, transportError(ctx, err, c.hc.Timeout))
+	}
+	if len(body) > maxBody {
+		return nil, tok, fmt.Errorf("%s %s: %s answer is larger than %d MiB", method, path, resp.Status, maxBody>>20)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return nil, tok, newAPIError(method, path, resp, body, time.Now())
+	}
+	return &answer{status: resp.Status, contentType: mediaType(resp.Header.Get("Content-Type")), body: body}, tok, nil
+}
+
+// retry runs fn until it succeeds, fails with an error not worth retrying (see retryable),
+// ctx ends, or c.retries extra attempts are spent. Waits grow exponentially from c.retryBase
+// with jitter; a Retry-After on a 429 or 503 answer replaces the wait (one over 2 minutes is
+// not waited for). An error after several attempts ends in "(N attempts)".
+func (c *Client) retry(ctx context.Context, what string, fn func() error) error {
+	for attempt := 0; ; attempt++ {
+		err := fn()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil || !retryable(err) || attempt >= c.retries {
+			return withAttempts(err, attempt+1)
+		}
+		wait := c.backoff(attempt)
+		if ra := retryAfter(err); ra > 0 {
+			if ra > maxRetryAfter {
+				return withAttempts(err, attempt+1)
+			}
+			wait = ra
+		}
+		c.log.LogAttrs(ctx, slog.LevelWarn, "Task Manager request failed, retrying",
+			slog.String("request", what), slog.Int("attempt", attempt+1), slog.Duration("wait", wait), slog.Any("err", err))
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("%w (gave up retrying: %w)", withAttempts(err, attempt+1), ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// backoff is the wait before retry number attempt+1: retryBase·2^attempt capped at 30s,
+// then a random point between half of it and all of it.
+func (c *Client) backoff(attempt int) time.Duration {
+	d := c.retryBase
+	for i := 0; i < attempt && d < maxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, maxBackoff)
+	half := d / 2
+	return half + rand.N(d-half+1)
+}
+
+// retryable reports whether a later attempt may succeed: 5xx and 429 answers of the API or the
+// token endpoint, network errors and timeouts. Other 4xx answers and undecodable bodies are final.
+func retryable(err error) bool {
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae.Temporary()
+	}
+	var te *TokenError
+	if errors.As(err, &te) {
+		return te.Temporary()
+	}
+	var ne *networkError
+	return errors.Is(err, ErrTimeout) || errors.As(err, &ne)
+}
+
+// retryAfter is the Retry-After wait of a 429 or 503 answer in err's chain, else 0.
+func retryAfter(err error) time.Duration {
+	var ae *APIError
+	if errors.As(err, &ae) && (ae.StatusCode == http.StatusTooManyRequests || ae.StatusCode == http.StatusServiceUnavailable) {
+		return ae.RetryAfter
+	}
+	return 0
+}
+
+// withAttempts notes the number of attempts at the end of err's text when there were several.
+func withAttempts(err error, n int) error {
+	if n <= 1 {
+		return err
+	}
+	return fmt.Errorf("%w (%d attempts)", err, n)
+}
+
+// timeoutError is one request exceeding Config.Timeout; it wraps ErrTimeout and the cause.
+type timeoutError struct {
+	after time.Duration
+	err   error
+}
+
+func (e *timeoutError) Error() string   { return fmt.Sprintf("timed out after %v", e.after) }
+func (e *timeoutError) Unwrap() []error { return []error{ErrTimeout, e.err} }
+
+// networkError is a failure to exchange a request and answer (refused, reset, DNS, TLS …);
+// such failures are retried.
+type networkError struct{ err error }
+
+func (e *networkError) Error() string { return e.err.Error() }
+func (e *networkError) Unwrap() error { return e.err }
+
+// transportError classifies an error of http.Client.Do or of reading a body: ctx.Err() when the
+// caller's ctx ended, a *timeoutError when the request's own timeout did, else a *networkError
+// without the *url.Error wrapper (which repeats the whole URL).
+func transportError(ctx context.Context, err error, timeout time.Duration) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if isTimeout(err) {
+		return &timeoutError{after: timeout, err: err}
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return &networkError{err: err}
+}
+
+// isTimeout reports whether err is a deadline or an I/O timeout.
+func isTimeout(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}

@@ -1,0 +1,174 @@
+package taskstest
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/taskbot/taskbot/tasks"
+)
+
+// The simulator's catalogue: tenants, machines and plans of a small MSP.
+var (
+	simTenants = []tasks.Tenant{
+		{ID: "1496265", Name: "Customer A Ltd", Locator: "/1/1496262/1496265/"},
+		{ID: "1496300", Name: "Customer B GmbH", Locator: "/1/1496262/1496300/"},
+		{ID: "1496311", Name: "Northwind Dental", Locator: "/1/1496262/1496311/"},
+		{ID: "1496322", Name: "Contoso Logistics & Co", Locator: "/1/1496262/1496322/"},
+	}
+	simMachines = []string{"SQL-01", "FS-02", "EXCH-01", "DC-01", "WEB-03", "WS-0001"}
+	simPlans    = []string{"Daily", "Hourly", "Weekly full", "Nightly"}
+)
+
+// Seed adds a realistic starting set of eight tasks for the demo: three started, one paused,
+// one assigned, one enqueued, and two completed (one ok, one failed), with titles such as
+// "Backup plan 'Daily' on SQL-01", across several tenants. It returns them as stored. The
+// choices (titles, tenants, UUIDs) are a function of rnd alone.
+func (s *Server) Seed(rnd *rand.Rand) []tasks.Task {
+	states := []struct {
+		st   tasks.State
+		code tasks.ResultCode
+	}{
+		{tasks.Started, ""}, {tasks.Started, ""}, {tasks.Started, ""}, {tasks.Paused, ""},
+		{tasks.Assigned, ""}, {tasks.Enqueued, ""},
+		{tasks.Completed, tasks.ResultOK}, {tasks.Completed, tasks.ResultError},
+	}
+	out := make([]tasks.Task, 0, len(states))
+	for _, st := range states {
+		t := s.Add(newSimTask(rnd, tasks.Enqueued))
+		for _, next := range pathTo(st.st) {
+			code := tasks.ResultCode("")
+			if next == st.st {
+				code = st.code
+			}
+			t, _ = s.SetState(t.UUID, next, code)
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+// pathTo lists the states a new task passes through to reach st.
+func pathTo(st tasks.State) []tasks.State {
+	switch st {
+	case tasks.Assigned:
+		return []tasks.State{tasks.Assigned}
+	case tasks.Started:
+		return []tasks.State{tasks.Assigned, tasks.Started}
+	case tasks.Paused:
+		return []tasks.State{tasks.Assigned, tasks.Started, tasks.Paused}
+	case tasks.Completed:
+		return []tasks.State{tasks.Assigned, tasks.Started, tasks.Completed}
+	}
+	return nil
+}
+
+// Step is one tick of the simulation: it moves one or two tasks in progress one step along
+// enqueued → assigned → started ⇄ paused → completed (ok about four times in five, else error;
+// a started task pauses about one time in four), and adds a new enqueued task when fewer than
+// five are in progress or, otherwise, one tick in four. It returns the tasks it changed or
+// added, as stored. Which tasks and what happens to them is a function of rnd and the server's
+// tasks alone.
+func (s *Server) Step(rnd *rand.Rand) []tasks.Task {
+	var inProgress []tasks.Task
+	for _, t := range s.Tasks() {
+		if t.State.InProgress() {
+			inProgress = append(inProgress, t)
+		}
+	}
+	var changed []tasks.Task
+	moves := 1 + rnd.IntN(2)
+	for i := 0; i < moves && len(inProgress) > 0; i++ {
+		j := rnd.IntN(len(inProgress))
+		t := inProgress[j]
+		inProgress = slices.Delete(inProgress, j, j+1)
+		next, code := simNext(rnd, t.State)
+		if u, err := s.SetState(t.UUID, next, code); err == nil {
+			changed = append(changed, u)
+			if next.InProgress() {
+				inProgress = append(inProgress, u)
+			}
+		}
+	}
+	if len(inProgress) < 5 || rnd.IntN(4) == 0 {
+		changed = append(changed, s.Add(newSimTask(rnd, tasks.Enqueued)))
+	}
+	return changed
+}
+
+// simNext is the state a task in state st moves to, with its result code.
+func simNext(rnd *rand.Rand, st tasks.State) (tasks.State, tasks.ResultCode) {
+	switch st {
+	case tasks.Enqueued:
+		return tasks.Assigned, ""
+	case tasks.Assigned, tasks.Paused:
+		return tasks.Started, ""
+	default: // started
+		switch n := rnd.IntN(20); {
+		case n < 5:
+			return tasks.Paused, ""
+		case n < 17:
+			return tasks.Completed, tasks.ResultOK
+		default:
+			return tasks.Completed, tasks.ResultError
+		}
+	}
+}
+
+// Simulate runs the demo's task traffic: Seed, then Step every interval every, until ctx ends.
+// every <= 0 means 3 seconds. rnd must not be used by anyone else meanwhile.
+func (s *Server) Simulate(ctx context.Context, every time.Duration, rnd *rand.Rand) {
+	if every <= 0 {
+		every = 3 * time.Second
+	}
+	s.Seed(rnd)
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			s.Step(rnd)
+		}
+	}
+}
+
+// newSimTask invents a task: a machine backup (three times in four) or an archive replication.
+func newSimTask(rnd *rand.Rand, st tasks.State) tasks.Task {
+	tenant := simTenants[rnd.IntN(len(simTenants))]
+	machine := simMachines[rnd.IntN(len(simMachines))]
+	plan := simPlans[rnd.IntN(len(simPlans))]
+	t := tasks.Task{
+		UUID:          simUUID(rnd),
+		State:         st,
+		Tenant:        &tenant,
+		StartedByUser: "scheduler",
+		Cancellable:   true,
+		Issuer:        tasks.Actor{ID: "taskstest"},
+		Policy:        &tasks.Reference{ID: simUUID(rnd), Name: plan, Type: "policy.backup.machine"},
+		Resource:      &tasks.Reference{ID: simUUID(rnd), Name: machine, Type: "resource.machine"},
+	}
+	if rnd.IntN(4) == 0 {
+		t.Type, t.Queue, t.Priority = "ArchiveReplication", "replication", "low"
+		t.Context = map[string]any{"IsProcessRoot": true, "title": fmt.Sprintf("Replicating archive '%s %s' to cloud storage", machine, plan)}
+	} else {
+		t.Type, t.Queue, t.Priority = "MachineBackup", "backup", "normal"
+		t.Context = map[string]any{"IsProcessRoot": true, "title": fmt.Sprintf("Backup plan '%s' on %s", plan, machine)}
+	}
+	return t
+}
+
+// simUUID is a version 4 UUID drawn from rnd, so a seeded simulation is repeatable.
+func simUUID(rnd *rand.Rand) string {
+	var b [16]byte
+	for i := range 2 {
+		v := rnd.Uint64()
+		for j := range 8 {
+			b[i*8+j] = byte(v >> (8 * j))
+		}
+	}
+	return formatUUID(b)
+}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -28,11 +27,11 @@ func (a *Answerer) Answer(ctx context.Context, text string) Message {
 	cmd, err := ParseCommand(text)
 	if err != nil {
 		a.count("usage")
-		return usageMessage(err)
+		return RenderUsage(err)
 	}
 	if cmd.Help {
 		a.count("help")
-		return usageMessage(nil)
+		return RenderUsage(nil)
 	}
 	a.count("list")
 	return a.List(ctx, cmd)
@@ -57,40 +56,22 @@ func (a *Answerer) List(ctx context.Context, cmd Command) Message {
 // Fetch runs cmd's queries (one per alternative: "paused failed" needs two) and returns the
 // tasks merged by key, newest update first, and whether more existed than were fetched.
 func (a *Answerer) Fetch(ctx context.Context, cmd Command) ([]tasks.Task, bool, error) {
-	var all []tasks.Task
+	var lists [][]tasks.Task
 	more := false
-	seen := map[string]bool{}
 	for _, q := range cmd.Queries() {
 		res, err := a.API.List(ctx, q)
 		if err != nil {
 			return nil, false, err
 		}
 		more = more || res.More
-		for _, t := range res.Tasks {
-			if k := t.Key(); !seen[k] {
-				seen[k] = true
-				all = append(all, t)
-			}
-		}
+		lists = append(lists, res.Tasks)
 	}
-	slices.SortStableFunc(all, func(x, y tasks.Task) int { return y.UpdatedAt.Compare(x.UpdatedAt) })
-	return all, more, nil
+	return MergeTasks(lists...), more, nil
 }
 
 func (a *Answerer) count(kind string) {
 	if a.Metrics != nil {
 		a.Metrics.Commands.WithLabelValues(kind).Inc()
-	}
-}
-
-func usageMessage(err error) Message {
-	text := Usage()
-	if err != nil {
-		text = err.Error()
-	}
-	return Message{
-		Text:   firstLine(text),
-		Blocks: []slack.Block{slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, truncate(text, 3000), false, false), nil, nil)},
 	}
 }
 
@@ -114,13 +95,4 @@ func apiErrorMessage(cmd Command, err error) Message {
 		Text:   truncate(text, 300),
 		Blocks: []slack.Block{slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, truncate(text, 3000), false, false), nil, nil)},
 	}
-}
-
-func firstLine(s string) string {
-	for i, r := range s {
-		if r == '\n' {
-			return truncate(s[:i], 300)
-		}
-	}
-	return truncate(s, 300)
 }

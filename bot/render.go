@@ -31,8 +31,9 @@ type Message struct {
 // list's Command.String(), to be parsed again with ParseCommand when the button is clicked.
 const RefreshActionID = "tasks_refresh"
 
-// Rendering budgets, in characters of escaped text. They keep one task's section near 500
-// characters, so a full list stays around 25 KB of JSON, well below every Slack limit.
+// Rendering budgets, in characters of escaped text. They keep one task's section under 700
+// characters (about 300 for real tasks), so a full list of real tasks is about 14 KB of JSON
+// (TestRenderListSize), within Socket Mode's 20 KiB acknowledgement.
 const (
 	// MaxListedTasks is how many tasks RenderList shows: 50 blocks less the header, the
 	// footer context and the actions block, less two kept free so that a caller can add a
@@ -370,8 +371,9 @@ func RenderUsage(err error) Message {
 // Message.Text is mrkdwn too, so the same escaping applies there.
 func Escape(s string) string { return escape(s, -1) }
 
-// escapeCut is truncate(Escape(s), max) in O(max) time whatever the length of s: it stops
-// escaping once the output is longer than truncate can need.
+// escapeCut is truncate(Escape(s), max), but stops escaping once the output is longer than
+// truncate can need: its work is proportional to max (plus the white space and control
+// characters it skips), not to len(s), so a megabyte title costs what a short one does.
 func escapeCut(s string, max int) string {
 	if max < 1 {
 		return ""

@@ -724,8 +724,9 @@ func TestRenderListSize(t *testing.T) {
 		task tasks.Task
 		max  int // bytes of JSON
 	}{
-		{"fixture", fixtureTask(t, fxPaused), 20_000},
-		{"longest titles", long, 40_000},
+		{"fixture", fixtureTask(t, fxPaused), 16_000},
+		{"failed fixture", fixtureTask(t, fxFailed), 18_000},
+		{"longest ASCII names", long, 30_000},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := RenderList(Command{}, manyTasks(tc.task, 500), true, renderNow)

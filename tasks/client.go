@@ -35,9 +35,12 @@ const (
 const (
 	maxBackoff    = 30 * time.Second // longest wait between two attempts, before jitter
 	maxRetryAfter = 2 * time.Minute  // a longer Retry-After is not waited for: the error is returned
-	maxPages      = 10000            // List fails rather than fetch more pages than this
 	maxBody       = 64 << 20         // largest answer body read, in bytes
 )
+
+// maxPages is the most pages one List fetches before it fails with ErrPagingLoop (a variable
+// only so that tests can lower it).
+var maxPages = 10000
 
 // Config configures a Client. BaseURL, ClientID and ClientSecret are required; zero values of
 // the other fields mean their defaults.
@@ -139,7 +142,7 @@ func NewClient(cfg Config) (*Client, error) {
 	return &Client{
 		api:       api,
 		hc:        hc,
-		tokens:    newTokenCache(tokenURL, strings.TrimSpace(cfg.ClientID), cfg.ClientSecret, hc, timeout),
+		tokens:    newTokenCache(tokenURL, strings.TrimSpace(cfg.ClientID), cfg.ClientSecret, hc, timeout, logger),
 		retries:   retries,
 		retryBase: cmp.Or(cfg.RetryBase, DefaultRetryBase),
 		log:       logger,

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"net/http"
 	"net/url"
@@ -38,6 +39,7 @@ type tokenCache struct {
 	hc      *http.Client // carries Config.Transport; each fetch also has Config.Timeout
 	timeout time.Duration
 	now     func() time.Time
+	log     *slog.Logger
 
 	// sem serialises fetches (one at a time, waiting callers reuse its result) while letting a
 	// waiting caller give up when its context ends.
@@ -46,7 +48,7 @@ type tokenCache struct {
 	refreshAt time.Time     // guarded by sem
 }
 
-func newTokenCache(tokenURL, clientID, clientSecret string, hc *http.Client, timeout time.Duration) *tokenCache {
+func newTokenCache(tokenURL, clientID, clientSecret string, hc *http.Client, timeout time.Duration, log *slog.Logger) *tokenCache {
 	return &tokenCache{
 		conf: clientcredentials.Config{
 			ClientID:     clientID,
@@ -57,6 +59,7 @@ func newTokenCache(tokenURL, clientID, clientSecret string, hc *http.Client, tim
 		hc:      hc,
 		timeout: timeout,
 		now:     time.Now,
+		log:     log,
 		sem:     make(chan struct{}, 1),
 	}
 }
@@ -89,6 +92,8 @@ func (tc *tokenCache) token(ctx context.Context) (*oauth2.Token, error) {
 	}
 	tok = withExpiresOn(tok)
 	tc.tok, tc.refreshAt = tok, refreshTime(tok.Expiry, tc.now())
+	tc.log.LogAttrs(ctx, slog.LevelDebug, "fetched an access token",
+		slog.Time("expires", tok.Expiry), slog.Time("renew_at", tc.refreshAt))
 	return tok, nil
 }
 

@@ -72,27 +72,35 @@ func pathTo(st tasks.State) []tasks.State {
 // added, as stored. Which tasks and what happens to them is a function of rnd and the server's
 // tasks alone.
 func (s *Server) Step(rnd *rand.Rand) []tasks.Task {
-	var inProgress []tasks.Task
-	for _, t := range s.Tasks() {
+	type entry struct {
+		uuid  string
+		state tasks.State
+	}
+	var inProgress []entry
+	s.mu.Lock()
+	for _, t := range s.sortedLocked() {
 		if t.State.InProgress() {
-			inProgress = append(inProgress, t)
+			inProgress = append(inProgress, entry{t.UUID, t.State})
 		}
 	}
+	s.mu.Unlock()
+
 	var changed []tasks.Task
+	left := len(inProgress)
 	moves := 1 + rnd.IntN(2)
 	for i := 0; i < moves && len(inProgress) > 0; i++ {
 		j := rnd.IntN(len(inProgress))
-		t := inProgress[j]
+		e := inProgress[j]
 		inProgress = slices.Delete(inProgress, j, j+1)
-		next, code := simNext(rnd, t.State)
-		if u, err := s.SetState(t.UUID, next, code); err == nil {
+		next, code := simNext(rnd, e.state)
+		if u, err := s.SetState(e.uuid, next, code); err == nil {
 			changed = append(changed, u)
-			if next.InProgress() {
-				inProgress = append(inProgress, u)
+			if !next.InProgress() {
+				left--
 			}
 		}
 	}
-	if len(inProgress) < 5 || rnd.IntN(4) == 0 {
+	if left < 5 || rnd.IntN(4) == 0 {
 		changed = append(changed, s.Add(newSimTask(rnd, tasks.Enqueued)))
 	}
 	return changed

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/taskbot/taskbot/state"
+)
+
+// secrets are values that must never appear in any output.
+var secrets = map[string]string{
+	"ACRONIS_CLIENT_SECRET": "acronis-secret-Zq81",
+	"SLACK_BOT_TOKEN":       "xoxb-bot-token-Zq82",
+	"SLACK_SIGNING_SECRET":  "signing-secret-Zq83",
+	"SLACK_APP_TOKEN":       "xapp-app-token-Zq84",
+}
+
+func setEnv(t *testing.T, vars map[string]string) {
+	t.Helper()
+	all := []string{"ACRONIS_URL", "ACRONIS_CLIENT_ID", "ACRONIS_CLIENT_SECRET", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET",
+		"SLACK_APP_TOKEN", "SLACK_CHANNEL", "SLACK_API_URL", "TASKBOT_LISTEN_ADDR", "TASKBOT_DB_PATH",
+		"TASKBOT_POLL_INTERVAL", "TASKBOT_ANNOUNCE_STATES", "TASKBOT_LOG_LEVEL"}
+	for _, k := range all {
+		t.Setenv(k, "")
+	}
+	for k, v := range vars {
+		t.Setenv(k, v)
+	}
+}
+
+func goodEnv() map[string]string {
+	return map[string]string{
+		"ACRONIS_URL": "https://eu2-cloud.acronis.com", "ACRONIS_CLIENT_ID": "3b5e6f0a-client",
+		"ACRONIS_CLIENT_SECRET": secrets["ACRONIS_CLIENT_SECRET"], "SLACK_BOT_TOKEN": secrets["SLACK_BOT_TOKEN"],
+		"SLACK_SIGNING_SECRET": secrets["SLACK_SIGNING_SECRET"], "SLACK_CHANNEL": "C0123ABCDEF",
+	}
+}
+
+func with(m map[string]string, kv ...string) map[string]string {
+	out := map[string]string{}
+	for k, v := range m {
+		out[k] = v
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		out[kv[i]] = kv[i+1]
+	}
+	return out
+}
+
+func TestConfigProblems(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want []string // every problem must be named
+	}{
+		{"nothing set lists every required variable at once", map[string]string{},
+			[]string{"ACRONIS_URL is missing", "ACRONIS_CLIENT_ID is missing", "ACRONIS_CLIENT_SECRET is missing",
+				"SLACK_BOT_TOKEN is missing", "SLACK_SIGNING_SECRET is missing", "SLACK_CHANNEL is missing"}},
+		{"set but empty or blank is missing", with(goodEnv(), "ACRONIS_CLIENT_ID", "   ", "SLACK_CHANNEL", ""),
+			[]string{"ACRONIS_CLIENT_ID is missing", "SLACK_CHANNEL is missing"}},
+		{"duration without a unit", with(goodEnv(), "TASKBOT_POLL_INTERVAL", "30"), []string{"TASKBOT_POLL_INTERVAL \"30\" has no unit"}},
+		{"zero and negative durations", with(goodEnv(), "TASKBOT_POLL_INTERVAL", "-5s"), []string{"must be greater than zero"}},
+		{"not a duration", with(goodEnv(), "TASKBOT_POLL_INTERVAL", "soon"), []string{"not a Go duration"}},
+		{"quoted value", with(goodEnv(), "SLACK_CHANNEL", `"C0123ABCDEF"`), []string{"SLACK_CHANNEL is wrapped in quotes"}},
+		{"channel name instead of ID", with(goodEnv(), "SLACK_CHANNEL", "#ops-alerts"), []string{"SLACK_CHANNEL must be a channel ID", "not a name"}},
+		{"URL without a scheme", with(goodEnv(), "ACRONIS_URL", "eu2-cloud.acronis.com"), []string{"ACRONIS_URL needs a scheme"}},
+		{"URL with the API path", with(goodEnv(), "ACRONIS_URL", "https://eu2-cloud.acronis.com/api/2"), []string{"ACRONIS_URL must be the data center's base URL without a path"}},
+		{"unknown announce state", with(goodEnv(), "TASKBOT_ANNOUNCE_STATES", "started, pausd"), []string{"TASKBOT_ANNOUNCE_STATES", `"pausd"`}},
+		{"bot token of the wrong kind", with(goodEnv(), "SLACK_BOT_TOKEN", "xoxp-user-token-Zq85"), []string{"SLACK_BOT_TOKEN must be a bot token starting with xoxb-"}},
+		{"bad log level", with(goodEnv(), "TASKBOT_LOG_LEVEL", "loud"), []string{"TASKBOT_LOG_LEVEL"}},
+		{"several problems at once", with(goodEnv(), "TASKBOT_POLL_INTERVAL", "0s", "SLACK_CHANNEL", "general", "ACRONIS_URL", "ftp://x"),
+			[]string{"TASKBOT_POLL_INTERVAL", "SLACK_CHANNEL", "ACRONIS_URL"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			setEnv(t, tc.env)
+			var out bytes.Buffer
+			err := run(context.Background(), []string{"serve"}, strings.NewReader(""), &out, &out)
+			code := exitCode(err, &out)
+			if code != 2 {
+				t.Fatalf("exit status %d, want 2; output:\n%s", code, out.String())
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("output lacks %q:\n%s", w, out.String())
+				}
+			}
+			for name, s := range secrets {
+				if strings.Contains(out.String(), s) {
+					t.Errorf("output contains the value of %s:\n%s", name, out.String())
+				}
+			}
+		})
+	}
+}
+
+func TestConfigTrimsAndDefaults(t *testing.T) {
+	setEnv(t, with(goodEnv(), "ACRONIS_URL", " https://eu2-cloud.acronis.com/ \n", "SLACK_SIGNING_SECRET", secrets["SLACK_SIGNING_SECRET"]+"\n",
+		"TASKBOT_ANNOUNCE_STATES", " Paused, ,failed ,", "SLACK_API_URL", "http://127.0.0.1:1/api"))
+	cfg, err := loadConfig(needs{acronis: true, slack: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.AcronisURL != "https://eu2-cloud.acronis.com" || cfg.SlackSigningSecret != secrets["SLACK_SIGNING_SECRET"] {
+		t.Errorf("values not trimmed: %q, %q", cfg.AcronisURL, cfg.SlackSigningSecret)
+	}
+	if cfg.Announce.String() != "paused,failed" || cfg.PollInterval != 30*time.Second || cfg.ListenAddr != ":8080" ||
+		cfg.DBPath != "taskbot.db" || cfg.SlackAPIURL != "http://127.0.0.1:1/api/" {
+		t.Errorf("config %+v", cfg)
+	}
+	// Socket Mode does not need a signing secret.
+	setEnv(t, with(goodEnv(), "SLACK_SIGNING_SECRET", "", "SLACK_APP_TOKEN", secrets["SLACK_APP_TOKEN"]))
+	if _, err := loadConfig(needs{acronis: true, slack: true}); err != nil {
+		t.Errorf("socket mode without a signing secret: %v", err)
+	}
+}
+
+func TestSecondProcessOnTheSameFile(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "taskbot.db")
+	held, err := state.Open(db, state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	setEnv(t, with(goodEnv(), "TASKBOT_DB_PATH", db, "TASKBOT_LISTEN_ADDR", "127.0.0.1:0"))
+	var out bytes.Buffer
+	start := time.Now()
+	err = run(context.Background(), nil, strings.NewReader(""), &out, &out)
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("second process took %v to give up", took)
+	}
+	if !errors.Is(err, state.ErrLocked) || exitCode(err, &out) != 1 {
+		t.Fatalf("err = %v (exit %d), want ErrLocked and status 1", err, exitCode(err, &out))
+	}
+	if !strings.Contains(out.String(), db) {
+		t.Errorf("message does not name the file: %s", out.String())
+	}
+}
+
+func TestCommandLine(t *testing.T) {
+	setEnv(t, map[string]string{})
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"version"}, 0, "taskbot "},
+		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{[]string{"serve", "extra"}, 2, "serve takes no arguments"},
+		{[]string{"tasks", "pausd"}, 2, `"pausd"`},
+		{[]string{"tasks", "paused"}, 2, "ACRONIS_URL is missing"},
+		{[]string{"demo", "-for", "nonsense"}, 2, "usage: taskbot demo"},
+	} {
+		var out bytes.Buffer
+		err := run(context.Background(), tc.args, strings.NewReader(""), &out, &out)
+		if code := exitCode(err, &out); code != tc.code || !strings.Contains(out.String(), tc.want) {
+			t.Errorf("taskbot %v: exit %d, output %q; want %d and %q", tc.args, code, out.String(), tc.code, tc.want)
+		}
+	}
+}

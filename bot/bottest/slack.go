@@ -52,14 +52,58 @@ type Slack struct {
 	faults []Fault
 	seq    int
 	calls  int
+	chans  map[string]channel
+	joins  int
+}
+
+type channel struct {
+	name   string
+	member bool
+}
+
+// SetChannel makes conversations.info know channel id, named name, with the bot a member or
+// not. Channels not set answer channel_not_found.
+func (s *Slack) SetChannel(id, name string, member bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.chans[id] = channel{name, member}
+}
+
+// Joins counts conversations.join calls (taskbot check must never join).
+func (s *Slack) Joins() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.joins
+}
+
+func (s *Slack) conversationsInfo(w http.ResponseWriter, r *http.Request) {
+	r.ParseForm()
+	id := r.Form.Get("channel")
+	s.mu.Lock()
+	ch, ok := s.chans[id]
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	if !ok {
+		io.WriteString(w, `{"ok":false,"error":"channel_not_found"}`)
+		return
+	}
+	json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": map[string]any{
+		"id": id, "name": ch.name, "is_channel": true, "is_member": ch.member}})
 }
 
 // NewSlack starts a fake Slack; its API base URL (for SLACK_API_URL) is URL().
 func NewSlack() *Slack {
-	s := &Slack{}
+	s := &Slack{chans: map[string]channel{}}
 	s.Server = slacktest.NewTestServer(func(c slacktest.Customize) {
 		c.Handle("/chat.postMessage", s.handle("chat.postMessage"))
 		c.Handle("/chat.update", s.handle("chat.update"))
+		c.Handle("/conversations.info", s.conversationsInfo)
+		c.Handle("/conversations.join", func(w http.ResponseWriter, r *http.Request) {
+			s.mu.Lock()
+			s.joins++
+			s.mu.Unlock()
+			io.WriteString(w, `{"ok":true}`)
+		})
 	})
 	s.Server.Start()
 	return s

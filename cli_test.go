@@ -1,0 +1,120 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/taskbot/taskbot/tasks"
+)
+
+func TestTasksCommand(t *testing.T) {
+	e := newTestEnv(t)
+	e.api.Add(tasks.Task{State: tasks.Paused, Type: "MachineBackup", Context: map[string]any{"title": "Paused <b>backup</b> & co"}})
+	e.api.Add(tasks.Task{State: tasks.Started, Type: "MachineBackup", Context: map[string]any{"title": "Running backup"}})
+	done := e.api.Add(tasks.Task{State: tasks.Started, Type: "MachineBackup", Context: map[string]any{"title": "Broken backup"}})
+	if _, err := e.api.SetState(done.UUID, tasks.Completed, tasks.ResultError); err != nil {
+		t.Fatal(err)
+	}
+	// Only ACRONIS_* are needed for `taskbot tasks`.
+	t.Setenv("SLACK_BOT_TOKEN", "")
+	t.Setenv("SLACK_CHANNEL", "")
+
+	t.Run("text", func(t *testing.T) {
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), []string{"tasks", "PAUSED"}, strings.NewReader(""), &out, &errOut)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, errOut.String())
+		}
+		if !strings.Contains(out.String(), "Paused <b>backup</b> & co") || strings.Contains(out.String(), "Running backup") {
+			t.Fatalf("output:\n%s", out.String())
+		}
+		if strings.Contains(out.String(), `"blocks"`) {
+			t.Fatalf("text output is JSON:\n%s", out.String())
+		}
+	})
+	t.Run("json payload", func(t *testing.T) {
+		var out bytes.Buffer
+		if err := run(context.Background(), []string{"tasks", "-json", "failed"}, strings.NewReader(""), &out, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		var m struct {
+			Text   string            `json:"text"`
+			Blocks []json.RawMessage `json:"blocks"`
+		}
+		if err := json.Unmarshal(out.Bytes(), &m); err != nil {
+			t.Fatalf("not JSON: %v\n%s", err, out.String())
+		}
+		if m.Text == "" || len(m.Blocks) == 0 || !strings.Contains(out.String(), "Broken backup") || strings.Contains(out.String(), "Running backup") {
+			t.Fatalf("payload:\n%s", out.String())
+		}
+	})
+	t.Run("API failure is exit 1 with the reason", func(t *testing.T) {
+		t.Setenv("ACRONIS_CLIENT_SECRET", "wrong-secret-Zq99")
+		var out bytes.Buffer
+		err := run(context.Background(), []string{"tasks"}, strings.NewReader(""), &out, &out)
+		if code := exitCode(err, &out); code != 1 || !strings.Contains(out.String(), "401") || strings.Contains(out.String(), "wrong-secret-Zq99") {
+			t.Fatalf("exit %d, output %q", code, out.String())
+		}
+	})
+}
+
+func TestCheckCommand(t *testing.T) {
+	e := newTestEnv(t)
+	e.api.Add(tasks.Task{State: tasks.Started, Context: map[string]any{"title": "x"}})
+
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"check"}, strings.NewReader(""), &out, &out)
+	if code := exitCode(err, &out); code != 1 || !strings.Contains(out.String(), "FAIL Slack channel C0123ABCDEF") {
+		t.Fatalf("unknown channel: exit %d\n%s", code, out.String())
+	}
+
+	e.slack.SetChannel("C0123ABCDEF", "ops-alerts", false)
+	out.Reset()
+	err = run(context.Background(), []string{"check"}, strings.NewReader(""), &out, &out)
+	if code := exitCode(err, &out); code != 1 || !strings.Contains(out.String(), "/invite") {
+		t.Fatalf("bot not in channel: exit %d\n%s", code, out.String())
+	}
+
+	e.slack.SetChannel("C0123ABCDEF", "ops-alerts", true)
+	out.Reset()
+	err = run(context.Background(), []string{"check"}, strings.NewReader(""), &out, &out)
+	if err != nil {
+		t.Fatalf("all good: %v\n%s", err, out.String())
+	}
+	for _, w := range []string{"ok   Acronis sign-in", "ok   Task Manager API: list tasks: 1 tasks in progress", "ok   Slack bot token", "ok   Slack channel C0123ABCDEF", "all checks passed"} {
+		if !strings.Contains(out.String(), w) {
+			t.Errorf("output lacks %q:\n%s", w, out.String())
+		}
+	}
+	if n := len(e.slack.Posts()); n != 0 || e.slack.Joins() != 0 {
+		t.Errorf("check posted %d messages and joined %d times; it must be read-only", n, e.slack.Joins())
+	}
+}
+
+func TestDemo(t *testing.T) {
+	stdin, w := io.Pipe()
+	var out syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(context.Background(), []string{"demo", "-for", "8s", "-every", "300ms"}, stdin, &out, io.Discard)
+	}()
+	time.Sleep(1500 * time.Millisecond)
+	io.WriteString(w, "/tasks\n/tasks pausd\nhello\n")
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	for _, want := range []string{"taskbot demo", "#announcements", "> /tasks", "Tasks in progress", `I don't understand "pausd"`, "type /tasks", "demo finished"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, `"blocks"`) || strings.Contains(got, `{"type"`) {
+		t.Errorf("demo prints raw JSON:\n%s", got)
+	}
+}

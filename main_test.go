@@ -269,8 +269,45 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("health, readiness, metrics and healthcheck", func(t *testing.T) {
+		for path, want := range map[string]string{
+			"/healthz": "ok",
+			"/readyz":  "last poll succeeded",
+			"/metrics": `taskbot_polls_total{result="ok"}`,
+		} {
+			resp, err := http.Get("http://" + e.addr + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || !strings.Contains(string(b), want) {
+				t.Errorf("GET %s: %d, body lacks %q", path, resp.StatusCode, want)
+			}
+			for _, secret := range []string{testSecret, e.api.ClientSecret, "xoxb-test-token"} {
+				if strings.Contains(string(b), secret) {
+					t.Errorf("GET %s shows a secret", path)
+				}
+			}
+		}
+		if err := run(context.Background(), []string{"healthcheck"}, strings.NewReader(""), io.Discard, io.Discard); err != nil {
+			t.Errorf("healthcheck against a running bot: %v", err)
+		}
+	})
+
 	if err := stop(); err != nil {
 		t.Fatalf("first run: %v\n%s", err, logs)
+	}
+	for _, secret := range []string{testSecret, e.api.ClientSecret, "xoxb-test-token"} {
+		if strings.Contains(logs.String(), secret) {
+			t.Errorf("the log contains a secret")
+		}
+	}
+	if !strings.Contains(logs.String(), "state file closed") {
+		t.Errorf("shutdown did not close the state file:\n%s", logs)
+	}
+	if err := run(context.Background(), []string{"healthcheck"}, strings.NewReader(""), io.Discard, io.Discard); err == nil {
+		t.Errorf("healthcheck succeeded with the bot stopped")
 	}
 	before := len(e.slack.Messages())
 

@@ -62,7 +62,8 @@ type Config struct {
 	Retries int
 	// RetryBase is the first backoff wait; each later wait doubles it (capped at 30s), with
 	// jitter: a wait is between half and all of its nominal value. 0 means DefaultRetryBase
-	// (500ms). A Retry-After header on a 429 or 503 answer replaces the computed wait.
+	// (500ms). A Retry-After header on a 429 or 503 answer replaces the computed wait; one
+	// asking for more than 2 minutes ends the retries with that answer's error.
 	RetryBase time.Duration
 	// Transport sends the requests; nil means a clone of http.DefaultTransport.
 	Transport http.RoundTripper

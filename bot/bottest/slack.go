@@ -54,6 +54,7 @@ type Slack struct {
 	calls  int
 	chans  map[string]channel
 	joins  int
+	sock   socketMode
 }
 
 type channel struct {
@@ -93,11 +94,13 @@ func (s *Slack) conversationsInfo(w http.ResponseWriter, r *http.Request) {
 
 // NewSlack starts a fake Slack; its API base URL (for SLACK_API_URL) is URL().
 func NewSlack() *Slack {
-	s := &Slack{chans: map[string]channel{}}
+	s := &Slack{chans: map[string]channel{}, sock: socketMode{ready: make(chan struct{}), acks: map[string]chan json.RawMessage{}}}
 	s.Server = slacktest.NewTestServer(func(c slacktest.Customize) {
 		c.Handle("/chat.postMessage", s.handle("chat.postMessage"))
 		c.Handle("/chat.update", s.handle("chat.update"))
 		c.Handle("/conversations.info", s.conversationsInfo)
+		c.Handle("/apps.connections.open", s.connectionsOpen)
+		c.Handle("/socket", s.socket)
 		c.Handle("/conversations.join", func(w http.ResponseWriter, r *http.Request) {
 			s.mu.Lock()
 			s.joins++

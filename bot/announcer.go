@@ -13,7 +13,6 @@ import (
 // Announcer defaults.
 const (
 	DefaultPace       = time.Second     // Slack allows about one message a second per channel
-	DefaultBurst      = 10              // more pending entries than this become one summary
 	DefaultMaxBackoff = 5 * time.Minute // longest wait between retries
 	postTimeout       = 15 * time.Second
 )
@@ -28,9 +27,6 @@ type Announcer struct {
 	Channel string
 	// Pace is the least time between two posts; default DefaultPace.
 	Pace time.Duration
-	// Burst: when more entries than this are pending at once (a flood after an outage or a
-	// mass start), they are posted as one summary; default DefaultBurst, < 0 disables.
-	Burst int
 	// MaxBackoff caps the wait after failures; default DefaultMaxBackoff.
 	MaxBackoff time.Duration
 	// PostTimeout bounds one Slack call; default 15s.
@@ -45,9 +41,6 @@ type Announcer struct {
 func (a *Announcer) init() {
 	if a.Pace <= 0 {
 		a.Pace = DefaultPace
-	}
-	if a.Burst == 0 {
-		a.Burst = DefaultBurst
 	}
 	if a.PostTimeout <= 0 {
 		a.PostTimeout = postTimeout
@@ -124,14 +117,7 @@ func (a *Announcer) Run(ctx context.Context) error {
 // (Pace after a post, longer when the outbox is empty), whether the outbox was empty, or the
 // Slack error that stopped it.
 func (a *Announcer) step(ctx context.Context) (wait time.Duration, idle bool, err error) {
-	limit := a.Burst + 1
-	if a.Burst < 0 {
-		limit = 1
-	}
-	pending, err := a.Store.Pending(limit)
-	if err == nil && a.Burst >= 0 && len(pending) > a.Burst {
-		pending, err = a.Store.Pending(summaryMax)
-	}
+	pending, err := a.Store.Pending(1)
 	if err != nil {
 		a.Logger.Error("read outbox", "err", err)
 		return time.Minute, false, nil
@@ -142,31 +128,30 @@ func (a *Announcer) step(ctx context.Context) (wait time.Duration, idle bool, er
 	}
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.PostTimeout)
 	defer cancel()
-	if a.Burst >= 0 && len(pending) > a.Burst {
-		return a.Pace, false, a.summarize(pctx, pending)
+	if pending[0].Summary != nil {
+		return a.Pace, false, a.summarize(pctx, pending[0])
 	}
 	return a.Pace, false, a.deliver(pctx, pending[0])
 }
 
-// summaryMax is the most entries one summary message covers.
-const summaryMax = 200
-
-func (a *Announcer) summarize(ctx context.Context, pending []state.Entry) error {
-	items := make([]SummaryItem, len(pending))
-	for i, e := range pending {
-		items[i] = SummaryItem{Event: e.Event, Task: e.Task}
+// summarize posts a Summary entry: one message for a poll that found a flood of transitions.
+func (a *Announcer) summarize(ctx context.Context, e state.Entry) error {
+	first := make([]SummaryItem, len(e.Summary.First))
+	total := 0
+	for i, tr := range e.Summary.First {
+		first[i] = SummaryItem{Event: tr.Event, Task: tr.Task}
 	}
-	m := RenderSummary(items, a.Now())
-	if _, err := a.post(ctx, m, "", false); err != nil {
+	for _, n := range e.Summary.Counts {
+		total += n
+	}
+	if _, err := a.post(ctx, RenderSummaryCounts(e.Summary.Counts, first, a.Now()), "", false); err != nil {
 		return err
 	}
-	for _, e := range pending {
-		if err := a.Store.Delivered(e.Seq, e.Task.Key(), ""); err != nil {
-			a.Logger.Error("mark announcement delivered", "seq", e.Seq, "err", err)
-		}
+	if err := a.Store.Delivered(e.Seq, "", ""); err != nil {
+		a.Logger.Error("mark announcement delivered", "seq", e.Seq, "err", err)
 	}
-	a.Metrics.Announcements.WithLabelValues("summarized").Add(float64(len(pending)))
-	a.Logger.Info("posted a summary instead of a flood", "channel", a.Channel, "transitions", len(pending))
+	a.Metrics.Announcements.WithLabelValues("summarized").Add(float64(total))
+	a.Logger.Info("posted one summary instead of a flood", "channel", a.Channel, "transitions", total)
 	return nil
 }
 

@@ -46,7 +46,7 @@ type announcerFixture struct {
 	stop  func()
 }
 
-func newAnnouncerFixture(t *testing.T, burst int) *announcerFixture {
+func newAnnouncerFixture(t *testing.T) *announcerFixture {
 	t.Helper()
 	store, err := state.Open(filepath.Join(t.TempDir(), "taskbot.db"), state.Options{Logger: discardLogger()})
 	if err != nil {
@@ -62,7 +62,7 @@ func newAnnouncerFixture(t *testing.T, burst int) *announcerFixture {
 	api := slack.New("xoxb-test", slack.OptionAPIURL(fs.URL()))
 	return &announcerFixture{store: store, slack: fs, logs: logs, ann: &Announcer{
 		Store: store, Poster: SlackPoster{API: api}, Channel: "C0123ABCDEF",
-		Pace: 5 * time.Millisecond, MaxBackoff: 300 * time.Millisecond, Burst: burst,
+		Pace: 5 * time.Millisecond, MaxBackoff: 300 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(logs, nil)), Metrics: NewMetrics(),
 	}}
 }
@@ -93,7 +93,7 @@ func (f *announcerFixture) pending(t *testing.T) int {
 }
 
 func TestAnnouncerThreadsAndOrder(t *testing.T) {
-	f := newAnnouncerFixture(t, -1)
+	f := newAnnouncerFixture(t)
 	f.transition(t, "a", tasks.Started, 0)
 	f.transition(t, "a", tasks.Paused, time.Second)
 	f.transition(t, "b", tasks.Started, 2*time.Second)
@@ -153,7 +153,7 @@ func TestAnnouncerSlackFaults(t *testing.T) {
 		{"invalid_auth", bottest.Fault{Method: "chat.postMessage", Error: "invalid_auth", Times: 2}, 0, "SLACK_BOT_TOKEN", "invalid_auth"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newAnnouncerFixture(t, -1)
+			f := newAnnouncerFixture(t)
 			f.ann.PostTimeout = time.Second
 			f.slack.Fail(tc.fault)
 			f.transition(t, "a", tasks.Started, 0)
@@ -190,7 +190,7 @@ func TestAnnouncerSlackFaults(t *testing.T) {
 }
 
 func TestAnnouncerShortensRejectedMessages(t *testing.T) {
-	f := newAnnouncerFixture(t, -1)
+	f := newAnnouncerFixture(t)
 	f.slack.Fail(bottest.Fault{Method: "chat.postMessage", Error: "msg_too_long", Times: 1})
 	f.transition(t, "a", tasks.Paused, 0)
 	f.run(t)
@@ -206,13 +206,13 @@ func TestAnnouncerShortensRejectedMessages(t *testing.T) {
 }
 
 func TestAnnouncerSummarizesFloods(t *testing.T) {
-	f := newAnnouncerFixture(t, 10)
+	f := newAnnouncerFixture(t)
 	var poll []tasks.Task
 	for i := range 25 {
 		poll = append(poll, tasks.Task{UUID: fmt.Sprintf("t%02d", i), State: tasks.Started, UpdatedAt: base.Add(time.Duration(i) * time.Second),
 			Context: map[string]any{"title": fmt.Sprintf("Backup %02d", i)}})
 	}
-	if _, err := f.store.Apply(state.Poll{Tasks: poll}); err != nil {
+	if _, err := f.store.Apply(state.Poll{Tasks: poll, Burst: 10}); err != nil {
 		t.Fatal(err)
 	}
 	f.run(t)
@@ -222,8 +222,19 @@ func TestAnnouncerSummarizesFloods(t *testing.T) {
 	if len(msgs) != 1 {
 		t.Fatalf("%d posts for a flood of 25, want one summary", len(msgs))
 	}
-	if !strings.Contains(msgs[0].Text, "25") {
-		t.Errorf("summary text %q does not count 25 transitions", msgs[0].Text)
+	if !strings.Contains(msgs[0].Text, "25 started") || !strings.Contains(string(msgs[0].Blocks), "Backup 00") ||
+		!strings.Contains(string(msgs[0].Blocks), "and 20 more") {
+		t.Errorf("summary %q / %s does not count 25 started, name the first, and say and 20 more", msgs[0].Text, msgs[0].Blocks)
+	}
+	// A backlog that built up slowly (Slack was down) is still posted one by one.
+	for i := range 12 {
+		f.transition(t, fmt.Sprintf("late%02d", i), tasks.Paused, time.Hour+time.Duration(i)*time.Second)
+	}
+	f.run(t)
+	waitUntil(t, "backlog drained", func() bool { return f.pending(t) == 0 })
+	f.stop()
+	if n := len(f.slack.Messages()); n != 13 {
+		t.Errorf("%d posts after a 12-entry backlog, want 1 + 12", n)
 	}
 }
 

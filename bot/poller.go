@@ -22,6 +22,7 @@ type Lister interface {
 const (
 	DefaultResyncEvery = 10              // every tenth poll also reconciles in-progress tasks
 	DefaultOverlap     = 2 * time.Minute // incremental polls look back this far behind the watermark
+	DefaultBurst       = 10              // more transitions than this in one poll become one summary
 	maxPollBackoff     = 5 * time.Minute
 )
 
@@ -51,6 +52,9 @@ type Poller struct {
 	Overlap time.Duration
 	// PageSize is the `limit` of each request; default tasks.DefaultPageSize.
 	PageSize int
+	// Burst: a poll that finds more transitions than this queues one summary instead;
+	// default DefaultBurst, < 0 means no limit.
+	Burst int
 	// OnQueued is called after a poll queued announcements (the announcer's Notify).
 	OnQueued func()
 	Logger   *slog.Logger
@@ -70,6 +74,9 @@ func (p *Poller) init() {
 	}
 	if p.Overlap <= 0 {
 		p.Overlap = DefaultOverlap
+	}
+	if p.Burst == 0 {
+		p.Burst = DefaultBurst
 	}
 	if p.Logger == nil {
 		p.Logger = slog.Default()
@@ -171,7 +178,7 @@ func (p *Poller) poll(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("poll: list updated tasks: %w", err)
 	}
-	poll := state.Poll{Tasks: res.Tasks, Announce: p.Announce.Announces}
+	poll := state.Poll{Tasks: res.Tasks, Announce: p.Announce.Announces, Burst: max(p.Burst, 0)}
 
 	p.mu.Lock()
 	resync := p.polls%p.ResyncEvery == 0
@@ -186,6 +193,13 @@ func (p *Poller) poll(ctx context.Context) error {
 		return fmt.Errorf("poll: %w", err)
 	}
 	for _, e := range queued {
+		if e.Summary != nil {
+			for ev, n := range e.Summary.Counts {
+				p.Metrics.Transitions.WithLabelValues(string(ev)).Add(float64(n))
+			}
+			p.Logger.Info("a flood of transitions in one poll; queued one summary", "counts", e.Summary.Counts)
+			continue
+		}
 		p.Metrics.Transitions.WithLabelValues(string(e.Event)).Inc()
 		p.Logger.Info("transition", "task", e.Task.Key(), "title", e.Task.Title(), "from", e.From, "event", e.Event)
 	}

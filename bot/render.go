@@ -298,17 +298,29 @@ var summaryOrder = []tasks.Event{
 // tenant, and "and N more" for the rest. now stamps the context line. No entries renders
 // "No task updates.".
 func RenderSummary(entries []SummaryItem, now time.Time) Message {
-	if len(entries) == 0 {
-		return Message{Text: "No task updates.", Blocks: []slack.Block{mrkdwnSection("No task updates.")}}
-	}
 	counts := map[tasks.Event]int{}
-	var order []tasks.Event // events not in summaryOrder, as first seen
 	for _, e := range entries {
-		if counts[e.Event] == 0 && !slices.Contains(summaryOrder, e.Event) {
-			order = append(order, e.Event)
-		}
 		counts[e.Event]++
 	}
+	return RenderSummaryCounts(counts, entries, now)
+}
+
+// RenderSummaryCounts is RenderSummary when only the first entries are at hand: counts holds
+// the number of transitions per event (all of them), first the transitions to name (at most
+// maxSummaryTitles are shown). "and N more" counts every transition not named.
+func RenderSummaryCounts(counts map[tasks.Event]int, first []SummaryItem, now time.Time) Message {
+	total := 0
+	var order []tasks.Event // events not in summaryOrder, sorted for a stable message
+	for ev, n := range counts {
+		total += n
+		if n > 0 && !slices.Contains(summaryOrder, ev) {
+			order = append(order, ev)
+		}
+	}
+	if total == 0 {
+		return Message{Text: "No task updates.", Blocks: []slack.Block{mrkdwnSection("No task updates.")}}
+	}
+	slices.Sort(order)
 	var parts []string
 	for _, ev := range append(slices.Clone(summaryOrder), order...) {
 		if n := counts[ev]; n > 0 {
@@ -320,8 +332,9 @@ func RenderSummary(entries []SummaryItem, now time.Time) Message {
 
 	var b strings.Builder
 	b.WriteString(truncate("*Task updates:* "+tally, 1000))
-	for i := range entries[:min(len(entries), maxSummaryTitles)] {
-		e := &entries[i]
+	shown := first[:min(len(first), maxSummaryTitles)]
+	for i := range shown {
+		e := &shown[i]
 		b.WriteString("\n• " + eventEmoji(e.Event, &e.Task) + " " + eventWord(e.Event) + " · " +
 			mrkdwnBold(taskTitle(&e.Task, listTitleMax)))
 		if tn := escapeCut(tenantName(&e.Task), nameMax); !isBlankText(tn) {
@@ -330,7 +343,7 @@ func RenderSummary(entries []SummaryItem, now time.Time) Message {
 	}
 	m.Blocks = append(m.Blocks, mrkdwnSection(b.String()))
 	footer := "as of " + slackDate(now)
-	if rest := len(entries) - maxSummaryTitles; rest > 0 {
+	if rest := total - len(shown); rest > 0 {
 		footer = fmt.Sprintf("and %d more · %s", rest, footer)
 	}
 	m.Blocks = append(m.Blocks, slack.NewContextBlock("", mrkdwnText(footer)))

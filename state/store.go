@@ -89,7 +89,28 @@ type Entry struct {
 	// Task is the task as the poll saw it.
 	Task     tasks.Task `json:"task"`
 	QueuedAt time.Time  `json:"queuedAt"`
+	// Summary, when set, stands for all the transitions of one poll that found more than
+	// Poll.Burst of them; Event, From and Task are then empty.
+	Summary *Summary `json:"summary,omitempty"`
 }
+
+// Summary is a flood of transitions queued as one entry.
+type Summary struct {
+	// Counts is the number of transitions per event, all of them.
+	Counts map[tasks.Event]int `json:"counts"`
+	// First are the first SummaryFirst transitions, in the order they happened.
+	First []Transition `json:"first"`
+}
+
+// Transition is one change of a task's state.
+type Transition struct {
+	Event tasks.Event `json:"event"`
+	From  tasks.State `json:"from,omitempty"`
+	Task  tasks.Task  `json:"task"`
+}
+
+// SummaryFirst is how many transitions a Summary keeps in full.
+const SummaryFirst = 10
 
 // Open opens or creates the state file at path (mode 0600). It waits at most opts.LockTimeout
 // for the file lock and then fails with an error wrapping ErrLocked that names the file.
@@ -242,11 +263,14 @@ type Poll struct {
 	Baseline bool
 	// Announce says which events go to the outbox; nil announces every event.
 	Announce func(tasks.Event) bool
+	// Burst: when this poll would queue more entries than Burst, it queues one Summary entry
+	// instead, so a mass start is one message, not a flood. 0 means no limit.
+	Burst int
 }
 
 // Apply records a poll in one transaction: for each task newer than its record (by updatedAt)
 // whose state or result code changed, it enqueues an Entry (unless Baseline is set or Announce
-// says no), then saves the task's record, advances the watermark and prunes records of tasks that
+// says no; more than Burst entries become one Summary entry), then saves the task's record, advances the watermark and prunes records of tasks that
 // completed more than Options.Retention ago. Tasks are taken in updatedAt order, so entries of
 // one poll are queued in the order the transitions happened. A task whose updatedAt is not newer
 // than its record is ignored: overlapping polls and stale answers cause no duplicate and no
@@ -284,20 +308,25 @@ func (s *Store) Apply(p Poll) ([]Entry, error) {
 				}
 				ev := tasks.EventFor(from, t)
 				if p.Announce == nil || p.Announce(ev) {
-					seq, err := ob.NextSequence()
-					if err != nil {
-						return err
-					}
-					e := Entry{Seq: seq, Event: ev, From: from, Task: *t, QueuedAt: now}
-					if err := putJSON(ob, seqKey(seq), e); err != nil {
-						return err
-					}
-					queued = append(queued, e)
+					queued = append(queued, Entry{Event: ev, From: from, Task: *t, QueuedAt: now})
 				}
 			}
 			rec = Record{Key: key, Title: t.Title(), State: t.State, Result: t.ResultCode(),
 				UpdatedAt: t.UpdatedAt, CompletedAt: t.CompletedAt, MessageTS: rec.MessageTS}
 			if err := putJSON(tb, []byte(key), rec); err != nil {
+				return err
+			}
+		}
+		if p.Burst > 0 && len(queued) > p.Burst {
+			queued = []Entry{summarize(queued, now)}
+		}
+		for i := range queued {
+			seq, err := ob.NextSequence()
+			if err != nil {
+				return err
+			}
+			queued[i].Seq = seq
+			if err := putJSON(ob, seqKey(seq), queued[i]); err != nil {
 				return err
 			}
 		}
@@ -320,6 +349,17 @@ func (s *Store) Apply(p Poll) ([]Entry, error) {
 		return nil, fmt.Errorf("apply poll: %w", err)
 	}
 	return queued, nil
+}
+
+func summarize(es []Entry, now time.Time) Entry {
+	sum := &Summary{Counts: map[tasks.Event]int{}}
+	for _, e := range es {
+		sum.Counts[e.Event]++
+		if len(sum.First) < SummaryFirst {
+			sum.First = append(sum.First, Transition{Event: e.Event, From: e.From, Task: e.Task})
+		}
+	}
+	return Entry{Summary: sum, QueuedAt: now}
 }
 
 // prune deletes records of tasks that completed before now-Retention. Collect first: bbolt

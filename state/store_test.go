@@ -356,3 +356,41 @@ func BenchmarkApply100(b *testing.B) {
 		}
 	}
 }
+
+func TestBurstBecomesOneSummary(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "taskbot.db"), Options{})
+	s.Apply(Poll{Baseline: true})
+	var poll []tasks.Task
+	for i := range 30 {
+		st := tasks.Started
+		if i%3 == 0 {
+			st = tasks.Paused
+		}
+		poll = append(poll, task(fmt.Sprintf("t%02d", i), st, t0.Add(time.Duration(i)*time.Second)))
+	}
+	// Ten transitions in a poll are posted one by one.
+	q, err := s.Apply(Poll{Tasks: poll[:10], Burst: 10})
+	if err != nil || len(q) != 10 || q[0].Summary != nil {
+		t.Fatalf("10 transitions with burst 10: %d entries, %v", len(q), err)
+	}
+	// Twenty in one poll become one summary that counts all of them.
+	q, err = s.Apply(Poll{Tasks: poll[10:], Burst: 10})
+	if err != nil || len(q) != 1 || q[0].Summary == nil {
+		t.Fatalf("20 transitions with burst 10: %+v, %v; want one summary", q, err)
+	}
+	sum := q[0].Summary
+	if sum.Counts[tasks.EventStarted] != 14 || sum.Counts[tasks.EventPaused] != 6 || len(sum.First) != SummaryFirst {
+		t.Fatalf("summary counts %v with %d named transitions", sum.Counts, len(sum.First))
+	}
+	if sum.First[0].Task.UUID != "t10" {
+		t.Errorf("summary starts with %s, want the earliest transition t10", sum.First[0].Task.UUID)
+	}
+	// The tasks are recorded all the same: the next poll does not announce them again.
+	if q, _ := s.Apply(Poll{Tasks: poll[10:], Burst: 10}); len(q) != 0 {
+		t.Fatalf("re-seen flood queued %d entries", len(q))
+	}
+	p, _ := s.Pending(0)
+	if len(p) != 11 {
+		t.Fatalf("outbox holds %d entries, want 10 + 1 summary", len(p))
+	}
+}

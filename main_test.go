@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -344,4 +345,29 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+func TestCorruptStateFileStartsANewBaseline(t *testing.T) {
+	e := newTestEnv(t)
+	a := e.api.Add(tasks.Task{State: tasks.Started, Context: map[string]any{"title": "Running before the damage"}})
+	if err := os.WriteFile(e.db, []byte(strings.Repeat("not a bbolt file\n", 600)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stop, logs := e.start(t)
+	pollsAfter(t, e.api, 3)
+	if n := len(e.slack.Messages()); n != 0 {
+		t.Fatalf("a new baseline after a corrupt file posted %d messages", n)
+	}
+	aside, _ := filepath.Glob(e.db + ".corrupt-*")
+	if len(aside) != 1 || !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), aside[0]) {
+		t.Fatalf("corrupt file not moved aside loudly: %v\n%s", aside, logs)
+	}
+	// And the bot works on the new file.
+	if _, err := e.api.SetState(a.UUID, tasks.Paused, ""); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the pause announcement", func() bool { return len(announcementsOf(e.slack, "Running before the damage")) == 1 })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -134,6 +134,7 @@ func (p *Poller) Poll(ctx context.Context) error {
 	start := time.Now()
 	err := p.poll(ctx)
 	p.Metrics.PollDuration.Observe(time.Since(start).Seconds())
+	err = explainPollError(err)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err != nil {
@@ -270,6 +271,33 @@ func (p *Poller) reconcile(ctx context.Context, poll *state.Poll) error {
 		}
 	}
 	return nil
+}
+
+// PollError is a failed poll with what the user can do about it.
+type PollError struct {
+	Err  error
+	Hint string
+}
+
+func (e *PollError) Error() string { return e.Err.Error() + " (" + e.Hint + ")" }
+func (e *PollError) Unwrap() error { return e.Err }
+
+// explainPollError adds the fix to errors only the user can fix: a refused sign-in or a
+// missing role. The scopes are those of the published OpenAPI document (x-AllowedTo of GET /tasks).
+func explainPollError(err error) error {
+	var te *tasks.TokenError
+	var ae *tasks.APIError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &te) && (te.StatusCode == 400 || te.StatusCode == 401 || te.StatusCode == 403):
+		return &PollError{err, "check ACRONIS_CLIENT_ID and ACRONIS_CLIENT_SECRET, and that the API client is enabled"}
+	case errors.As(err, &ae) && ae.StatusCode == 403:
+		return &PollError{err, "the API client lacks the scope urn:acronis.com::task_manager::viewer (or ::admin); give it a role that may read tasks"}
+	case errors.As(err, &ae) && ae.StatusCode == 404:
+		return &PollError{err, "is ACRONIS_URL your data center's URL, e.g. https://eu2-cloud.acronis.com?"}
+	}
+	return err
 }
 
 // isUUID reports whether s has the shape the API's uuid filter accepts

@@ -142,11 +142,11 @@ func TestPollerFaultsChangeNothing(t *testing.T) {
 	}{
 		{"502 HTML from a gateway", taskstest.Fault{Status: 502, ContentType: "text/html", Body: html}, "502"},
 		{"500 domain error", taskstest.Fault{Status: 500, ContentType: "application/json", Body: `{"domain":"TaskManager","code":"internalError"}`}, "500"},
-		{"403 missing scope", taskstest.Fault{Status: 403, ContentType: "application/json", Body: `{"domain":"Access","code":"forbidden"}`}, "403"},
+		{"403 missing scope", taskstest.Fault{Status: 403, ContentType: "application/json", Body: `{"domain":"Access","code":"forbidden"}`}, "lacks the scope urn:acronis.com::task_manager::viewer"},
 		{"200 with a truncated body", taskstest.Fault{Status: 200, ContentType: "application/json", Body: `{"items":[{"id":1,`}, "JSON"},
 		{"a page failing in the middle of paging", taskstest.Fault{Status: 503, AfterPages: 1}, "503"},
 		{"an answer slower than the timeout", taskstest.Fault{Delay: 2 * time.Second}, "timed out"},
-		{"revoked token endpoint", taskstest.Fault{Path: "/api/2/idp/token", Status: 401, ContentType: "application/json", Body: `{"error":"access_denied","error_description":"Invalid client credentials"}`}, "token"},
+		{"revoked token endpoint", taskstest.Fault{Path: "/api/2/idp/token", Status: 401, ContentType: "application/json", Body: `{"error":"access_denied","error_description":"Invalid client credentials"}`}, "check ACRONIS_CLIENT_ID and ACRONIS_CLIENT_SECRET"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newPollerFixture(t)

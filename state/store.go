@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"slices"
 	"time"
 
@@ -152,7 +153,10 @@ func Open(path string, opts Options) (*Store, error) {
 }
 
 func openBolt(path string, timeout time.Duration) (db *bolt.DB, err error) {
-	// bbolt panics on some kinds of damage instead of returning an error; treat those as corrupt.
+	// bbolt panics on some kinds of damage instead of returning an error, and a truncated file
+	// makes it read past the end of its memory map (a fault, SIGSEGV/SIGBUS, that would kill the
+	// process). SetPanicOnFault turns such faults into panics; both count as a corrupt file.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
 			db, err = nil, fmt.Errorf("open state file %s: %w: %v", path, bolterrors.ErrInvalid, r)
@@ -174,6 +178,7 @@ func openBolt(path string, timeout time.Duration) (db *bolt.DB, err error) {
 }
 
 func checkDB(db *bolt.DB) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%v", r)

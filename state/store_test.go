@@ -254,6 +254,19 @@ func TestCorruptFileMovedAside(t *testing.T) {
 			fi, _ := os.Stat(path)
 			os.Truncate(path, fi.Size()/2)
 		}},
+		{"a large store cut to a few pages (reads past the end of the memory map)", func(t *testing.T, path string) {
+			s, err := Open(path, Options{Logger: quiet()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var many []tasks.Task
+			for i := range 6000 {
+				many = append(many, task(fmt.Sprintf("task-%05d", i), tasks.Started, t0))
+			}
+			s.Apply(Poll{Baseline: true, Tasks: many})
+			s.Close()
+			os.Truncate(path, 20000)
+		}},
 		{"meta pages overwritten", func(t *testing.T, path string) {
 			s, _ := Open(path, Options{Logger: quiet()})
 			s.Apply(Poll{Baseline: true, Tasks: []tasks.Task{task("a", tasks.Started, t0)}})

@@ -1,7 +1,7 @@
 // Package bottest is a fake Slack for tests: a slack-go/slacktest server whose chat.postMessage
 // and chat.update handlers record every message and can be told to fail the way Slack fails
-// (an error code, 429 with or without Retry-After, 5xx, a hanging answer), plus a response_url
-// server and a request signer that follows Slack's signing scheme.
+// (an error code, 429 with or without Retry-After, 5xx, a hanging answer, a connection reset),
+// plus a response_url server and a request signer that follows Slack's signing scheme.
 package bottest
 
 import (
@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -42,6 +43,13 @@ type Fault struct {
 	RetryAfter int           // seconds, sent as Retry-After with Status 429 when > 0
 	Delay      time.Duration // wait before answering
 	Times      int           // 0: until ClearFaults
+	// DelayAfterRecord holds the answer of an accepted call back this long after the message
+	// was recorded (with no Error or Status): the caller has posted but does not know it yet,
+	// so a crash in that window repeats the post. The hold ends early when the caller hangs up.
+	DelayAfterRecord time.Duration
+	// Reset closes the connection without an answer, as a proxy or load balancer that drops
+	// it does: the client sees a connection reset (or an unexpected EOF), never a status.
+	Reset bool
 }
 
 // Slack is a running fake Slack Web API.
@@ -182,7 +190,9 @@ func (s *Slack) handle(method string) http.HandlerFunc {
 		s.mu.Lock()
 		s.calls++
 		s.mu.Unlock()
+		var hold time.Duration
 		if f, ok := s.fault(method); ok {
+			hold = f.DelayAfterRecord
 			if f.Delay > 0 {
 				select {
 				case <-time.After(f.Delay):
@@ -191,6 +201,9 @@ func (s *Slack) handle(method string) http.HandlerFunc {
 				}
 			}
 			switch {
+			case f.Reset:
+				resetConnection(w)
+				return
 			case f.Status == http.StatusTooManyRequests:
 				if f.RetryAfter > 0 {
 					w.Header().Set("Retry-After", strconv.Itoa(f.RetryAfter))
@@ -224,9 +237,33 @@ func (s *Slack) handle(method string) http.HandlerFunc {
 		}
 		s.posts = append(s.posts, p)
 		s.mu.Unlock()
+		if hold > 0 {
+			select {
+			case <-time.After(hold):
+			case <-r.Context().Done():
+				return
+			}
+		}
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": p.Channel, "ts": p.TS})
 	}
+}
+
+// resetConnection takes the connection from the HTTP server and closes it at once, with a TCP
+// RST where the platform allows it (SO_LINGER 0), so the client gets no answer at all.
+func resetConnection(w http.ResponseWriter) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		panic(http.ErrAbortHandler) // HTTP/2: the server resets the stream instead
+	}
+	conn, _, err := hj.Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		tc.SetLinger(0)
+	}
+	conn.Close()
 }
 
 // ResponseURL is an httptest server standing in for a slash command's response_url.

@@ -57,7 +57,7 @@ func oneShot(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	a := &bot.Answerer{API: client, Logger: log}
 	ts, more, err := a.Fetch(ctx, cmd)
 	if err != nil {
-		return fmt.Errorf("tasks %s: %w", cmd.String(), err)
+		return fmt.Errorf("%s: %w", strings.TrimSpace("tasks "+cmd.String()), err)
 	}
 	m := bot.RenderList(cmd, ts, more, time.Now())
 	if *asJSON {
@@ -126,6 +126,7 @@ func check(ctx context.Context, stdout io.Writer) error {
 	auth, err := api.AuthTestContext(ctx)
 	if err != nil {
 		report(false, "Slack bot token", explainSlack(err))
+		fmt.Fprintln(stdout, "skip the channel check (the bot token does not work)")
 	} else {
 		report(true, "Slack bot token", fmt.Sprintf("signed in as @%s in workspace %s", auth.User, auth.Team))
 		ch, err := api.GetConversationInfoContext(ctx, &slack.GetConversationInfoInput{ChannelID: cfg.SlackChannel})
@@ -176,7 +177,24 @@ func explainSlack(err error) string {
 	if errors.As(err, &sr) && sr.Err == "missing_scope" {
 		return "missing_scope — add the scopes channels:read and groups:read and reinstall the app"
 	}
+	if errors.As(err, &sr) {
+		return sr.Err
+	}
+	if se := bot.ClassifySlackError(err); se != nil && se.Code == "network" {
+		return "cannot reach Slack at SLACK_API_URL (" + rootCause(err) + ")"
+	}
 	return err.Error()
+}
+
+// rootCause is the innermost error's text, e.g. "connection refused".
+func rootCause(err error) string {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err.Error()
+		}
+		err = next
+	}
 }
 
 // healthcheck is `taskbot healthcheck`: exit 0 when GET /healthz on TASKBOT_LISTEN_ADDR answers

@@ -109,7 +109,7 @@ func TestDemo(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := out.String()
-	for _, want := range []string{"taskbot demo", "#announcements", "> /tasks", "Tasks in progress", `I don't understand "pausd"`, "type /tasks", "demo finished"} {
+	for _, want := range []string{"taskbot demo", "] #demo", "> /tasks", "Tasks in progress", `I don't understand "pausd"`, "type /tasks", "demo finished"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, got)
 		}

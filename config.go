@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -77,7 +78,9 @@ func plural(n int) string {
 }
 
 var (
-	channelID = regexp.MustCompile(`^[CGD][A-Z0-9]{6,}$`)
+	channelID = regexp.MustCompile(`^[CG][A-Z0-9]{8,}$`)
+	// looksLikeID is a value that was meant as a channel ID but is malformed.
+	looksLikeID = regexp.MustCompile(`^[CGDcgd][A-Za-z0-9]{2,}$`)
 	// Slack's channel names: lower case, digits, - and _ (https://slack.com/help/articles/201402297).
 	channelName = regexp.MustCompile(`^#?[a-z0-9][a-z0-9_\-]*$`)
 )
@@ -93,7 +96,7 @@ func loadConfig(n needs) (*Config, error) {
 	var p []string
 	c := &Config{}
 
-	text := func(name, v string, required bool, secret bool, what string) string {
+	text := func(name, v string, required bool, what string) string {
 		v = strings.TrimSpace(v)
 		if quoted(v) {
 			p = append(p, fmt.Sprintf("%s is wrapped in quotes; remove them (write %s=value, not %s=\"value\")", name, name, name))
@@ -106,44 +109,50 @@ func loadConfig(n needs) (*Config, error) {
 	}
 
 	if n.acronis {
-		c.AcronisURL = acronisURL(text("ACRONIS_URL", e.AcronisURL, true, false, "your data center's URL, e.g. https://eu2-cloud.acronis.com"), &p)
-		c.AcronisClientID = text("ACRONIS_CLIENT_ID", e.AcronisClientID, true, false, "the API client's ID: Acronis console → Settings → API clients")
-		c.AcronisClientSecret = text("ACRONIS_CLIENT_SECRET", e.AcronisClientSecret, true, true, "the API client's secret, shown once when the client is created")
+		c.AcronisURL = acronisURL(text("ACRONIS_URL", e.AcronisURL, true, "your data center's URL, e.g. https://eu2-cloud.acronis.com"), &p)
+		c.AcronisClientID = text("ACRONIS_CLIENT_ID", e.AcronisClientID, true, "the API client's ID: Acronis console → Settings → API clients")
+		c.AcronisClientSecret = text("ACRONIS_CLIENT_SECRET", e.AcronisClientSecret, true, "the API client's secret, shown once when the client is created")
 	}
 	if n.slack {
-		c.SlackBotToken = text("SLACK_BOT_TOKEN", e.SlackBotToken, true, true, "the Bot User OAuth Token, xoxb-…: Slack app → OAuth & Permissions")
+		c.SlackBotToken = text("SLACK_BOT_TOKEN", e.SlackBotToken, true, "the Bot User OAuth Token, xoxb-…: Slack app → OAuth & Permissions")
 		if c.SlackBotToken != "" && !strings.HasPrefix(c.SlackBotToken, "xoxb-") {
 			p = append(p, "SLACK_BOT_TOKEN must be a bot token starting with xoxb- (Slack app → OAuth & Permissions → Bot User OAuth Token)")
 		}
-		c.SlackAppToken = text("SLACK_APP_TOKEN", e.SlackAppToken, false, true, "")
+		c.SlackAppToken = text("SLACK_APP_TOKEN", e.SlackAppToken, false, "")
 		if c.SlackAppToken != "" && !strings.HasPrefix(c.SlackAppToken, "xapp-") {
 			p = append(p, "SLACK_APP_TOKEN must be an app-level token starting with xapp- (Slack app → Basic Information → App-Level Tokens, scope connections:write)")
 		}
-		c.SlackSigningSecret = text("SLACK_SIGNING_SECRET", e.SlackSigningSecret, c.SlackAppToken == "", true,
+		c.SlackSigningSecret = text("SLACK_SIGNING_SECRET", e.SlackSigningSecret, c.SlackAppToken == "",
 			"Slack app → Basic Information → Signing Secret; not needed when SLACK_APP_TOKEN is set for Socket Mode")
-		c.SlackChannel = text("SLACK_CHANNEL", e.SlackChannel, true, false, "the ID of the channel for announcements, e.g. C0123456789")
+		if strings.HasPrefix(c.SlackSigningSecret, "xox") {
+			p = append(p, "SLACK_SIGNING_SECRET looks like a token; copy the Signing Secret from the Slack app's Basic Information → App Credentials")
+		}
+		c.SlackChannel = text("SLACK_CHANNEL", e.SlackChannel, true, "the ID of the channel for announcements, e.g. C0123456789")
 		if ch := c.SlackChannel; ch != "" && !channelID.MatchString(ch) {
-			if channelName.MatchString(strings.ToLower(ch)) {
+			switch {
+			case looksLikeID.MatchString(ch) && strings.ContainsAny(ch, "0123456789"):
+				p = append(p, fmt.Sprintf("SLACK_CHANNEL %q is not a valid channel ID: a channel ID is C or G followed by upper-case letters and digits, e.g. C0123456789 (channel details → About, at the bottom)", ch))
+			case channelName.MatchString(strings.ToLower(ch)):
 				p = append(p, fmt.Sprintf("SLACK_CHANNEL must be a channel ID such as C0123456789, not a name (%q): in Slack open the channel's details; the ID is at the bottom of the About tab", ch))
-			} else {
-				p = append(p, fmt.Sprintf("SLACK_CHANNEL %q is not a channel ID (C…, G… or D… followed by upper-case letters and digits)", ch))
+			default:
+				p = append(p, fmt.Sprintf("SLACK_CHANNEL %q is not a channel ID (C… or G… followed by upper-case letters and digits, e.g. C0123456789)", ch))
 			}
 		}
-		c.SlackAPIURL = slackAPIURL(text("SLACK_API_URL", e.SlackAPIURL, false, false, ""), &p)
+		c.SlackAPIURL = slackAPIURL(text("SLACK_API_URL", e.SlackAPIURL, false, ""), &p)
 	}
 
-	c.ListenAddr = text("TASKBOT_LISTEN_ADDR", e.ListenAddr, false, false, "")
+	c.ListenAddr = text("TASKBOT_LISTEN_ADDR", e.ListenAddr, false, "")
 	if c.ListenAddr == "" {
 		c.ListenAddr = defaultListenAddr
-	} else if _, _, err := net.SplitHostPort(c.ListenAddr); err != nil {
-		p = append(p, fmt.Sprintf("TASKBOT_LISTEN_ADDR %q is not host:port (e.g. :8080 or 127.0.0.1:8080)", c.ListenAddr))
+	} else if _, port, err := net.SplitHostPort(c.ListenAddr); err != nil || !validPort(port) {
+		p = append(p, fmt.Sprintf("TASKBOT_LISTEN_ADDR %q is not host:port with a port from 0 to 65535 (e.g. :8080 or 127.0.0.1:8080)", c.ListenAddr))
 	}
-	c.DBPath = text("TASKBOT_DB_PATH", e.DBPath, false, false, "")
+	c.DBPath = text("TASKBOT_DB_PATH", e.DBPath, false, "")
 	if c.DBPath == "" {
 		c.DBPath = defaultDBPath
 	}
 	c.PollInterval = defaultPollInterval
-	if v := text("TASKBOT_POLL_INTERVAL", e.PollInterval, false, false, ""); v != "" {
+	if v := text("TASKBOT_POLL_INTERVAL", e.PollInterval, false, ""); v != "" {
 		d, err := time.ParseDuration(v)
 		switch {
 		case err != nil && isDigits(v):
@@ -156,7 +165,7 @@ func loadConfig(n needs) (*Config, error) {
 			c.PollInterval = d
 		}
 	}
-	states := text("TASKBOT_ANNOUNCE_STATES", e.AnnounceStates, false, false, "")
+	states := text("TASKBOT_ANNOUNCE_STATES", e.AnnounceStates, false, "")
 	if states == "" {
 		states = defaultAnnounceStates
 	}
@@ -165,7 +174,7 @@ func loadConfig(n needs) (*Config, error) {
 		p = append(p, "TASKBOT_ANNOUNCE_STATES: "+err.Error())
 	}
 	c.Announce = set
-	switch lvl := strings.ToLower(text("TASKBOT_LOG_LEVEL", e.LogLevel, false, false, "")); lvl {
+	switch lvl := strings.ToLower(text("TASKBOT_LOG_LEVEL", e.LogLevel, false, "")); lvl {
 	case "", "info":
 		c.LogLevel = slog.LevelInfo
 	case "debug":
@@ -199,6 +208,8 @@ func acronisURL(v string, p *[]string) string {
 		*p = append(*p, fmt.Sprintf("ACRONIS_URL must start with https:// (it starts with %s:)", u.Scheme))
 	case u.Host == "":
 		*p = append(*p, "ACRONIS_URL has no host; write it like https://eu2-cloud.acronis.com")
+	case u.Scheme == "http" && !isLoopback(u.Hostname()):
+		*p = append(*p, "ACRONIS_URL must start with https:// (over http:// the client secret would travel in clear text; http is accepted only for localhost)")
 	case u.User != nil:
 		*p = append(*p, "ACRONIS_URL must not contain credentials; use ACRONIS_CLIENT_ID and ACRONIS_CLIENT_SECRET")
 	case strings.Trim(u.Path, "/") != "" || u.RawQuery != "" || u.Fragment != "":
@@ -222,6 +233,19 @@ func slackAPIURL(v string, p *[]string) string {
 		v += "/"
 	}
 	return v
+}
+
+func validPort(s string) bool {
+	n, err := strconv.Atoi(s)
+	return err == nil && n >= 0 && n <= 65535
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func quoted(v string) bool {

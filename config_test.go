@@ -73,6 +73,11 @@ func TestConfigProblems(t *testing.T) {
 		{"unknown announce state", with(goodEnv(), "TASKBOT_ANNOUNCE_STATES", "started, pausd"), []string{"TASKBOT_ANNOUNCE_STATES", `"pausd"`}},
 		{"bot token of the wrong kind", with(goodEnv(), "SLACK_BOT_TOKEN", "xoxp-user-token-Zq85"), []string{"SLACK_BOT_TOKEN must be a bot token starting with xoxb-"}},
 		{"bad log level", with(goodEnv(), "TASKBOT_LOG_LEVEL", "loud"), []string{"TASKBOT_LOG_LEVEL"}},
+		{"malformed channel ID", with(goodEnv(), "SLACK_CHANNEL", "c0123456789"), []string{"SLACK_CHANNEL \"c0123456789\" is not a valid channel ID"}},
+		{"direct message ID", with(goodEnv(), "SLACK_CHANNEL", "D0123456789"), []string{"SLACK_CHANNEL \"D0123456789\" is not a valid channel ID"}},
+		{"plain http to a remote host", with(goodEnv(), "ACRONIS_URL", "http://eu2-cloud.acronis.com"), []string{"ACRONIS_URL must start with https://", "clear text"}},
+		{"port out of range", with(goodEnv(), "TASKBOT_LISTEN_ADDR", ":99999"), []string{"TASKBOT_LISTEN_ADDR \":99999\""}},
+		{"a token as signing secret", with(goodEnv(), "SLACK_SIGNING_SECRET", "xoxb-Zq86"), []string{"SLACK_SIGNING_SECRET looks like a token"}},
 		{"several problems at once", with(goodEnv(), "TASKBOT_POLL_INTERVAL", "0s", "SLACK_CHANNEL", "general", "ACRONIS_URL", "ftp://x"),
 			[]string{"TASKBOT_POLL_INTERVAL", "SLACK_CHANNEL", "ACRONIS_URL"}},
 	} {

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/taskbot/taskbot/bot"
 	"github.com/taskbot/taskbot/state"
@@ -25,15 +28,25 @@ import (
 // `/tasks …` lines from stdin answered on stdout. It needs no configuration and uses a
 // temporary state file.
 func demo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	const demoUsage = "usage: taskbot demo [-for DURATION] [-every DURATION]\n  -for    stop after this long, e.g. 1m (default: run until Ctrl-C)\n  -every  how often the simulated tasks change state (default 3s)"
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dur := fs.Duration("for", 0, "stop after this long (e.g. 30s); 0 runs until Ctrl-C")
-	every := fs.Duration("every", 3*time.Second, "how often the simulated tasks change state")
+	fs.SetOutput(io.Discard)
+	dur := fs.Duration("for", 0, "")
+	every := fs.Duration("every", 3*time.Second, "")
 	if err := fs.Parse(args); err != nil {
-		return &usageError{"usage: taskbot demo [-for DURATION] [-every DURATION]"}
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stdout, demoUsage)
+			return nil
+		}
+		return &usageError{err.Error() + "\n" + demoUsage}
 	}
-	if fs.NArg() > 0 || *dur < 0 || *every <= 0 {
-		return &usageError{"usage: taskbot demo [-for DURATION] [-every DURATION] (durations like 30s, > 0)"}
+	switch {
+	case fs.NArg() > 0:
+		return &usageError{fmt.Sprintf("demo takes no arguments (got %q)\n%s", fs.Arg(0), demoUsage)}
+	case *dur < 0:
+		return &usageError{"-for must not be negative\n" + demoUsage}
+	case *every <= 0:
+		return &usageError{"-every must be greater than zero\n" + demoUsage}
 	}
 	if *dur > 0 {
 		var cancel context.CancelFunc
@@ -106,7 +119,7 @@ Type a slash command and Enter, e.g. /tasks paused, /tasks failed, /tasks help. 
 			qctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			m := answerer.Answer(qctx, text)
 			cancel()
-			fmt.Fprintf(out, "> /tasks %s\n%s\n\n", strings.TrimSpace(text), indentText(bot.PlainText(m)))
+			fmt.Fprintf(out, "> /tasks %s\n%s\n\n", strings.Map(printable, strings.TrimSpace(text)), indentText(bot.PlainText(m)))
 		}
 	}
 	wg.Wait()
@@ -114,18 +127,28 @@ Type a slash command and Enter, e.g. /tasks paused, /tasks failed, /tasks help. 
 	return nil
 }
 
-// demoCommand accepts "/tasks ARGS" (or "tasks ARGS") and returns ARGS.
+// demoCommand accepts "/tasks ARGS" (or "tasks ARGS"), separated by any whitespace, and
+// returns ARGS.
 func demoCommand(line string) (string, bool) {
-	f := strings.TrimSpace(line)
+	f := strings.TrimLeftFunc(line, unicode.IsSpace)
 	for _, p := range []string{"/tasks", "tasks"} {
-		if f == p {
-			return "", true
+		rest, ok := strings.CutPrefix(f, p)
+		if !ok {
+			continue
 		}
-		if strings.HasPrefix(f, p+" ") || strings.HasPrefix(f, p+"\t") {
-			return f[len(p):], true
+		if r, _ := utf8.DecodeRuneInString(rest); rest == "" || unicode.IsSpace(r) {
+			return rest, true
 		}
 	}
 	return "", false
+}
+
+// printable drops control characters, so echoed input cannot drive the terminal.
+func printable(r rune) rune {
+	if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+		return -1
+	}
+	return r
 }
 
 func indentText(s string) string {

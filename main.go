@@ -82,6 +82,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return demo(ctx, rest, stdin, stdout, stderr)
 	case "tasks":
 		return oneShot(ctx, rest, stdout, stderr)
+	case "check", "healthcheck", "version", "-version", "--version":
+		if len(rest) > 0 {
+			return &usageError{fmt.Sprintf("%s takes no arguments\n%s", cmd, usage)}
+		}
+	}
+	switch cmd {
 	case "check":
 		return check(ctx, stdout)
 	case "healthcheck":

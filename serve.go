@@ -19,6 +19,10 @@ import (
 	"github.com/taskbot/taskbot/tasks"
 )
 
+// minSensiblePoll is the poll interval below which serve warns (it is not refused: tests and
+// local fakes poll faster).
+const minSensiblePoll = 5 * time.Second
+
 // shutdownGrace bounds how long a SIGTERM waits for answers in flight and the post in progress.
 const shutdownGrace = 10 * time.Second
 
@@ -66,6 +70,10 @@ func serve(ctx context.Context, stderr io.Writer) error {
 		return err
 	}
 	log := newLogger(stderr, cfg.LogLevel)
+	if cfg.PollInterval < minSensiblePoll {
+		log.Warn("TASKBOT_POLL_INTERVAL is very short; every poll is a request to the Acronis API, which may rate-limit the client",
+			"poll_interval", cfg.PollInterval, "suggested", "30s")
+	}
 
 	store, err := state.Open(cfg.DBPath, state.Options{Logger: log})
 	if err != nil {

@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"time"
@@ -95,7 +96,7 @@ func (a *Announcer) Run(ctx context.Context) error {
 					blocked = se.Code
 				}
 			} else {
-				a.Logger.Warn("posting announcement failed; will retry", "channel", a.Channel, "err", err)
+				a.Logger.Warn("posting announcement failed; will retry", "channel", a.Channel, "err", err, "cause", errors.Unwrap(err))
 			}
 			wait = backoff(failures, a.Pace, a.MaxBackoff)
 			if se != nil && se.RetryAfter > wait {

@@ -77,20 +77,24 @@ func (a *Answerer) count(kind string) {
 
 // apiErrorMessage explains a failed query in words, with what the user can do about it.
 func apiErrorMessage(cmd Command, err error) Message {
-	why := "the Task Manager API did not answer in time; try again in a minute"
+	var why string
 	var ae *tasks.APIError
 	var te *tasks.TokenError
 	switch {
 	case errors.As(err, &te):
 		why = fmt.Sprintf("taskbot could not sign in to Acronis (%s); check ACRONIS_CLIENT_ID and ACRONIS_CLIENT_SECRET", Escape(te.Error()))
 	case errors.As(err, &ae) && ae.StatusCode == 403:
-		why = "the API client lacks permission to read tasks; give it the Task Manager viewer (or admin) role"
+		why = "the API client lacks permission to read tasks; give it a role with the Task Manager viewer (or admin) scope"
 	case errors.As(err, &ae):
 		why = fmt.Sprintf("the Task Manager API answered %s", Escape(ae.Error()))
 	case errors.Is(err, context.Canceled):
 		why = "taskbot is shutting down; try again in a moment"
+	case errors.Is(err, tasks.ErrTimeout) || errors.Is(err, context.DeadlineExceeded):
+		why = "the Task Manager API did not answer in time; try again in a minute"
+	default:
+		why = fmt.Sprintf("the Task Manager API could not be reached (%s); check ACRONIS_URL and the network", Escape(err.Error()))
 	}
-	text := fmt.Sprintf(":warning: Could not list %s tasks: %s.", Escape(cmd.Describe()), why)
+	text := fmt.Sprintf(":warning: Could not fetch tasks (%s): %s.", Escape(cmd.Describe()), why)
 	return Message{
 		Text:   truncate(text, 300),
 		Blocks: []slack.Block{slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, truncate(text, 3000), false, false), nil, nil)},

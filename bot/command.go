@@ -55,6 +55,9 @@ func ParseCommand(text string) (Command, error) {
 		seen   [5]bool // indexed like tasks.States
 		failed bool
 	)
+	// Invisible characters (zero-width spaces from copy and paste, control bytes) are dropped
+	// first, so "\u200bpaused" is "paused" — the same word the reply would show.
+	text = strings.Map(dropInvisible, text)
 	for w := range strings.FieldsFuncSeq(text, isCommandSeparator) {
 		if len(w) > longestCommandWord {
 			return Command{}, newUsageError(w)
@@ -264,3 +267,12 @@ var slackUnescaper = strings.NewReplacer("&amp;", "&", "&lt;", "<", "&gt;", ">")
 
 // unescapeSlack decodes &amp; &lt; &gt; in s.
 func unescapeSlack(s string) string { return slackUnescaper.Replace(s) }
+
+// dropInvisible maps format characters (Unicode Cf: zero-width space, joiners, BOM…) and
+// non-space control characters to nothing, for strings.Map.
+func dropInvisible(r rune) rune {
+	if unicode.Is(unicode.Cf, r) || (unicode.IsControl(r) && !unicode.IsSpace(r)) {
+		return -1
+	}
+	return r
+}

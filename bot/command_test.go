@@ -235,3 +235,12 @@ func TestMergeTasks(t *testing.T) {
 		t.Error("MergeTasks modified its input")
 	}
 }
+
+func TestParseCommandDropsInvisibleCharacters(t *testing.T) {
+	for _, in := range []string{"\u200bpaused", "pa\x01used", "\ufeffPAUSED\u200d", "paused\u00ad"} {
+		c, err := ParseCommand(in)
+		if err != nil || len(c.States) != 1 || c.States[0] != tasks.Paused {
+			t.Errorf("ParseCommand(%q) = %+v, %v; want paused", in, c, err)
+		}
+	}
+}

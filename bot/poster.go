@@ -70,7 +70,7 @@ func (p *TerminalPoster) Post(_ context.Context, channel string, m Message, thre
 	if p.Now != nil {
 		now = p.Now
 	}
-	prefix := fmt.Sprintf("[%s] #announcements", now().Format("15:04:05"))
+	prefix := fmt.Sprintf("[%s] %s", now().Format("15:04:05"), channel)
 	if threadTS != "" {
 		prefix += " (in thread " + threadTS + ")"
 	}

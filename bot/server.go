@@ -240,6 +240,10 @@ func (s *Server) handleInteraction(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if !form.Has("payload") {
+		http.Error(w, "missing form field payload", http.StatusBadRequest)
+		return
+	}
 	var cb slack.InteractionCallback
 	if err := json.Unmarshal([]byte(form.Get("payload")), &cb); err != nil {
 		http.Error(w, "payload is not valid JSON", http.StatusBadRequest)
@@ -254,6 +258,7 @@ func (s *Server) handleInteraction(w http.ResponseWriter, r *http.Request) {
 func (s *Server) Interact(cb slack.InteractionCallback) {
 	s.init()
 	if cb.Type != slack.InteractionTypeBlockActions {
+		s.Logger.Debug("ignored an interaction", "type", cb.Type)
 		return
 	}
 	for _, act := range cb.ActionCallback.BlockActions {
@@ -272,6 +277,7 @@ func (s *Server) Interact(cb slack.InteractionCallback) {
 		}()
 		return
 	}
+	s.Logger.Debug("ignored an interaction without a known action", "block_actions", len(cb.ActionCallback.BlockActions))
 }
 
 func ephemeral(m Message) *slack.WebhookMessage {

@@ -190,15 +190,15 @@ func RenderAnnouncement(ev tasks.Event, from tasks.State, t tasks.Task, now time
 	addField("Queue", t.Queue)
 	addField("Priority", t.Priority)
 	addField("Started by", t.StartedByUser)
-	fromWord := "new"
-	if from != "" {
-		fromWord = string(from)
-	}
 	toWord := string(t.State)
 	if code := t.ResultCode(); code != "" {
 		toWord += " (" + string(code) + ")"
 	}
-	addField("State", fromWord+" → "+toWord)
+	if from != "" {
+		addField("State", string(from)+" → "+toWord)
+	} else {
+		addField("State", toWord+" (first seen)") // not seen in an earlier state
+	}
 
 	head := eventEmoji(ev, &t) + " *" + capitalizeFirst(event) + "* · " + mrkdwnBold(taskTitle(&t, announceTitle))
 	m.Blocks = append(m.Blocks, slack.NewSectionBlock(mrkdwnText(head), fields, nil))

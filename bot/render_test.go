@@ -395,7 +395,7 @@ func TestRenderAnnouncement(t *testing.T) {
 		details string // the error section, "" for none
 	}{
 		{"enqueued", tasks.EventEnqueued, "", enqueued, "Task enqueued: " + agent + " (customer-a@example.com)",
-			":hourglass_flowing_sand: *Enqueued* · *" + agent + "*", "*State*\nnew → enqueued", ""},
+			":hourglass_flowing_sand: *Enqueued* · *" + agent + "*", "*State*\nenqueued (first seen)", ""},
 		{"assigned", tasks.EventAssigned, tasks.Enqueued, assigned, "Task assigned: " + agent + " (customer-a@example.com)",
 			":inbox_tray: *Assigned* · *" + agent + "*", "*State*\nenqueued → assigned", ""},
 		{"started", tasks.EventStarted, tasks.Assigned, started, "Task started: " + agent + " (customer-a@example.com)",

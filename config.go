@@ -130,12 +130,14 @@ func loadConfig(n needs) (*Config, error) {
 		c.SlackChannel = text("SLACK_CHANNEL", e.SlackChannel, true, "the ID of the channel for announcements, e.g. C0123456789")
 		if ch := c.SlackChannel; ch != "" && !channelID.MatchString(ch) {
 			switch {
+			case looksSecret(ch):
+				p = append(p, "SLACK_CHANNEL holds something that looks like a token (not shown); it must be a channel ID such as C0123456789")
 			case looksLikeID.MatchString(ch) && strings.ContainsAny(ch, "0123456789"):
-				p = append(p, fmt.Sprintf("SLACK_CHANNEL %q is not a valid channel ID: a channel ID is C or G followed by upper-case letters and digits, e.g. C0123456789 (channel details → About, at the bottom)", ch))
+				p = append(p, fmt.Sprintf("SLACK_CHANNEL %s is not a valid channel ID: a channel ID is C or G followed by upper-case letters and digits, e.g. C0123456789 (channel details → About, at the bottom)", display(ch)))
 			case channelName.MatchString(strings.ToLower(ch)):
-				p = append(p, fmt.Sprintf("SLACK_CHANNEL must be a channel ID such as C0123456789, not a name (%q): in Slack open the channel's details; the ID is at the bottom of the About tab", ch))
+				p = append(p, fmt.Sprintf("SLACK_CHANNEL must be a channel ID such as C0123456789, not a name (%s): in Slack open the channel's details; the ID is at the bottom of the About tab", display(ch)))
 			default:
-				p = append(p, fmt.Sprintf("SLACK_CHANNEL %q is not a channel ID (C… or G… followed by upper-case letters and digits, e.g. C0123456789)", ch))
+				p = append(p, fmt.Sprintf("SLACK_CHANNEL %s is not a channel ID (C… or G… followed by upper-case letters and digits, e.g. C0123456789)", display(ch)))
 			}
 		}
 		c.SlackAPIURL = slackAPIURL(text("SLACK_API_URL", e.SlackAPIURL, false, ""), &p)
@@ -145,7 +147,7 @@ func loadConfig(n needs) (*Config, error) {
 	if c.ListenAddr == "" {
 		c.ListenAddr = defaultListenAddr
 	} else if _, port, err := net.SplitHostPort(c.ListenAddr); err != nil || !validPort(port) {
-		p = append(p, fmt.Sprintf("TASKBOT_LISTEN_ADDR %q is not host:port with a port from 0 to 65535 (e.g. :8080 or 127.0.0.1:8080)", c.ListenAddr))
+		p = append(p, fmt.Sprintf("TASKBOT_LISTEN_ADDR %s is not host:port with a port from 0 to 65535 (e.g. :8080 or 127.0.0.1:8080)", display(c.ListenAddr)))
 	}
 	c.DBPath = text("TASKBOT_DB_PATH", e.DBPath, false, "")
 	if c.DBPath == "" {
@@ -156,11 +158,11 @@ func loadConfig(n needs) (*Config, error) {
 		d, err := time.ParseDuration(v)
 		switch {
 		case err != nil && isDigits(v):
-			p = append(p, fmt.Sprintf("TASKBOT_POLL_INTERVAL %q has no unit; write e.g. %ss or 1m", v, v))
+			p = append(p, fmt.Sprintf("TASKBOT_POLL_INTERVAL %s has no unit; write e.g. %ss or 1m", display(v), v))
 		case err != nil:
-			p = append(p, fmt.Sprintf("TASKBOT_POLL_INTERVAL %q is not a Go duration such as 30s, 1m or 1m30s", v))
+			p = append(p, fmt.Sprintf("TASKBOT_POLL_INTERVAL %s is not a Go duration such as 30s, 1m or 1m30s", display(v)))
 		case d <= 0:
-			p = append(p, fmt.Sprintf("TASKBOT_POLL_INTERVAL %q must be greater than zero", v))
+			p = append(p, fmt.Sprintf("TASKBOT_POLL_INTERVAL %s must be greater than zero", display(v)))
 		default:
 			c.PollInterval = d
 		}
@@ -171,7 +173,11 @@ func loadConfig(n needs) (*Config, error) {
 	}
 	set, err := tasks.ParseAnnounceSet(strings.Split(states, ","))
 	if err != nil {
-		p = append(p, "TASKBOT_ANNOUNCE_STATES: "+err.Error())
+		if looksSecret(states) {
+			p = append(p, "TASKBOT_ANNOUNCE_STATES holds something that looks like a token (not shown); use state names such as started,paused")
+		} else {
+			p = append(p, "TASKBOT_ANNOUNCE_STATES: "+err.Error())
+		}
 	}
 	c.Announce = set
 	switch lvl := strings.ToLower(text("TASKBOT_LOG_LEVEL", e.LogLevel, false, "")); lvl {
@@ -184,7 +190,7 @@ func loadConfig(n needs) (*Config, error) {
 	case "error":
 		c.LogLevel = slog.LevelError
 	default:
-		p = append(p, fmt.Sprintf("TASKBOT_LOG_LEVEL %q is not one of debug, info, warn, error", lvl))
+		p = append(p, fmt.Sprintf("TASKBOT_LOG_LEVEL %s is not one of debug, info, warn, error", display(lvl)))
 	}
 	if len(p) > 0 {
 		return nil, &ConfigError{Problems: p}
@@ -234,6 +240,23 @@ func slackAPIURL(v string, p *[]string) string {
 	}
 	return v
 }
+
+// display quotes a configuration value for an error message, unless it looks like a secret
+// pasted into the wrong variable (a Slack token), and cuts long values.
+func display(v string) string {
+	if looksSecret(v) {
+		return "(a value that looks like a token; not shown)"
+	}
+	if r := []rune(v); len(r) > 40 {
+		v = string(r[:40]) + "…"
+	}
+	return strconv.Quote(v)
+}
+
+// looksSecret reports whether v contains a Slack token (xoxb-, xoxp-, xapp-, …).
+func looksSecret(v string) bool { return tokenLike.MatchString(v) }
+
+var tokenLike = regexp.MustCompile(`xox[a-z]-|xapp-`)
 
 func validPort(s string) bool {
 	n, err := strconv.Atoi(s)

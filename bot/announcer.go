@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/taskbot/taskbot/state"
@@ -36,10 +37,14 @@ type Announcer struct {
 	Metrics     *Metrics
 	Now         func() time.Time
 
+	once sync.Once
 	wake chan struct{}
 }
 
-func (a *Announcer) init() {
+// init fills in defaults once; Notify (from the poller's goroutine) and Run may race to it.
+func (a *Announcer) init() { a.once.Do(a.defaults) }
+
+func (a *Announcer) defaults() {
 	if a.Pace <= 0 {
 		a.Pace = DefaultPace
 	}

@@ -147,6 +147,7 @@ func TestAnnouncerSlackFaults(t *testing.T) {
 		{"429 with Retry-After", bottest.Fault{Method: "chat.postMessage", Status: 429, RetryAfter: 1, Times: 1}, time.Second, "retry", "ratelimited"},
 		{"429 without Retry-After", bottest.Fault{Method: "chat.postMessage", Status: 429, Times: 2}, 0, "retry", "ratelimited"},
 		{"503", bottest.Fault{Method: "chat.postMessage", Status: 503, Times: 3}, 0, "retry", "http_503"},
+		{"connection reset", bottest.Fault{Method: "chat.postMessage", Reset: true, Times: 3}, 0, "will retry", "network"},
 		{"timeout", bottest.Fault{Method: "chat.postMessage", Delay: 5 * time.Second, Times: 1}, time.Second, "retry", "network"},
 		{"not_in_channel", bottest.Fault{Method: "chat.postMessage", Error: "not_in_channel", Times: 3}, 0, "/invite", "not_in_channel"},
 		{"channel_not_found", bottest.Fault{Method: "chat.postMessage", Error: "channel_not_found", Times: 2}, 0, "channel ID", "channel_not_found"},
@@ -175,6 +176,14 @@ func TestAnnouncerSlackFaults(t *testing.T) {
 			}
 			if n := testutil.ToFloat64(f.ann.Metrics.SlackErrors.WithLabelValues(tc.wantCount)); n < 1 {
 				t.Errorf("taskbot_slack_errors_total{code=%q} = %v", tc.wantCount, n)
+			}
+			if tc.fault.Reset {
+				if calls := f.slack.Calls(); calls != 2+tc.fault.Times {
+					t.Errorf("%d calls to chat.postMessage, want %d (%d reset, 2 accepted)", calls, 2+tc.fault.Times, tc.fault.Times)
+				}
+				if n := testutil.ToFloat64(f.ann.Metrics.SlackErrors.WithLabelValues("network")); n != float64(tc.fault.Times) {
+					t.Errorf("network errors counted %v, want %d", n, tc.fault.Times)
+				}
 			}
 			if tc.fault.Error != "" {
 				if n := strings.Count(f.logs.String(), "cannot post announcements"); n != 1 {

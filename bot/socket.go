@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/slack-go/slack"
@@ -30,6 +31,10 @@ func RunSocketMode(ctx context.Context, api *slack.Client, s *Server) error {
 		}
 	}()
 	if err := smc.RunContext(ctx); err != nil && ctx.Err() == nil {
+		var se slack.SlackErrorResponse
+		if errors.As(err, &se) && (se.Err == "invalid_auth" || se.Err == "not_authed" || se.Err == "not_allowed_token_type") {
+			return fmt.Errorf("socket mode: %w (SLACK_APP_TOKEN was refused: create an app-level token, xapp-…, with the connections:write scope under Basic Information → App-Level Tokens)", err)
+		}
 		return fmt.Errorf("socket mode: %w", err)
 	}
 	return nil

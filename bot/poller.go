@@ -211,7 +211,10 @@ func (p *Poller) poll(ctx context.Context) error {
 	return nil
 }
 
-// baseline records the tasks in progress and the newest updatedAt of any task, silently.
+// baseline records, silently, the tasks in progress, the newest updatedAt of any task (the
+// watermark), and the tasks the first incremental poll will see again because of the overlap
+// (those updated in the Overlap before the watermark, completed ones included): without them a
+// task that completed just before the start would be announced as news.
 func (p *Poller) baseline(ctx context.Context) error {
 	res, err := p.API.List(ctx, tasks.Query{States: inProgress, Limit: p.PageSize})
 	if err != nil {
@@ -222,10 +225,18 @@ func (p *Poller) baseline(ctx context.Context) error {
 		return fmt.Errorf("poll: baseline: newest task: %w", err)
 	}
 	var wm time.Time
+	seen := res.Tasks
 	for _, t := range latest.Tasks {
 		wm = t.UpdatedAt
 	}
-	if _, err := p.Store.Apply(state.Poll{Baseline: true, Tasks: res.Tasks, Watermark: wm}); err != nil {
+	if !wm.IsZero() {
+		recent, err := p.API.List(ctx, tasks.Query{UpdatedAfter: wm.Add(-p.Overlap), Order: tasks.Order{Field: "updatedAt"}, Limit: p.PageSize})
+		if err != nil {
+			return fmt.Errorf("poll: baseline: recently updated tasks: %w", err)
+		}
+		seen = append(seen, recent.Tasks...)
+	}
+	if _, err := p.Store.Apply(state.Poll{Baseline: true, Tasks: seen, Watermark: wm}); err != nil {
 		return fmt.Errorf("poll: baseline: %w", err)
 	}
 	p.Logger.Info("recorded a silent baseline", "tasks_in_progress", len(res.Tasks), "watermark", wm)

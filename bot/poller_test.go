@@ -110,6 +110,21 @@ func TestPollerBaselineAndTransitions(t *testing.T) {
 	}
 }
 
+func TestPollerBaselineIncludesRecentCompletions(t *testing.T) {
+	f := newPollerFixture(t, "started", "paused", "completed", "failed")
+	done := f.add(t, "finished just before the start", tasks.Started)
+	f.set(t, done, tasks.Completed, tasks.ResultOK)
+	broke := f.add(t, "failed just before the start", tasks.Started)
+	f.set(t, broke, tasks.Completed, tasks.ResultError)
+	f.add(t, "running", tasks.Started)
+	f.poll(t) // baseline
+	f.poll(t) // incremental, overlapping the baseline
+	f.poll(t)
+	if q := f.queued(t); len(q) != 0 {
+		t.Fatalf("the first polls announced %v; tasks that ended before the start are not news", q)
+	}
+}
+
 func TestPollerReconcilesMissedCompletion(t *testing.T) {
 	f := newPollerFixture(t)
 	a := f.add(t, "A", tasks.Started)

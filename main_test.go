@@ -371,3 +371,48 @@ func TestCorruptStateFileStartsANewBaseline(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestSlackOutageQueuesAndDrainsInOrder(t *testing.T) {
+	e := newTestEnv(t)
+	var ts []tasks.Task
+	for _, title := range []string{"outage-1", "outage-2", "outage-3"} {
+		ts = append(ts, e.api.Add(tasks.Task{State: tasks.Started, Context: map[string]any{"title": title}}))
+	}
+	stop, logs := e.start(t)
+	e.slack.Fail(bottest.Fault{Method: "chat.postMessage", Status: 503})
+	for _, tk := range ts {
+		if _, err := e.api.SetState(tk.UUID, tasks.Paused, ""); err != nil {
+			t.Fatal(err)
+		}
+		pollsAfter(t, e.api, 2)
+	}
+	// Polling goes on while Slack is down, and the outbox holds all three.
+	pollsAfter(t, e.api, 5)
+	waitFor(t, "three pending announcements in /metrics", func() bool {
+		resp, err := http.Get("http://" + e.addr + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return strings.Contains(string(b), "taskbot_outbox_pending 3")
+	})
+	if n := len(e.slack.Messages()); n != 0 {
+		t.Fatalf("%d messages accepted during the outage", n)
+	}
+	e.slack.ClearFaults()
+	waitFor(t, "the backlog to drain", func() bool { return len(e.slack.Messages()) >= 3 })
+	msgs := e.slack.Messages()
+	for i, want := range []string{"outage-1", "outage-2", "outage-3"} {
+		if !strings.Contains(msgs[i].Text, want) || !strings.Contains(msgs[i].Text, "paused") {
+			t.Errorf("message %d = %q, want %s paused (in order)", i, msgs[i].Text, want)
+		}
+	}
+	pollsAfter(t, e.api, 3)
+	if n := len(e.slack.Messages()); n != 3 {
+		t.Errorf("%d messages after the backlog drained, want 3", n)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("%v\n%s", err, logs)
+	}
+}

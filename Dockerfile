@@ -2,7 +2,7 @@
 # taskbot: a static binary on an empty base image, running as a non-root user, with its
 # state file on the /data volume.
 
-FROM golang:1.26-bookworm AS build
+FROM golang:1.26 AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"strings"
 	"sync"
 	"time"
@@ -168,9 +167,6 @@ func ClassifySlackError(err error) *SlackError {
 		// An unknown error code: keep the entry and retry slowly rather than drop it.
 		return &SlackError{Code: se.Err, Outcome: Blocked, Hint: "unexpected Slack error; see https://api.slack.com/methods/chat.postMessage#errors", Err: err}
 	}
-	var ne net.Error
-	if errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-		return &SlackError{Code: "network", Outcome: Retry, Err: err}
-	}
+	// Everything else is a transport failure (timeout, reset, refused, a proxy's garbage): retry.
 	return &SlackError{Code: "network", Outcome: Retry, Err: err}
 }

@@ -177,7 +177,7 @@ type ListResult struct {
 }
 
 // List fetches the tasks that q selects: GET /tasks with q.Values() (repeated keys, an
-// explicit limit), then the next page with `after=<cursor>` and the same query, as long as an
+// explicit limit), then the next page with only `after=<cursor>` and `limit`, as long as an
 // answer names a cursor in `paging.cursors.after` (what the API sends) or in a top-level
 // `cursors.after` (what the OpenAPI document describes). It stops early once q.MaxTasks tasks
 // are collected (ListResult.More then says whether there were more).
@@ -195,12 +195,11 @@ func (c *Client) List(ctx context.Context, q Query) (*ListResult, error) {
 		if page > maxPages {
 			return nil, fmt.Errorf("GET /tasks: %w: more than %d pages", ErrPagingLoop, maxPages)
 		}
-		v := make(url.Values, len(base)+1)
-		for k, vals := range base {
-			v[k] = vals
-		}
+		// The published document allows `after` only with `limit`: the cursor carries the
+		// rest of the first page's query.
+		v := base
 		if after != "" {
-			v.Set("after", after)
+			v = url.Values{"limit": base["limit"], "after": {after}}
 		}
 		var p listPage
 		if err := c.getJSON(ctx, "/tasks", v, p.decode); err != nil {

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"hash/fnv"
 	"net/http"
 	"net/url"
 	"slices"
@@ -37,7 +36,7 @@ type listQuery struct {
 	limit   int
 	after   *cursor
 	afterAt time.Time // after.Key parsed
-	queryID string    // fingerprint of everything but after and limit, bound into cursors
+	queryID string    // the query string without after and limit, carried by cursors
 }
 
 // timeFilter is `field=gt(T)` or `field=lt(T)`.
@@ -55,13 +54,13 @@ type orderSpec struct {
 
 // cursor is the opaque `after` token: the sort key of the last task of the page (keyset
 // paging, so tasks that change between pages are neither skipped nor repeated for a stable
-// order) bound to the query it was issued for.
+// order) and the query of the first page, which later pages do not repeat.
 type cursor struct {
 	V     int    `json:"v"`
 	Order string `json:"o"`
 	Key   string `json:"k"` // sort value of the last task: RFC 3339 time, "" for an absent time
 	ID    int64  `json:"i"`
-	Query string `json:"q"`
+	Query string `json:"q"` // the first page's query string without limit
 }
 
 // badRequest is a 400 answer: a domainError like testdata/acronis/error-task-manager.json.
@@ -78,7 +77,12 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request) {
 	if !s.authorized(w, r) {
 		return
 	}
-	q, err := parseListQuery(r.URL.Query())
+	v := r.URL.Query()
+	parse := parseListQuery
+	if v.Has("after") {
+		parse = parseNextPage
+	}
+	q, err := parse(v)
 	if err != nil {
 		writeDomainError(w, http.StatusBadRequest, "badRequest", err.msg,
 			map[string]any{"param": err.param, "value": err.value})
@@ -125,7 +129,7 @@ func (s *Server) listPage(q *listQuery) ([]byte, error) {
 	var next string
 	if end < len(matched) {
 		last := matched[end-1]
-		next = encodeCursor(cursor{V: 1, Order: q.order.String(), Key: q.order.key(last), ID: last.ID, Query: q.queryID})
+		next = encodeCursor(cursor{V: 2, Order: q.order.String(), Key: q.order.key(last), ID: last.ID, Query: q.queryID})
 	}
 	ans := listAnswer{Items: page, Size: len(page), TimeStamp: time.Now().UTC().Format(time.RFC3339Nano)}
 	if s.cursorStyle == CursorsTopLevel {
@@ -214,25 +218,41 @@ func parseListQuery(v url.Values) (*listQuery, *badRequest) {
 			rest[k] = slices.Sorted(slices.Values(vals))
 		}
 	}
-	h := fnv.New64a()
-	h.Write([]byte(rest.Encode()))
-	q.queryID = strconv.FormatUint(h.Sum64(), 36)
-	if a, ok := v["after"]; ok {
-		if _, ok := v["limit"]; !ok {
-			return nil, bad("after", a[0], "after can be used only with the limit query string parameter")
-		}
-		c, err := decodeCursor(a[0])
-		if err == nil && c.Key != "" {
-			q.afterAt, err = time.Parse(time.RFC3339Nano, c.Key)
-		}
-		if err != nil || c.V != 1 {
-			return nil, bad("after", a[0], "invalid page cursor")
-		}
-		if c.Order != q.order.String() || c.Query != q.queryID {
-			return nil, bad("after", a[0], "the page cursor belongs to another query")
-		}
-		q.after = &c
+	q.queryID = rest.Encode()
+	return q, nil
+}
+
+// parseNextPage parses a request for a later page. The published document allows `after`
+// only with `limit` ("This parameter restricts usage of the query string parameters to
+// `after`"): the cursor carries the query of the first page, so any other parameter is a 400.
+func parseNextPage(v url.Values) (*listQuery, *badRequest) {
+	a := v["after"]
+	if _, ok := v["limit"]; !ok {
+		return nil, bad("after", a[0], "after can be used only with the limit query string parameter")
 	}
+	for k := range v {
+		if k != "after" && k != "limit" {
+			return nil, bad(k, v.Get(k), "after can be used only with the limit query string parameter")
+		}
+	}
+	c, err := decodeCursor(a[0])
+	var afterAt time.Time
+	if err == nil && c.Key != "" {
+		afterAt, err = time.Parse(time.RFC3339Nano, c.Key)
+	}
+	if err != nil || c.V != 2 || len(a) > 1 {
+		return nil, bad("after", a[0], "invalid page cursor")
+	}
+	first, err := url.ParseQuery(c.Query)
+	if err != nil {
+		return nil, bad("after", a[0], "invalid page cursor")
+	}
+	first["limit"] = v["limit"]
+	q, berr := parseListQuery(first)
+	if berr != nil {
+		return nil, berr
+	}
+	q.after, q.afterAt = &c, afterAt
 	return q, nil
 }
 

@@ -14,8 +14,8 @@ import (
 
 // Announcer defaults.
 const (
-	DefaultPace       = time.Second     // Slack allows about one message a second per channel
-	DefaultMaxBackoff = 5 * time.Minute // longest wait between retries
+	DefaultPace       = time.Second // Slack allows about one message a second per channel
+	DefaultMaxBackoff = time.Minute // longest wait between retries (after /invite, posts resume within a minute)
 	postTimeout       = 15 * time.Second
 )
 

@@ -23,7 +23,7 @@ const (
 	DefaultResyncEvery = 10              // every tenth poll also reconciles in-progress tasks
 	DefaultOverlap     = 2 * time.Minute // incremental polls look back this far behind the watermark
 	DefaultBurst       = 10              // more transitions than this in one poll become one summary
-	maxPollBackoff     = 5 * time.Minute
+	maxPollBackoff     = time.Minute     // a failing API is asked again at least once a minute
 )
 
 // inProgress are the states a reconciliation lists in full.
@@ -40,7 +40,7 @@ var inProgress = []tasks.State{tasks.Enqueued, tasks.Assigned, tasks.Started, ta
 // tasks whose update becomes visible late; the store ignores answers it has already seen.
 //
 // The first poll on an empty store is a silent baseline. A failed poll changes nothing in the
-// store and is retried with exponential backoff (Interval·2^n, at most 5 minutes).
+// store and is retried with exponential backoff (Interval·2^n, at most a minute or Interval).
 type Poller struct {
 	API      Lister
 	Store    *state.Store
@@ -61,6 +61,7 @@ type Poller struct {
 	Metrics  *Metrics
 	Now      func() time.Time
 
+	once     sync.Once
 	mu       sync.Mutex
 	polls    int
 	lastErr  error
@@ -68,7 +69,10 @@ type Poller struct {
 	failures int
 }
 
-func (p *Poller) init() {
+// init fills in defaults once (Ready is called from HTTP handlers while Run runs).
+func (p *Poller) init() { p.once.Do(p.defaults) }
+
+func (p *Poller) defaults() {
 	if p.ResyncEvery <= 0 {
 		p.ResyncEvery = DefaultResyncEvery
 	}
@@ -114,8 +118,11 @@ func (p *Poller) Run(ctx context.Context) error {
 	}
 }
 
-// Ready reports whether the last poll succeeded, and if not, why (for /readyz).
+// Ready reports whether the last poll succeeded recently, and if not, why (for /readyz).
+// A poll that hangs (the API holds the connection) makes the bot unready once the last success
+// is older than StaleAfter, without waiting for the poll's timeouts and retries to run out.
 func (p *Poller) Ready() (bool, string) {
+	p.init()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	switch {
@@ -124,8 +131,15 @@ func (p *Poller) Ready() (bool, string) {
 	case p.lastOK.IsZero():
 		return false, "no poll has completed yet"
 	}
+	if age := p.Now().Sub(p.lastOK); age > p.staleAfter() {
+		return false, fmt.Sprintf("no successful poll for %s (poll interval %s): the Task Manager API is slow or hanging",
+			age.Round(time.Second), p.Interval)
+	}
 	return true, "last poll succeeded at " + p.lastOK.UTC().Format(time.RFC3339)
 }
+
+// staleAfter is how old the last successful poll may be: three intervals, at least a minute.
+func (p *Poller) staleAfter() time.Duration { return max(3*p.Interval, time.Minute) }
 
 // Poll runs one poll: baseline, incremental, or incremental plus reconciliation. It returns
 // the first error; then the store is unchanged.

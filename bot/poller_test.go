@@ -201,3 +201,49 @@ func TestPollerFaultsChangeNothing(t *testing.T) {
 		})
 	}
 }
+
+func TestPollerSurvivesEmptyAnswers(t *testing.T) {
+	f := newPollerFixture(t)
+	for _, title := range []string{"A", "B", "C"} {
+		f.add(t, title, tasks.Paused)
+	}
+	f.poll(t) // baseline
+	// The API answers every list with no tasks for longer than a reconciliation interval.
+	f.api.Fail(taskstest.Fault{Status: 200, ContentType: "application/json", Body: `{"items":[]}`})
+	for range DefaultResyncEvery + 1 {
+		f.poll(t)
+	}
+	f.api.ClearFaults()
+	for range DefaultResyncEvery + 1 {
+		f.poll(t)
+	}
+	if q := f.queued(t); len(q) != 0 {
+		t.Fatalf("after a stretch of empty answers the tasks were announced again: %v", q)
+	}
+	recs, _ := f.store.InProgress()
+	for _, r := range recs {
+		if !r.MissingSince.IsZero() {
+			t.Errorf("task %s still marked missing after it came back", r.Title)
+		}
+	}
+}
+
+func TestReadyTurnsStaleWhileAPollHangs(t *testing.T) {
+	f := newPollerFixture(t)
+	now := time.Now()
+	f.poller.Now = func() time.Time { return now }
+	f.poller.Interval = 30 * time.Second
+	f.poll(t)
+	if ok, why := f.poller.Ready(); !ok {
+		t.Fatalf("not ready after a poll: %s", why)
+	}
+	now = now.Add(80 * time.Second) // a poll has been hanging since: no result yet
+	if ok, _ := f.poller.Ready(); !ok {
+		t.Fatal("unready before three intervals passed")
+	}
+	now = now.Add(20 * time.Second)
+	ok, why := f.poller.Ready()
+	if ok || !strings.Contains(why, "no successful poll for 1m40s") {
+		t.Fatalf("Ready() = %v, %q after 100s without a poll; want unready saying so", ok, why)
+	}
+}

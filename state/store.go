@@ -18,6 +18,7 @@ import (
 	"os"
 	"runtime/debug"
 	"slices"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -44,6 +45,8 @@ const SchemaVersion = "1"
 const (
 	DefaultLockTimeout = 2 * time.Second
 	DefaultRetention   = 7 * 24 * time.Hour
+	DefaultGoneAfter   = 24 * time.Hour
+	DefaultPruneEvery  = 10 * time.Minute
 )
 
 // ErrLocked is returned by Open when another process holds the state file's lock.
@@ -55,6 +58,10 @@ type Options struct {
 	LockTimeout time.Duration
 	// Retention is how long a completed task's record is kept after it completed; default 7 days.
 	Retention time.Duration
+	// GoneAfter is how long a task the API no longer returns is remembered; default 24 hours.
+	GoneAfter time.Duration
+	// PruneEvery is the least time between two prunes; default 10 minutes.
+	PruneEvery time.Duration
 	// Logger receives the loud message when a corrupt file is moved aside; default slog.Default().
 	Logger *slog.Logger
 	// Now is the clock; default time.Now.
@@ -66,6 +73,9 @@ type Store struct {
 	db   *bolt.DB
 	path string
 	opts Options
+
+	mu        sync.Mutex
+	lastPrune time.Time // in memory: a restart prunes at its first poll
 }
 
 // Record is the last seen state of one task.
@@ -78,6 +88,10 @@ type Record struct {
 	CompletedAt time.Time        `json:"completedAt,omitzero"`
 	// MessageTS is the Slack ts of the task's first announcement (its thread), "" until posted.
 	MessageTS string `json:"messageTs,omitempty"`
+	// MissingSince is when a reconciliation first found the task absent from the API (zero
+	// while it is seen). The record is kept for Options.GoneAfter, so that an API answering
+	// with nothing for a while does not make taskbot forget tasks and announce them again.
+	MissingSince time.Time `json:"missingSince,omitzero"`
 }
 
 // Entry is one pending announcement in the outbox: a transition of a task.
@@ -124,6 +138,12 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	if opts.Retention <= 0 {
 		opts.Retention = DefaultRetention
+	}
+	if opts.GoneAfter <= 0 {
+		opts.GoneAfter = DefaultGoneAfter
+	}
+	if opts.PruneEvery <= 0 {
+		opts.PruneEvery = DefaultPruneEvery
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -257,8 +277,8 @@ func (s *Store) Watermark() (time.Time, error) {
 type Poll struct {
 	// Tasks are the tasks the API returned, in any order.
 	Tasks []tasks.Task
-	// Gone are keys of tasks the API no longer returns at all; their records are dropped
-	// without an announcement.
+	// Gone are keys of tasks the API no longer returns at all; their records are marked
+	// missing and dropped, without an announcement, once missing for Options.GoneAfter.
 	Gone []string
 	// Watermark is a lower bound for the new watermark (e.g. the latest updatedAt of any task
 	// at baseline); the store also advances it to the latest updatedAt in Tasks. It never moves
@@ -303,6 +323,12 @@ func (s *Store) Apply(p Poll) ([]Entry, error) {
 				return err
 			}
 			if found && !t.UpdatedAt.After(rec.UpdatedAt) {
+				if !rec.MissingSince.IsZero() { // seen again: no longer missing
+					rec.MissingSince = time.Time{}
+					if err := putJSON(tb, []byte(key), rec); err != nil {
+						return err
+					}
+				}
 				continue
 			}
 			changed := !found || rec.State != t.State || rec.Result != t.ResultCode()
@@ -336,7 +362,13 @@ func (s *Store) Apply(p Poll) ([]Entry, error) {
 			}
 		}
 		for _, k := range p.Gone {
-			if err := tb.Delete([]byte(k)); err != nil {
+			var rec Record
+			found, err := getJSON(tb, []byte(k), &rec)
+			if err != nil || !found || !rec.MissingSince.IsZero() {
+				continue
+			}
+			rec.MissingSince = now
+			if err := putJSON(tb, []byte(k), rec); err != nil {
 				return err
 			}
 		}
@@ -347,6 +379,9 @@ func (s *Store) Apply(p Poll) ([]Entry, error) {
 			if err := putTime(meta, keyBaseline, now); err != nil {
 				return err
 			}
+		}
+		if !s.pruneDue(now) {
+			return nil
 		}
 		return s.prune(tb, now)
 	})
@@ -367,10 +402,24 @@ func summarize(es []Entry, now time.Time) Entry {
 	return Entry{Summary: sum, QueuedAt: now}
 }
 
-// prune deletes records of tasks that completed before now-Retention. Collect first: bbolt
-// cursors must not delete while iterating with Next.
+// pruneDue reports whether PruneEvery has passed since the last prune, and if so counts this
+// as one: pruning reads every record, which a poll need not do.
+func (s *Store) pruneDue(now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.lastPrune.IsZero() && now.Sub(s.lastPrune) < s.opts.PruneEvery {
+		return false
+	}
+	s.lastPrune = now
+	return true
+}
+
+// prune deletes records of tasks that completed before now-Retention, and of tasks missing from
+// the API for longer than GoneAfter. Collect first: bbolt cursors must not delete while
+// iterating with Next.
 func (s *Store) prune(tb *bolt.Bucket, now time.Time) error {
 	cutoff := now.Add(-s.opts.Retention)
+	goneBefore := now.Add(-s.opts.GoneAfter)
 	var old [][]byte
 	err := tb.ForEach(func(k, v []byte) error {
 		var rec Record
@@ -382,7 +431,8 @@ func (s *Store) prune(tb *bolt.Bucket, now time.Time) error {
 		if done.IsZero() {
 			done = rec.UpdatedAt
 		}
-		if rec.State == tasks.Completed && done.Before(cutoff) {
+		if rec.State == tasks.Completed && done.Before(cutoff) ||
+			!rec.MissingSince.IsZero() && rec.MissingSince.Before(goneBefore) {
 			old = append(old, slices.Clone(k))
 		}
 		return nil

@@ -197,17 +197,38 @@ func TestReopenKeepsEverything(t *testing.T) {
 	}
 }
 
-func TestGoneAndInProgress(t *testing.T) {
-	s := openTest(t, filepath.Join(t.TempDir(), "taskbot.db"), Options{})
-	s.Apply(Poll{Baseline: true, Tasks: []tasks.Task{
-		task("a", tasks.Started, t0), task("b", tasks.Paused, t0), task("c", tasks.Completed, t0),
-	}})
-	s.Apply(Poll{Gone: []string{"b"}})
-	recs, err := s.InProgress()
-	if err != nil {
-		t.Fatal(err)
+func TestGoneTasksAreRememberedForAWhile(t *testing.T) {
+	now := t0
+	s := openTest(t, filepath.Join(t.TempDir(), "taskbot.db"), Options{GoneAfter: time.Hour, PruneEvery: time.Nanosecond,
+		Now: func() time.Time { return now }})
+	a, b := task("a", tasks.Started, t0.Add(-time.Hour)), task("b", tasks.Paused, t0.Add(-time.Hour))
+	s.Apply(Poll{Baseline: true, Tasks: []tasks.Task{a, b}})
+
+	// The API answers with nothing for a while: a and b are missing, not forgotten.
+	now = now.Add(time.Minute)
+	if q, err := s.Apply(Poll{Gone: []string{"a", "b"}}); err != nil || len(q) != 0 {
+		t.Fatalf("Gone queued %v, %v", q, err)
 	}
-	if len(recs) != 1 || recs[0].Key != "a" {
+	rec, ok, _ := s.Record("b")
+	if !ok || !rec.MissingSince.Equal(now) {
+		t.Fatalf("record b after Gone: %+v, %v; want kept, missing since %v", rec, ok, now)
+	}
+	// They come back unchanged: no announcement, no longer missing.
+	now = now.Add(10 * time.Minute)
+	if q, _ := s.Apply(Poll{Tasks: []tasks.Task{a, b}}); len(q) != 0 {
+		t.Fatalf("tasks back after an empty answer were announced: %v", events(q))
+	}
+	if rec, _, _ := s.Record("b"); !rec.MissingSince.IsZero() {
+		t.Fatalf("b still marked missing after it was seen again")
+	}
+	// b disappears for good: it is dropped once missing for GoneAfter.
+	s.Apply(Poll{Gone: []string{"b"}})
+	now = now.Add(2 * time.Hour)
+	s.Apply(Poll{})
+	if _, ok, _ := s.Record("b"); ok {
+		t.Fatal("b kept after missing for longer than GoneAfter")
+	}
+	if recs, _ := s.InProgress(); len(recs) != 1 || recs[0].Key != "a" {
 		t.Fatalf("InProgress = %+v, want only a", recs)
 	}
 }
@@ -303,7 +324,7 @@ func TestCorruptFileMovedAside(t *testing.T) {
 func TestPruneKeepsFileBounded(t *testing.T) {
 	now := t0
 	path := filepath.Join(t.TempDir(), "taskbot.db")
-	s := openTest(t, path, Options{Retention: time.Hour, Now: func() time.Time { return now }})
+	s := openTest(t, path, Options{Retention: time.Hour, PruneEvery: time.Minute, Now: func() time.Time { return now }})
 	s.Apply(Poll{Baseline: true})
 	var sizes []int64
 	n := 0

@@ -183,6 +183,27 @@ func refusingSlack(t *testing.T, status int, slackErr string) string {
 
 // newLeakEnv is newTestEnv with recognisable Slack secrets, ACRONIS_URL pointing at a token
 // spy in front of the fake Task Manager, and a watch that knows every secret.
+// verify adds the access and ID tokens the fake issued to the secrets (failing when wantToken
+// and none was issued), checks that the run said every want (so the failure really happened),
+// and that no secret appears anywhere.
+func (w *leakWatch) verify(t *testing.T, spy *tokenSpy, wantToken bool, want []string) {
+	t.Helper()
+	tokens := spy.Tokens()
+	if wantToken && len(tokens) == 0 {
+		t.Fatal("the fake issued no access token, so none could be looked for")
+	}
+	for i, tok := range tokens {
+		w.secret(fmt.Sprintf("access or ID token %d", i), tok)
+	}
+	all := w.all()
+	for _, wt := range want {
+		if !strings.Contains(all, wt) {
+			t.Errorf("the run never said %q, so the failure was not exercised:\n%s", wt, all)
+		}
+	}
+	w.check(t)
+}
+
 func newLeakEnv(t *testing.T) (*testEnv, *tokenSpy, *leakWatch) {
 	t.Helper()
 	e := newTestEnv(t)
@@ -420,20 +441,7 @@ func TestServeFailuresShowNoSecrets(t *testing.T) {
 			e, spy, w := newLeakEnv(t)
 			tc.setup(t, e)
 			serveOnce(t, e, w, func() { tc.during(t, e) })
-			tokens := spy.Tokens()
-			if tc.token && len(tokens) == 0 {
-				t.Fatal("the fake issued no access token, so none could be looked for")
-			}
-			for i, tok := range tokens {
-				w.secret(fmt.Sprintf("access or ID token %d", i), tok)
-			}
-			all := w.all()
-			for _, want := range tc.want {
-				if !strings.Contains(all, want) {
-					t.Errorf("the run never said %q, so the failure was not exercised:\n%s", want, all)
-				}
-			}
-			w.check(t)
+			w.verify(t, spy, tc.token, tc.want)
 		})
 	}
 }
@@ -507,20 +515,7 @@ func TestCommandFailuresShowNoSecrets(t *testing.T) {
 			if code := runOnce(t, w, tc.args...); code != tc.code {
 				t.Errorf("exit status %d, want %d:\n%s", code, tc.code, w.all())
 			}
-			tokens := spy.Tokens()
-			if tc.token && len(tokens) == 0 {
-				t.Fatal("the fake issued no access token, so none could be looked for")
-			}
-			for i, tok := range tokens {
-				w.secret(fmt.Sprintf("access or ID token %d", i), tok)
-			}
-			all := w.all()
-			for _, want := range tc.want {
-				if !strings.Contains(all, want) {
-					t.Errorf("the run never said %q:\n%s", want, all)
-				}
-			}
-			w.check(t)
+			w.verify(t, spy, tc.token, tc.want)
 		})
 	}
 }
@@ -580,16 +575,10 @@ func TestConfigErrorsShowNoSecrets(t *testing.T) {
 					t.Errorf("taskbot %v: exit status %d, want %d", args, code, want)
 				}
 			}
-			if all := w.all(); !strings.Contains(all, tc.want) {
-				t.Errorf("the reports never say %q:\n%s", tc.want, all)
-			}
 			if n := e.api.TokenRequests() + e.api.TaskRequests(); n != 0 && !tc.slackOnly {
 				t.Errorf("%d requests reached Acronis with a bad configuration", n)
 			}
-			for i, tok := range spy.Tokens() {
-				w.secret(fmt.Sprintf("access or ID token %d", i), tok)
-			}
-			w.check(t)
+			w.verify(t, spy, false, []string{tc.want})
 		})
 	}
 }

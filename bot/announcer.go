@@ -211,9 +211,8 @@ func (a *Announcer) post(ctx context.Context, m Message, thread string, broadcas
 }
 
 func (a *Announcer) gauge() {
-	if st, err := a.Store.Stats(); err == nil {
-		a.Metrics.OutboxPending.Set(float64(st.Pending))
-		a.Metrics.TasksTracked.Set(float64(st.Tasks))
+	if n, err := a.Store.PendingCount(); err == nil {
+		a.Metrics.OutboxPending.Set(float64(n))
 	}
 }
 

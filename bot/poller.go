@@ -221,6 +221,11 @@ func (p *Poller) poll(ctx context.Context) error {
 	if len(queued) > 0 && p.OnQueued != nil {
 		p.OnQueued()
 	}
+	if resync { // counting walks every record: only as often as reconciliation
+		if st, err := p.Store.Stats(); err == nil {
+			p.Metrics.TasksTracked.Set(float64(st.Tasks))
+		}
+	}
 	p.Logger.Debug("polled", "updated", len(res.Tasks), "queued", len(queued), "resync", resync)
 	return nil
 }

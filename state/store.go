@@ -526,6 +526,17 @@ type Stats struct {
 	FileSize  int64     // bytes
 }
 
+// PendingCount is the number of outbox entries, cheap enough to read after every post (the
+// outbox is small; Stats walks every task record).
+func (s *Store) PendingCount() (int, error) {
+	var n int
+	err := s.db.View(func(tx *bolt.Tx) error {
+		n = tx.Bucket(bucketOutbox).Stats().KeyN
+		return nil
+	})
+	return n, err
+}
+
 // Stats counts the store's contents.
 func (s *Store) Stats() (Stats, error) {
 	var st Stats

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -21,7 +20,7 @@ import (
 
 // oneShot is `taskbot tasks [-json] [ARGS…]`: the query a `/tasks ARGS` slash command would run,
 // printed as text (or, with -json, as the Slack message payload {"text":…,"blocks":[…]}).
-func oneShot(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func oneShot(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("tasks", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print the Slack message payload instead of text")
@@ -45,7 +44,7 @@ func oneShot(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintln(stdout, plainUsage(bot.Usage()))
 		return nil
 	}
-	cfg, err := loadConfig(needs{acronis: true})
+	cfg, err := loadConfig(getenv, needs{acronis: true})
 	if err != nil {
 		return err
 	}
@@ -54,10 +53,13 @@ func oneShot(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	a := &bot.Answerer{API: client, Logger: log}
-	ts, more, err := a.Fetch(ctx, cmd)
+	ts, more, err := bot.NewAnswerer(client, log, nil).Fetch(ctx, cmd)
 	if err != nil {
-		return fmt.Errorf("%s: %w", strings.TrimSpace("tasks "+cmd.String()), err)
+		err = fmt.Errorf("%s: %w", strings.TrimSpace("tasks "+cmd.String()), err)
+		if fix := tasks.Fix(err); fix != "" {
+			err = fmt.Errorf("%w (%s)", err, fix)
+		}
+		return err
 	}
 	m := bot.RenderList(cmd, ts, more, time.Now())
 	if *asJSON {
@@ -79,8 +81,8 @@ func plainUsage(s string) string {
 
 // check is `taskbot check`: read-only checks of the configuration against Acronis and Slack,
 // each reported on a line with what to do when it fails. Exit status 1 when one fails.
-func check(ctx context.Context, stdout io.Writer) error {
-	cfg, err := loadConfig(needs{acronis: true, slack: true})
+func check(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := loadConfig(getenv, needs{acronis: true, slack: true})
 	if err != nil {
 		return err
 	}
@@ -125,14 +127,14 @@ func check(ctx context.Context, stdout io.Writer) error {
 	api := newSlackClient(cfg)
 	auth, err := api.AuthTestContext(ctx)
 	if err != nil {
-		report(false, "Slack bot token", explainSlack(err))
+		report(false, "Slack bot token", bot.ExplainSlack("auth.test", err))
 		fmt.Fprintln(stdout, "skip the channel check (the bot token does not work)")
 	} else {
 		report(true, "Slack bot token", fmt.Sprintf("signed in as @%s in workspace %s", auth.User, auth.Team))
 		ch, err := api.GetConversationInfoContext(ctx, &slack.GetConversationInfoInput{ChannelID: cfg.SlackChannel})
 		switch {
 		case err != nil:
-			report(false, "Slack channel "+cfg.SlackChannel, explainSlack(err))
+			report(false, "Slack channel "+cfg.SlackChannel, bot.ExplainSlack("conversations.info", err))
 		case !ch.IsMember:
 			report(false, "Slack channel "+cfg.SlackChannel, fmt.Sprintf("the bot is not a member of #%s; invite it with /invite @%s in that channel", ch.Name, auth.User))
 		default:
@@ -141,7 +143,7 @@ func check(ctx context.Context, stdout io.Writer) error {
 	}
 	if cfg.SlackAppToken != "" {
 		if _, _, err := api.StartSocketModeContext(ctx); err != nil {
-			report(false, "Slack app-level token (Socket Mode)", explainSlack(err))
+			report(false, "Slack app-level token (Socket Mode)", bot.ExplainSlack("apps.connections.open", err))
 		} else {
 			report(true, "Slack app-level token (Socket Mode)", "Socket Mode connections can be opened")
 		}
@@ -153,54 +155,19 @@ func check(ctx context.Context, stdout io.Writer) error {
 	return nil
 }
 
+// explainAcronis is err with its fix from the Acronis error table: "GET /tasks: 403 … — the
+// API client lacks the scope …".
 func explainAcronis(err error) string {
-	var te *tasks.TokenError
-	var ae *tasks.APIError
-	switch {
-	case errors.As(err, &te) && (te.StatusCode == 400 || te.StatusCode == 401):
-		return te.Error() + " — check ACRONIS_CLIENT_ID and ACRONIS_CLIENT_SECRET (console → Settings → API clients) and that ACRONIS_URL is your data center"
-	case errors.As(err, &te):
-		return te.Error()
-	case errors.As(err, &ae) && ae.StatusCode == 403:
-		return ae.Error() + " — the API client needs a role that may read tasks (Task Manager viewer or admin; the default API client role of a partner or customer administrator works)"
-	case errors.As(err, &ae) && ae.StatusCode == 404:
-		return ae.Error() + " — is ACRONIS_URL your data center (e.g. https://eu2-cloud.acronis.com)?"
+	if fix := tasks.Fix(err); fix != "" {
+		return err.Error() + " — " + fix
 	}
 	return err.Error()
-}
-
-func explainSlack(err error) string {
-	if se := bot.ClassifySlackError(err); se != nil && se.Hint != "" {
-		return se.Code + " — " + se.Hint
-	}
-	var sr slack.SlackErrorResponse
-	if errors.As(err, &sr) && sr.Err == "missing_scope" {
-		return "missing_scope — add the scopes channels:read and groups:read and reinstall the app"
-	}
-	if errors.As(err, &sr) {
-		return sr.Err
-	}
-	if se := bot.ClassifySlackError(err); se != nil && se.Code == "network" {
-		return "cannot reach Slack at SLACK_API_URL (" + rootCause(err) + ")"
-	}
-	return err.Error()
-}
-
-// rootCause is the innermost error's text, e.g. "connection refused".
-func rootCause(err error) string {
-	for {
-		next := errors.Unwrap(err)
-		if next == nil {
-			return err.Error()
-		}
-		err = next
-	}
 }
 
 // healthcheck is `taskbot healthcheck`: exit 0 when GET /healthz on TASKBOT_LISTEN_ADDR answers
 // 200 within 3 seconds (Docker HEALTHCHECK in an image without a shell or curl).
-func healthcheck(ctx context.Context) error {
-	cfg, err := loadConfig(needs{})
+func healthcheck(ctx context.Context, getenv func(string) string) error {
+	cfg, err := loadConfig(getenv, needs{})
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 )
 
 func TestTasksCommand(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t)
 	e.api.Add(tasks.Task{State: tasks.Paused, Type: "MachineBackup", Context: map[string]any{"title": "Paused <b>backup</b> & co"}})
 	e.api.Add(tasks.Task{State: tasks.Started, Type: "MachineBackup", Context: map[string]any{"title": "Running backup"}})
@@ -21,12 +22,12 @@ func TestTasksCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Only ACRONIS_* are needed for `taskbot tasks`.
-	t.Setenv("SLACK_BOT_TOKEN", "")
-	t.Setenv("SLACK_CHANNEL", "")
+	e.set("SLACK_BOT_TOKEN", "")
+	e.set("SLACK_CHANNEL", "")
 
 	t.Run("text", func(t *testing.T) {
 		var out, errOut bytes.Buffer
-		err := run(context.Background(), []string{"tasks", "PAUSED"}, strings.NewReader(""), &out, &errOut)
+		err := run(context.Background(), []string{"tasks", "PAUSED"}, e.getenv, strings.NewReader(""), &out, &errOut)
 		if err != nil {
 			t.Fatalf("%v\n%s", err, errOut.String())
 		}
@@ -39,7 +40,7 @@ func TestTasksCommand(t *testing.T) {
 	})
 	t.Run("json payload", func(t *testing.T) {
 		var out bytes.Buffer
-		if err := run(context.Background(), []string{"tasks", "-json", "failed"}, strings.NewReader(""), &out, io.Discard); err != nil {
+		if err := run(context.Background(), []string{"tasks", "-json", "failed"}, e.getenv, strings.NewReader(""), &out, io.Discard); err != nil {
 			t.Fatal(err)
 		}
 		var m struct {
@@ -54,9 +55,9 @@ func TestTasksCommand(t *testing.T) {
 		}
 	})
 	t.Run("API failure is exit 1 with the reason", func(t *testing.T) {
-		t.Setenv("ACRONIS_CLIENT_SECRET", "wrong-secret-Zq99")
+		e.set("ACRONIS_CLIENT_SECRET", "wrong-secret-Zq99")
 		var out bytes.Buffer
-		err := run(context.Background(), []string{"tasks"}, strings.NewReader(""), &out, &out)
+		err := run(context.Background(), []string{"tasks"}, e.getenv, strings.NewReader(""), &out, &out)
 		if code := exitCode(err, &out); code != 1 || !strings.Contains(out.String(), "401") || strings.Contains(out.String(), "wrong-secret-Zq99") {
 			t.Fatalf("exit %d, output %q", code, out.String())
 		}
@@ -64,25 +65,26 @@ func TestTasksCommand(t *testing.T) {
 }
 
 func TestCheckCommand(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t)
 	e.api.Add(tasks.Task{State: tasks.Started, Context: map[string]any{"title": "x"}})
 
 	var out bytes.Buffer
-	err := run(context.Background(), []string{"check"}, strings.NewReader(""), &out, &out)
+	err := run(context.Background(), []string{"check"}, e.getenv, strings.NewReader(""), &out, &out)
 	if code := exitCode(err, &out); code != 1 || !strings.Contains(out.String(), "FAIL Slack channel C0123ABCDEF") {
 		t.Fatalf("unknown channel: exit %d\n%s", code, out.String())
 	}
 
 	e.slack.SetChannel("C0123ABCDEF", "ops-alerts", false)
 	out.Reset()
-	err = run(context.Background(), []string{"check"}, strings.NewReader(""), &out, &out)
+	err = run(context.Background(), []string{"check"}, e.getenv, strings.NewReader(""), &out, &out)
 	if code := exitCode(err, &out); code != 1 || !strings.Contains(out.String(), "/invite") {
 		t.Fatalf("bot not in channel: exit %d\n%s", code, out.String())
 	}
 
 	e.slack.SetChannel("C0123ABCDEF", "ops-alerts", true)
 	out.Reset()
-	err = run(context.Background(), []string{"check"}, strings.NewReader(""), &out, &out)
+	err = run(context.Background(), []string{"check"}, e.getenv, strings.NewReader(""), &out, &out)
 	if err != nil {
 		t.Fatalf("all good: %v\n%s", err, out.String())
 	}
@@ -97,14 +99,24 @@ func TestCheckCommand(t *testing.T) {
 }
 
 func TestDemo(t *testing.T) {
+	t.Parallel()
 	stdin, w := io.Pipe()
 	var out syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(context.Background(), []string{"demo", "-for", "8s", "-every", "300ms"}, stdin, &out, io.Discard)
+		done <- run(ctx, []string{"demo", "-every", "300ms"}, noEnv, stdin, &out, io.Discard)
 	}()
-	time.Sleep(1500 * time.Millisecond)
+	waitUntil(t, 30*time.Second, "the demo's banner", func() bool { return strings.Contains(out.String(), "Ctrl-C quits") })
 	io.WriteString(w, "/tasks\n/tasks pausd\nhello\n")
+	// The demo runs until its context ends: end it once it has announced and answered.
+	waitUntil(t, 30*time.Second, "an announcement and the three answers", func() bool {
+		o := out.String()
+		return strings.Contains(o, "] #demo") && strings.Contains(o, "Tasks in progress") &&
+			strings.Contains(o, `I don't understand "pausd"`) && strings.Contains(o, "type /tasks")
+	})
+	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}

@@ -2,9 +2,11 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/url"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -15,22 +17,40 @@ import (
 	"github.com/taskbot/taskbot/tasks"
 )
 
-// env is the contract's environment (shared/DESIGN.md, "Environment"), read with envconfig as
-// text so that every problem can be reported at once; Config holds the validated values.
+// env is the contract's environment (README, "Environment"): every variable as text, so that
+// every problem can be reported at once; Config holds the validated values. The envconfig tags
+// name the variables and their short descriptions, which `taskbot help` prints with envconfig.
 type env struct {
-	AcronisURL          string `envconfig:"ACRONIS_URL"`
-	AcronisClientID     string `envconfig:"ACRONIS_CLIENT_ID"`
-	AcronisClientSecret string `envconfig:"ACRONIS_CLIENT_SECRET"`
-	SlackBotToken       string `envconfig:"SLACK_BOT_TOKEN"`
-	SlackSigningSecret  string `envconfig:"SLACK_SIGNING_SECRET"`
-	SlackAppToken       string `envconfig:"SLACK_APP_TOKEN"`
-	SlackChannel        string `envconfig:"SLACK_CHANNEL"`
-	SlackAPIURL         string `envconfig:"SLACK_API_URL"`
-	ListenAddr          string `envconfig:"TASKBOT_LISTEN_ADDR"`
-	DBPath              string `envconfig:"TASKBOT_DB_PATH"`
-	PollInterval        string `envconfig:"TASKBOT_POLL_INTERVAL"`
-	AnnounceStates      string `envconfig:"TASKBOT_ANNOUNCE_STATES"`
-	LogLevel            string `envconfig:"TASKBOT_LOG_LEVEL"`
+	AcronisURL          string `envconfig:"ACRONIS_URL" desc:"data-center URL, e.g. https://eu2-cloud.acronis.com (required)"`
+	AcronisClientID     string `envconfig:"ACRONIS_CLIENT_ID" desc:"API client ID (required)"`
+	AcronisClientSecret string `envconfig:"ACRONIS_CLIENT_SECRET" desc:"API client secret (required)"`
+	SlackBotToken       string `envconfig:"SLACK_BOT_TOKEN" desc:"xoxb-… (required)"`
+	SlackSigningSecret  string `envconfig:"SLACK_SIGNING_SECRET" desc:"verifies HTTP requests from Slack (required unless SLACK_APP_TOKEN is set)"`
+	SlackAppToken       string `envconfig:"SLACK_APP_TOKEN" desc:"xapp-…: commands arrive over Socket Mode"`
+	SlackChannel        string `envconfig:"SLACK_CHANNEL" desc:"channel ID (C…/G…) for announcements (required)"`
+	SlackAPIURL         string `envconfig:"SLACK_API_URL" desc:"Slack Web API base (default https://slack.com/api/)"`
+	ListenAddr          string `envconfig:"TASKBOT_LISTEN_ADDR" desc:"HTTP listen address (default :8080)"`
+	DBPath              string `envconfig:"TASKBOT_DB_PATH" desc:"bbolt state file (default taskbot.db)"`
+	PollInterval        string `envconfig:"TASKBOT_POLL_INTERVAL" desc:"Go duration between polls (default 30s)"`
+	AnnounceStates      string `envconfig:"TASKBOT_ANNOUNCE_STATES" desc:"announced events (default started,paused)"`
+	LogLevel            string `envconfig:"TASKBOT_LOG_LEVEL" desc:"debug, info, warn or error (default info)"`
+}
+
+// readEnv fills an env from getenv, variable by variable as the envconfig tags name them.
+// (envconfig.Process itself reads only the process environment, which tests would then have to
+// change; run takes getenv instead.)
+func readEnv(getenv func(string) string) env {
+	var e env
+	v := reflect.ValueOf(&e).Elem()
+	for i := range v.NumField() {
+		v.Field(i).SetString(getenv(v.Type().Field(i).Tag.Get("envconfig")))
+	}
+	return e
+}
+
+// envUsage prints the variables and their descriptions (envconfig's usage from the tags).
+func envUsage(w io.Writer) error {
+	return envconfig.Usagef("", &env{}, w, "{{range .}}  {{usage_key .}}\t{{usage_description .}}\n{{end}}")
 }
 
 // Defaults of the optional variables; an empty value also takes the default.
@@ -85,14 +105,11 @@ var (
 	channelName = regexp.MustCompile(`^#?[a-z0-9][a-z0-9_\-]*$`)
 )
 
-// loadConfig reads the environment with envconfig and validates it for a subcommand. Values are
-// trimmed; an empty required value is missing. Error messages name variables and never
+// loadConfig reads the environment through getenv and validates it for a subcommand. Values
+// are trimmed; an empty required value is missing. Error messages name variables and never
 // contain a secret's value.
-func loadConfig(n needs) (*Config, error) {
-	var e env
-	if err := envconfig.Process("", &e); err != nil {
-		return nil, &ConfigError{Problems: []string{err.Error()}}
-	}
+func loadConfig(getenv func(string) string, n needs) (*Config, error) {
+	e := readEnv(getenv)
 	var p []string
 	c := &Config{}
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"maps"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,17 +21,10 @@ var secrets = map[string]string{
 	"SLACK_APP_TOKEN":       "xapp-app-token-Zq84",
 }
 
-func setEnv(t *testing.T, vars map[string]string) {
-	t.Helper()
-	all := []string{"ACRONIS_URL", "ACRONIS_CLIENT_ID", "ACRONIS_CLIENT_SECRET", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET",
-		"SLACK_APP_TOKEN", "SLACK_CHANNEL", "SLACK_API_URL", "TASKBOT_LISTEN_ADDR", "TASKBOT_DB_PATH",
-		"TASKBOT_POLL_INTERVAL", "TASKBOT_ANNOUNCE_STATES", "TASKBOT_LOG_LEVEL"}
-	for _, k := range all {
-		t.Setenv(k, "")
-	}
-	for k, v := range vars {
-		t.Setenv(k, v)
-	}
+// mapEnv is a getenv over a copy of vars.
+func mapEnv(vars map[string]string) func(string) string {
+	m := maps.Clone(vars)
+	return func(k string) string { return m[k] }
 }
 
 func goodEnv() map[string]string {
@@ -53,6 +47,7 @@ func with(m map[string]string, kv ...string) map[string]string {
 }
 
 func TestConfigProblems(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		env  map[string]string
@@ -85,9 +80,10 @@ func TestConfigProblems(t *testing.T) {
 			[]string{"TASKBOT_POLL_INTERVAL", "SLACK_CHANNEL", "ACRONIS_URL"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			setEnv(t, tc.env)
+			t.Parallel()
+			getenv := mapEnv(tc.env)
 			var out bytes.Buffer
-			err := run(context.Background(), []string{"serve"}, strings.NewReader(""), &out, &out)
+			err := run(context.Background(), []string{"serve"}, getenv, strings.NewReader(""), &out, &out)
 			code := exitCode(err, &out)
 			if code != 2 {
 				t.Fatalf("exit status %d, want 2; output:\n%s", code, out.String())
@@ -107,9 +103,10 @@ func TestConfigProblems(t *testing.T) {
 }
 
 func TestConfigTrimsAndDefaults(t *testing.T) {
-	setEnv(t, with(goodEnv(), "ACRONIS_URL", " https://eu2-cloud.acronis.com/ \n", "SLACK_SIGNING_SECRET", secrets["SLACK_SIGNING_SECRET"]+"\n",
+	t.Parallel()
+	getenv := mapEnv(with(goodEnv(), "ACRONIS_URL", " https://eu2-cloud.acronis.com/ \n", "SLACK_SIGNING_SECRET", secrets["SLACK_SIGNING_SECRET"]+"\n",
 		"TASKBOT_ANNOUNCE_STATES", " Paused, ,failed ,", "SLACK_API_URL", "http://127.0.0.1:1/api"))
-	cfg, err := loadConfig(needs{acronis: true, slack: true})
+	cfg, err := loadConfig(getenv, needs{acronis: true, slack: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,23 +118,24 @@ func TestConfigTrimsAndDefaults(t *testing.T) {
 		t.Errorf("config %+v", cfg)
 	}
 	// Socket Mode does not need a signing secret.
-	setEnv(t, with(goodEnv(), "SLACK_SIGNING_SECRET", "", "SLACK_APP_TOKEN", secrets["SLACK_APP_TOKEN"]))
-	if _, err := loadConfig(needs{acronis: true, slack: true}); err != nil {
+	getenv = mapEnv(with(goodEnv(), "SLACK_SIGNING_SECRET", "", "SLACK_APP_TOKEN", secrets["SLACK_APP_TOKEN"]))
+	if _, err := loadConfig(getenv, needs{acronis: true, slack: true}); err != nil {
 		t.Errorf("socket mode without a signing secret: %v", err)
 	}
 }
 
 func TestSecondProcessOnTheSameFile(t *testing.T) {
+	t.Parallel()
 	db := filepath.Join(t.TempDir(), "taskbot.db")
 	held, err := state.Open(db, state.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer held.Close()
-	setEnv(t, with(goodEnv(), "TASKBOT_DB_PATH", db, "TASKBOT_LISTEN_ADDR", "127.0.0.1:0"))
+	getenv := mapEnv(with(goodEnv(), "TASKBOT_DB_PATH", db, "TASKBOT_LISTEN_ADDR", "127.0.0.1:0"))
 	var out bytes.Buffer
 	start := time.Now()
-	err = run(context.Background(), nil, strings.NewReader(""), &out, &out)
+	err = run(context.Background(), nil, getenv, strings.NewReader(""), &out, &out)
 	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("second process took %v to give up", took)
 	}
@@ -150,7 +148,8 @@ func TestSecondProcessOnTheSameFile(t *testing.T) {
 }
 
 func TestCommandLine(t *testing.T) {
-	setEnv(t, map[string]string{})
+	t.Parallel()
+	getenv := mapEnv(nil)
 	for _, tc := range []struct {
 		args []string
 		code int
@@ -164,7 +163,7 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"demo", "-for", "nonsense"}, 2, "usage: taskbot demo"},
 	} {
 		var out bytes.Buffer
-		err := run(context.Background(), tc.args, strings.NewReader(""), &out, &out)
+		err := run(context.Background(), tc.args, getenv, strings.NewReader(""), &out, &out)
 		if code := exitCode(err, &out); code != tc.code || !strings.Contains(out.String(), tc.want) {
 			t.Errorf("taskbot %v: exit %d, output %q; want %d and %q", tc.args, code, out.String(), tc.code, tc.want)
 		}

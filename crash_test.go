@@ -67,6 +67,15 @@ func taskbotBinary(t *testing.T) string {
 	return binPath
 }
 
+// soak skips a long test unless TASKBOT_SOAK=1 (as .ci/run sets it), so that `go test ./...`
+// stays fast; why says how long the test takes.
+func soak(t *testing.T, why string) {
+	t.Helper()
+	if os.Getenv("TASKBOT_SOAK") != "1" {
+		t.Skipf("a soak test (%s); run it with TASKBOT_SOAK=1", why)
+	}
+}
+
 // raceEnabled reports whether this test binary was built with -race.
 func raceEnabled() bool {
 	bi, ok := debug.ReadBuildInfo()
@@ -351,9 +360,7 @@ type crashRun struct {
 var announceRe = regexp.MustCompile(`^Task (started|paused|resumed|completed|failed): (crash-task-\d{3}) \(`)
 
 func TestCrashLosesNothing(t *testing.T) {
-	if testing.Short() {
-		t.Skip("takes about five minutes: the announcer posts about one message a second")
-	}
+	soak(t, "takes about five minutes: the announcer posts about one message a second")
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("TASKBOT_CRASH_SEED"); s != "" {
 		var err error

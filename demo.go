@@ -20,6 +20,8 @@ import (
 	"github.com/taskbot/taskbot/bot"
 	"github.com/taskbot/taskbot/state"
 	"github.com/taskbot/taskbot/tasks"
+	"github.com/taskbot/taskbot/tasks/acronis"
+	"github.com/taskbot/taskbot/tasks/announce"
 	"github.com/taskbot/taskbot/tasks/taskstest"
 )
 
@@ -68,24 +70,25 @@ func demo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		return err
 	}
 	defer store.Close()
-	client, err := tasks.NewClient(tasks.Config{BaseURL: api.URL, ClientID: api.ClientID, ClientSecret: api.ClientSecret, Logger: log})
+	client, err := acronis.NewClient(acronis.Config{BaseURL: api.URL, ClientID: api.ClientID, ClientSecret: api.ClientSecret, Logger: log})
 	if err != nil {
 		return err
 	}
-	announce, _ := tasks.ParseAnnounceSet([]string{"started", "paused", "failed"})
+	announceSet, _ := tasks.ParseAnnounceSet([]string{"started", "paused", "failed"})
 
-	metrics := bot.NewMetrics()
-	ann := &bot.Announcer{Store: store, Poster: &bot.TerminalPoster{W: out}, Channel: "#demo",
-		Pace: 300 * time.Millisecond, Logger: log, Metrics: metrics}
-	poller := &bot.Poller{API: client, Store: store, Announce: announce, Interval: time.Second,
-		OnQueued: ann.Notify, Logger: log, Metrics: metrics}
-	answerer := &bot.Answerer{API: client, Logger: log, Metrics: metrics}
+	const channel = "#demo"
+	ann := announce.NewAnnouncer(announce.AnnouncerConfig{Store: store, Notifier: &bot.TerminalNotifier{W: out}, Channel: channel,
+		Pace: 300 * time.Millisecond, Logger: log})
+	poller := announce.NewPoller(announce.PollerConfig{API: client, Store: store,
+		Rules:    announce.Rules{Channel: channel, Announce: announceSet},
+		Interval: time.Second, OnQueued: ann.Wake, Logger: log})
+	answerer := bot.NewAnswerer(client, log, nil)
 
 	fmt.Fprintf(out, `taskbot demo — a simulated Task Manager API at %s
 Announcing %s in #demo; tasks change every %s.
 Type a slash command and Enter, e.g. /tasks paused, /tasks failed, /tasks help. Ctrl-C quits.
 
-`, api.URL, announce.String(), *every)
+`, api.URL, announceSet.String(), *every)
 
 	var wg sync.WaitGroup
 	wg.Go(func() { api.Simulate(ctx, *every, rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))) })

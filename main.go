@@ -1,8 +1,9 @@
 // Command taskbot is a Slack bot for Acronis Cyber Protect Cloud: it answers /tasks slash
 // commands with tasks from the Task Manager API v2 and announces task transitions in a channel.
 //
-// The commands, environment and HTTP paths are fixed in the README (and shared/DESIGN.md).
-// main only wires: run is the whole program, callable from tests.
+// The commands, environment and HTTP paths are fixed in the README. main only wires: run is
+// the whole program, callable from tests with an environment of their own (Mat Ryer, "How I
+// write HTTP services in Go after 13 years").
 package main
 
 import (
@@ -29,7 +30,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "taskbot: second signal, exiting at once")
 		os.Exit(1)
 	}()
-	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	cancel()
 	os.Exit(exitCode(err, os.Stderr))
 }
@@ -64,10 +65,11 @@ commands:
   healthcheck    exit 0 when the local /healthz answers (for Docker HEALTHCHECK)
   version        print the version
 
-Configuration is read from the environment; see README.md.`
+Configuration is read from the environment (taskbot help lists it; README.md explains it).`
 
-// run is the whole program: args without the program name, and the process's streams.
-func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+// run is the whole program: args without the program name, the environment as getenv reads it
+// (os.Getenv in main; a map in tests, which then run in parallel), and the process's streams.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	cmd, rest := "serve", args
 	if len(args) > 0 {
 		cmd, rest = args[0], args[1:]
@@ -77,11 +79,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		if len(rest) > 0 {
 			return &usageError{"serve takes no arguments\n" + usage}
 		}
-		return serve(ctx, stderr)
+		return serve(ctx, getenv, stderr)
 	case "demo":
 		return demo(ctx, rest, stdin, stdout, stderr)
 	case "tasks":
-		return oneShot(ctx, rest, stdout, stderr)
+		return oneShot(ctx, rest, getenv, stdout, stderr)
 	case "check", "healthcheck", "version", "-version", "--version":
 		if len(rest) > 0 {
 			return &usageError{fmt.Sprintf("%s takes no arguments\n%s", cmd, usage)}
@@ -89,15 +91,16 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	switch cmd {
 	case "check":
-		return check(ctx, stdout)
+		return check(ctx, getenv, stdout)
 	case "healthcheck":
-		return healthcheck(ctx)
+		return healthcheck(ctx, getenv)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "taskbot", buildVersion())
 		return nil
 	case "help", "-h", "-help", "--help":
 		fmt.Fprintln(stdout, usage)
-		return nil
+		fmt.Fprintln(stdout, "\nenvironment:")
+		return envUsage(stdout)
 	}
 	return &usageError{fmt.Sprintf("unknown command %q\n%s", cmd, usage)}
 }

@@ -52,6 +52,8 @@ func freeAddr(t *testing.T) string {
 
 // env is a complete environment for serve against the fakes.
 type testEnv struct {
+	mu    sync.Mutex
+	vars  map[string]string // the environment run sees, through getenv
 	api   *taskstest.Server
 	slack *bottest.Slack
 	resp  *bottest.ResponseURL
@@ -65,7 +67,7 @@ func newTestEnv(t *testing.T) *testEnv {
 	t.Cleanup(e.api.Close)
 	t.Cleanup(e.slack.Close)
 	t.Cleanup(e.resp.Close)
-	for k, v := range map[string]string{
+	e.vars = map[string]string{
 		"ACRONIS_URL":             e.api.URL,
 		"ACRONIS_CLIENT_ID":       e.api.ClientID,
 		"ACRONIS_CLIENT_SECRET":   e.api.ClientSecret,
@@ -79,11 +81,26 @@ func newTestEnv(t *testing.T) *testEnv {
 		"TASKBOT_POLL_INTERVAL":   "150ms",
 		"TASKBOT_ANNOUNCE_STATES": "",
 		"TASKBOT_LOG_LEVEL":       "debug",
-	} {
-		t.Setenv(k, v)
 	}
 	return e
 }
+
+// set sets an environment variable of the runs to come.
+func (e *testEnv) set(k, v string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.vars[k] = v
+}
+
+// getenv is run's getenv: e's variables, nothing of the test process's environment.
+func (e *testEnv) getenv(k string) string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.vars[k]
+}
+
+// noEnv is the getenv of commands that read no variables.
+func noEnv(string) string { return "" }
 
 // start runs the bot until the returned stop is called; stop returns run's error.
 func (e *testEnv) start(t *testing.T) (stop func() error, logs *syncBuffer) {
@@ -91,7 +108,7 @@ func (e *testEnv) start(t *testing.T) (stop func() error, logs *syncBuffer) {
 	ctx, cancel := context.WithCancel(context.Background())
 	logs = &syncBuffer{}
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, nil, strings.NewReader(""), logs, logs) }()
+	go func() { done <- run(ctx, nil, e.getenv, strings.NewReader(""), logs, logs) }()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		resp, err := http.Get("http://" + e.addr + "/readyz")
@@ -175,6 +192,7 @@ func pollsAfter(t *testing.T, api *taskstest.Server, n int) {
 }
 
 func TestEndToEnd(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t)
 	nightly := e.api.Add(tasks.Task{State: tasks.Started, Type: "MachineBackup", Context: map[string]any{"title": "Nightly backup of SQL-01"}})
 	rnd := e.api.Add(tasks.Task{State: tasks.Paused, Type: "MachineBackup", Context: map[string]any{"title": "Backup plan 'R&D <nightly>' on FS-02"}})
@@ -291,7 +309,7 @@ func TestEndToEnd(t *testing.T) {
 				}
 			}
 		}
-		if err := run(context.Background(), []string{"healthcheck"}, strings.NewReader(""), io.Discard, io.Discard); err != nil {
+		if err := run(context.Background(), []string{"healthcheck"}, e.getenv, strings.NewReader(""), io.Discard, io.Discard); err != nil {
 			t.Errorf("healthcheck against a running bot: %v", err)
 		}
 	})
@@ -307,7 +325,7 @@ func TestEndToEnd(t *testing.T) {
 	if !strings.Contains(logs.String(), "state file closed") {
 		t.Errorf("shutdown did not close the state file:\n%s", logs)
 	}
-	if err := run(context.Background(), []string{"healthcheck"}, strings.NewReader(""), io.Discard, io.Discard); err == nil {
+	if err := run(context.Background(), []string{"healthcheck"}, e.getenv, strings.NewReader(""), io.Discard, io.Discard); err == nil {
 		t.Errorf("healthcheck succeeded with the bot stopped")
 	}
 	before := len(e.slack.Messages())
@@ -348,6 +366,7 @@ func TestEndToEnd(t *testing.T) {
 }
 
 func TestCorruptStateFileStartsANewBaseline(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t)
 	a := e.api.Add(tasks.Task{State: tasks.Started, Context: map[string]any{"title": "Running before the damage"}})
 	if err := os.WriteFile(e.db, []byte(strings.Repeat("not a bbolt file\n", 600)), 0o600); err != nil {
@@ -373,6 +392,7 @@ func TestCorruptStateFileStartsANewBaseline(t *testing.T) {
 }
 
 func TestSlackOutageQueuesAndDrainsInOrder(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t)
 	var ts []tasks.Task
 	for _, title := range []string{"outage-1", "outage-2", "outage-3"} {

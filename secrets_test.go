@@ -208,9 +208,9 @@ func newLeakEnv(t *testing.T) (*testEnv, *tokenSpy, *leakWatch) {
 	t.Helper()
 	e := newTestEnv(t)
 	spy := newTokenSpy(t, e.api.URL)
-	t.Setenv("ACRONIS_URL", spy.URL)
-	t.Setenv("SLACK_BOT_TOKEN", leakBotToken)
-	t.Setenv("SLACK_SIGNING_SECRET", leakSigningSecret)
+	e.set("ACRONIS_URL", spy.URL)
+	e.set("SLACK_BOT_TOKEN", leakBotToken)
+	e.set("SLACK_SIGNING_SECRET", leakSigningSecret)
 	w := newLeakWatch()
 	w.secret("ACRONIS_CLIENT_SECRET", e.api.ClientSecret)
 	w.secret("the Basic credentials of the token request", url.QueryEscape(e.api.ClientID)+":"+url.QueryEscape(e.api.ClientSecret))
@@ -224,12 +224,12 @@ func newLeakEnv(t *testing.T) (*testEnv, *tokenSpy, *leakWatch) {
 
 // runOnce runs one taskbot command to its end and shows its streams and what main would print
 // for its error. It returns the exit status main would give.
-func runOnce(t *testing.T, w *leakWatch, args ...string) int {
+func runOnce(t *testing.T, e *testEnv, w *leakWatch, args ...string) int {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
-	err := run(ctx, args, strings.NewReader(""), &stdout, &stderr)
+	err := run(ctx, args, e.getenv, strings.NewReader(""), &stdout, &stderr)
 	code := exitCode(err, &stderr)
 	name := strings.Join(append([]string{"taskbot"}, args...), " ")
 	w.show(name+": stdout", stdout.String())
@@ -250,7 +250,7 @@ func serveOnce(t *testing.T, e *testEnv, w *leakWatch, during func()) {
 	defer cancel()
 	logs := &syncBuffer{}
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, nil, strings.NewReader(""), logs, logs) }()
+	go func() { done <- run(ctx, nil, e.getenv, strings.NewReader(""), logs, logs) }()
 	var runErr error
 	ended := false
 	deadline := time.Now().Add(15 * time.Second)
@@ -361,6 +361,7 @@ func gatewayPage(t *testing.T) string {
 // nothing it shows — log, exit message, /metrics, /readyz, slash command answers,
 // response_url posts, Slack messages — contains a secret or the access token.
 func TestServeFailuresShowNoSecrets(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		// setup changes the environment before the start; during runs once the service is up.
@@ -373,7 +374,7 @@ func TestServeFailuresShowNoSecrets(t *testing.T) {
 	}{
 		{
 			name:   "wrong Acronis secret",
-			setup:  func(t *testing.T, e *testEnv) { t.Setenv("ACRONIS_CLIENT_SECRET", leakWrongSecret) },
+			setup:  func(t *testing.T, e *testEnv) { e.set("ACRONIS_CLIENT_SECRET", leakWrongSecret) },
 			during: func(t *testing.T, e *testEnv) { readyzSays(t, e, "last poll failed") },
 			want:   []string{"401", "access_denied"},
 		},
@@ -429,15 +430,16 @@ func TestServeFailuresShowNoSecrets(t *testing.T) {
 		{
 			name: "Socket Mode: Slack refuses the app-level token",
 			setup: func(t *testing.T, e *testEnv) {
-				t.Setenv("SLACK_APP_TOKEN", leakAppToken)
-				t.Setenv("SLACK_SIGNING_SECRET", "")
-				t.Setenv("SLACK_API_URL", refusingSlack(t, http.StatusOK, "invalid_auth"))
+				e.set("SLACK_APP_TOKEN", leakAppToken)
+				e.set("SLACK_SIGNING_SECRET", "")
+				e.set("SLACK_API_URL", refusingSlack(t, http.StatusOK, "invalid_auth"))
 			},
 			during: func(t *testing.T, e *testEnv) {},
 			want:   []string{"invalid_auth"},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			e, spy, w := newLeakEnv(t)
 			tc.setup(t, e)
 			serveOnce(t, e, w, func() { tc.during(t, e) })
@@ -449,6 +451,7 @@ func TestServeFailuresShowNoSecrets(t *testing.T) {
 // TestCommandFailuresShowNoSecrets runs `taskbot check` and `taskbot tasks` against failing
 // services and checks their output, error and exit message for secrets.
 func TestCommandFailuresShowNoSecrets(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name  string
 		setup func(t *testing.T, e *testEnv)
@@ -479,7 +482,7 @@ func TestCommandFailuresShowNoSecrets(t *testing.T) {
 		},
 		{
 			name:  "tasks: wrong Acronis secret",
-			setup: func(t *testing.T, e *testEnv) { t.Setenv("ACRONIS_CLIENT_SECRET", leakWrongSecret) },
+			setup: func(t *testing.T, e *testEnv) { e.set("ACRONIS_CLIENT_SECRET", leakWrongSecret) },
 			args:  []string{"tasks", "paused"}, code: 1, want: []string{"401"},
 		},
 		{
@@ -510,9 +513,10 @@ func TestCommandFailuresShowNoSecrets(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			e, spy, w := newLeakEnv(t)
 			tc.setup(t, e)
-			if code := runOnce(t, w, tc.args...); code != tc.code {
+			if code := runOnce(t, e, w, tc.args...); code != tc.code {
 				t.Errorf("exit status %d, want %d:\n%s", code, tc.code, w.all())
 			}
 			w.verify(t, spy, tc.token, tc.want)
@@ -525,10 +529,10 @@ func TestCommandFailuresShowNoSecrets(t *testing.T) {
 func checkSetup(wrongSecret string, status int, slackErr string, more func(*testing.T, *testEnv)) func(*testing.T, *testEnv) {
 	return func(t *testing.T, e *testEnv) {
 		if wrongSecret != "" {
-			t.Setenv("ACRONIS_CLIENT_SECRET", wrongSecret)
+			e.set("ACRONIS_CLIENT_SECRET", wrongSecret)
 		}
-		t.Setenv("SLACK_API_URL", refusingSlack(t, status, slackErr))
-		t.Setenv("SLACK_APP_TOKEN", leakAppToken)
+		e.set("SLACK_API_URL", refusingSlack(t, status, slackErr))
+		e.set("SLACK_APP_TOKEN", leakAppToken)
 		if more != nil {
 			more(t, e)
 		}
@@ -538,6 +542,7 @@ func checkSetup(wrongSecret string, status int, slackErr string, more func(*test
 // TestConfigErrorsShowNoSecrets: a bad configuration is reported with exit status 2 by every
 // command that reads it, and the report never repeats a secret, wherever the secret was put.
 func TestConfigErrorsShowNoSecrets(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		env  map[string]string
@@ -561,17 +566,18 @@ func TestConfigErrorsShowNoSecrets(t *testing.T) {
 			"ACRONIS_CLIENT_ID is missing", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			e, spy, w := newLeakEnv(t)
-			t.Setenv("SLACK_APP_TOKEN", "")
+			e.set("SLACK_APP_TOKEN", "")
 			for k, v := range tc.env {
-				t.Setenv(k, v)
+				e.set(k, v)
 			}
 			for _, args := range [][]string{nil, {"check"}, {"tasks", "paused"}} {
 				want := 2
 				if tc.slackOnly && len(args) > 0 && args[0] == "tasks" {
 					want = 0
 				}
-				if code := runOnce(t, w, args...); code != want {
+				if code := runOnce(t, e, w, args...); code != want {
 					t.Errorf("taskbot %v: exit status %d, want %d", args, code, want)
 				}
 			}
@@ -586,6 +592,7 @@ func TestConfigErrorsShowNoSecrets(t *testing.T) {
 // TestLeakWatchFindsSecrets: the watch is not blind — it finds a secret in each form it looks
 // for, and nothing in text without one.
 func TestLeakWatchFindsSecrets(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		shown string
 		leaks bool

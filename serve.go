@@ -12,11 +12,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/slack-go/slack"
 
 	"github.com/taskbot/taskbot/bot"
 	"github.com/taskbot/taskbot/state"
-	"github.com/taskbot/taskbot/tasks"
+	"github.com/taskbot/taskbot/tasks/acronis"
+	"github.com/taskbot/taskbot/tasks/announce"
 )
 
 // minSensiblePoll is the poll interval below which serve warns (it is not refused: tests and
@@ -40,8 +44,8 @@ func buildVersion() string {
 	return version
 }
 
-func newTasksClient(cfg *Config, log *slog.Logger) (*tasks.Client, error) {
-	return tasks.NewClient(tasks.Config{
+func newTasksClient(cfg *Config, log *slog.Logger) (*acronis.Client, error) {
+	return acronis.NewClient(acronis.Config{
 		BaseURL:      cfg.AcronisURL,
 		ClientID:     cfg.AcronisClientID,
 		ClientSecret: cfg.AcronisClientSecret,
@@ -64,8 +68,8 @@ func newSlackClient(cfg *Config) *slack.Client {
 // Slack's requests), Socket Mode when SLACK_APP_TOKEN is set, the poller and the announcer.
 // On cancel it stops accepting requests, finishes answers in flight and the post in progress
 // (at most shutdownGrace), and closes the state file.
-func serve(ctx context.Context, stderr io.Writer) error {
-	cfg, err := loadConfig(needs{acronis: true, slack: true})
+func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) error {
+	cfg, err := loadConfig(getenv, needs{acronis: true, slack: true})
 	if err != nil {
 		return err
 	}
@@ -86,18 +90,22 @@ func serve(ctx context.Context, stderr io.Writer) error {
 		return err
 	}
 	api := newSlackClient(cfg)
-	metrics := bot.NewMetrics()
+	reg := newRegistry()
+	pipeline, slackMetrics := announce.NewMetrics(reg), bot.NewMetrics(reg)
 
-	ann := &bot.Announcer{Store: store, Poster: bot.SlackPoster{API: api}, Channel: cfg.SlackChannel, Logger: log, Metrics: metrics}
-	poller := &bot.Poller{API: client, Store: store, Announce: cfg.Announce, Interval: cfg.PollInterval,
-		OnQueued: ann.Notify, Logger: log, Metrics: metrics}
-	srv := &bot.Server{
-		SigningSecret: cfg.SlackSigningSecret,
-		Answerer:      &bot.Answerer{API: client, Logger: log, Metrics: metrics},
-		Ready:         poller.Ready,
-		Logger:        log,
-		Metrics:       metrics,
-	}
+	ann := announce.NewAnnouncer(announce.AnnouncerConfig{Store: store, Notifier: bot.NewSlackNotifier(api, slackMetrics),
+		Channel: cfg.SlackChannel, Logger: log, Metrics: pipeline})
+	poller := announce.NewPoller(announce.PollerConfig{API: client, Store: store,
+		Rules:    announce.Rules{Channel: cfg.SlackChannel, Announce: cfg.Announce},
+		Interval: cfg.PollInterval, OnQueued: ann.Wake, Logger: log, Metrics: pipeline})
+	srv := bot.NewServer(bot.ServerConfig{
+		SigningSecret:  cfg.SlackSigningSecret,
+		Answerer:       bot.NewAnswerer(client, log, slackMetrics),
+		Ready:          poller.Ready,
+		MetricsHandler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
+		Logger:         log,
+		Metrics:        slackMetrics,
+	})
 	handler := srv.Handler()
 	if cfg.SlackAppToken != "" {
 		handler = withoutSlackPaths(handler) // commands arrive over Socket Mode only
@@ -154,6 +162,14 @@ func serve(ctx context.Context, stderr io.Writer) error {
 	wg.Wait()
 	log.Info("stopped; state file closed", "db", cfg.DBPath)
 	return runErr
+}
+
+// newRegistry is a Prometheus registry with the Go runtime and process collectors; each
+// package registers its own metrics on it (a registry per run, so tests can run several bots).
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
 }
 
 // withoutSlackPaths hides /slack/… in Socket Mode, where an HTTP endpoint for Slack would be an

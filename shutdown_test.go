@@ -18,7 +18,9 @@ import (
 // SIGTERM finishes the post and the answers in flight (at most 10 s) and closes the state file,
 // a second signal exits at once, and a second process on the same state file gives up quickly.
 func TestShutdown(t *testing.T) {
+	t.Parallel()
 	t.Run("SIGTERM with nothing in flight exits 0 within 5s and closes the state file", func(t *testing.T) {
+		t.Parallel()
 		e := newBinEnv(t)
 		e.api.Add(tasks.Task{State: tasks.Started, Context: map[string]any{"title": "quiet task"}})
 		p := e.start(t)
@@ -40,6 +42,7 @@ func TestShutdown(t *testing.T) {
 	})
 
 	t.Run("SIGTERM during a post finishes it, and a restart does not post it again", func(t *testing.T) {
+		t.Parallel()
 		e := newBinEnv(t)
 		task := e.api.Add(tasks.Task{State: tasks.Started, Context: map[string]any{"title": "held-post task"}})
 		p := e.start(t)
@@ -69,10 +72,9 @@ func TestShutdown(t *testing.T) {
 
 		again := e.start(t)
 		again.waitReady(t)
-		// A pending announcement is posted as soon as the announcer starts; give it time and
-		// several polls.
+		// A pending announcement would be posted as soon as the announcer starts: let five
+		// polls pass after the restart is ready, each of which could post it again.
 		polls := e.api.TaskRequests()
-		time.Sleep(3 * time.Second)
 		waitUntil(t, 30*time.Second, "five more polls", func() bool { return e.api.TaskRequests() >= polls+5 })
 		if got := announcementsOf(e.slack, "held-post task"); len(got) != 1 {
 			t.Errorf("after a restart, the announcement was posted %d times, want once: %+v\n%s", len(got), got, again.tail(20))
@@ -84,6 +86,7 @@ func TestShutdown(t *testing.T) {
 	})
 
 	t.Run("SIGTERM during a slash command delivers the answer to response_url before exit", func(t *testing.T) {
+		t.Parallel()
 		e := newBinEnv(t)
 		e.api.Add(tasks.Task{State: tasks.Paused, Context: map[string]any{"title": "paused-for-command task"}})
 		p := e.start(t)
@@ -139,6 +142,7 @@ func TestShutdown(t *testing.T) {
 	})
 
 	t.Run("a second SIGTERM exits at once", func(t *testing.T) {
+		t.Parallel()
 		e := newBinEnv(t)
 		task := e.api.Add(tasks.Task{State: tasks.Started, Context: map[string]any{"title": "long-held task"}})
 		p := e.start(t)
@@ -174,6 +178,7 @@ func TestShutdown(t *testing.T) {
 	})
 
 	t.Run("a second process on the same state file exits 1 naming the file", func(t *testing.T) {
+		t.Parallel()
 		e := newBinEnv(t)
 		first := e.start(t)
 		first.waitReady(t)

@@ -11,9 +11,10 @@ import (
 )
 
 func TestSocketMode(t *testing.T) {
+	t.Parallel()
 	e := newTestEnv(t)
-	t.Setenv("SLACK_APP_TOKEN", "xapp-1-test-app-token")
-	t.Setenv("SLACK_SIGNING_SECRET", "")
+	e.set("SLACK_APP_TOKEN", "xapp-1-test-app-token")
+	e.set("SLACK_SIGNING_SECRET", "")
 	e.api.Add(tasks.Task{State: tasks.Paused, Context: map[string]any{"title": "Paused over the socket"}})
 	e.api.Add(tasks.Task{State: tasks.Started, Context: map[string]any{"title": "Running elsewhere"}})
 	stop, logs := e.start(t)

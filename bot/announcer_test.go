@@ -16,6 +16,7 @@ import (
 	"github.com/taskbot/taskbot/bot/bottest"
 	"github.com/taskbot/taskbot/state"
 	"github.com/taskbot/taskbot/tasks"
+	"github.com/taskbot/taskbot/tasks/announce"
 )
 
 var base = time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
@@ -37,13 +38,37 @@ func (l *logBuffer) String() string {
 	return l.b.String()
 }
 
-// announcerFixture is a real store and a real announcer posting to a fake Slack.
+// announcerFixture is a real store and the pipeline's real announcer posting through a
+// SlackNotifier to a fake Slack.
 type announcerFixture struct {
-	store *state.Store
-	slack *bottest.Slack
-	ann   *Announcer
-	logs  *logBuffer
-	stop  func()
+	store    *state.Store
+	slack    *bottest.Slack
+	cfg      announce.AnnouncerConfig
+	ann      *announce.Announcer
+	metrics  *Metrics          // the notifier's: Slack errors
+	pipeline *announce.Metrics // the announcer's: announcements
+	logs     *logBuffer
+	stop     func()
+}
+
+// allEvents announces every event, one entry per transition: these tests are about delivery.
+var allEvents = announce.Rules{Channel: "C0123ABCDEF", Burst: -1, Announce: mustAnnounceSet("enqueued", "assigned", "started", "paused", "completed", "failed")}
+
+func mustAnnounceSet(names ...string) tasks.AnnounceSet {
+	set, err := tasks.ParseAnnounceSet(names)
+	if err != nil {
+		panic(err)
+	}
+	return set
+}
+
+func applyPoll(t *testing.T, store *state.Store, r announce.Rules, p announce.Poll) []announce.Entry {
+	t.Helper()
+	q, err := store.Apply(p, func(in announce.Input) announce.Decision { return r.Decide(in, time.Now()) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q
 }
 
 func newAnnouncerFixture(t *testing.T) *announcerFixture {
@@ -53,21 +78,22 @@ func newAnnouncerFixture(t *testing.T) *announcerFixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	if _, err := store.Apply(state.Poll{Baseline: true}); err != nil {
-		t.Fatal(err)
-	}
+	applyPoll(t, store, allEvents, announce.Poll{Baseline: true})
 	fs := bottest.NewSlack()
 	t.Cleanup(fs.Close)
 	logs := &logBuffer{}
 	api := slack.New("xoxb-test", slack.OptionAPIURL(fs.URL()))
-	return &announcerFixture{store: store, slack: fs, logs: logs, ann: &Announcer{
-		Store: store, Poster: SlackPoster{API: api}, Channel: "C0123ABCDEF",
+	f := &announcerFixture{store: store, slack: fs, logs: logs, metrics: NewMetrics(nil), pipeline: announce.NewMetrics(nil)}
+	f.cfg = announce.AnnouncerConfig{
+		Store: store, Notifier: NewSlackNotifier(api, f.metrics), Channel: "C0123ABCDEF",
 		Pace: 5 * time.Millisecond, MaxBackoff: 300 * time.Millisecond,
-		Logger: slog.New(slog.NewTextHandler(logs, nil)), Metrics: NewMetrics(),
-	}}
+		Logger: slog.New(slog.NewTextHandler(logs, nil)), Metrics: f.pipeline,
+	}
+	return f
 }
 
 func (f *announcerFixture) run(t *testing.T) {
+	f.ann = announce.NewAnnouncer(f.cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { f.ann.Run(ctx); close(done) }()
@@ -78,10 +104,10 @@ func (f *announcerFixture) run(t *testing.T) {
 func (f *announcerFixture) transition(t *testing.T, key string, st tasks.State, at time.Duration) {
 	t.Helper()
 	tk := tasks.Task{UUID: key, State: st, UpdatedAt: base.Add(at), Context: map[string]any{"title": "Backup " + key}}
-	if _, err := f.store.Apply(state.Poll{Tasks: []tasks.Task{tk}}); err != nil {
-		t.Fatal(err)
+	applyPoll(t, f.store, allEvents, announce.Poll{Tasks: []tasks.Task{tk}})
+	if f.ann != nil {
+		f.ann.Wake()
 	}
-	f.ann.Notify()
 }
 
 func (f *announcerFixture) pending(t *testing.T) int {
@@ -155,7 +181,7 @@ func TestAnnouncerSlackFaults(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newAnnouncerFixture(t)
-			f.ann.PostTimeout = time.Second
+			f.cfg.PostTimeout = time.Second
 			f.slack.Fail(tc.fault)
 			f.transition(t, "a", tasks.Started, 0)
 			f.transition(t, "b", tasks.Paused, time.Second)
@@ -174,14 +200,14 @@ func TestAnnouncerSlackFaults(t *testing.T) {
 			if !strings.Contains(f.logs.String(), tc.wantLog) {
 				t.Errorf("log lacks %q:\n%s", tc.wantLog, f.logs)
 			}
-			if n := testutil.ToFloat64(f.ann.Metrics.SlackErrors.WithLabelValues(tc.wantCount)); n < 1 {
+			if n := testutil.ToFloat64(f.metrics.SlackErrors.WithLabelValues(tc.wantCount)); n < 1 {
 				t.Errorf("taskbot_slack_errors_total{code=%q} = %v", tc.wantCount, n)
 			}
 			if tc.fault.Reset {
 				if calls := f.slack.Calls(); calls != 2+tc.fault.Times {
 					t.Errorf("%d calls to chat.postMessage, want %d (%d reset, 2 accepted)", calls, 2+tc.fault.Times, tc.fault.Times)
 				}
-				if n := testutil.ToFloat64(f.ann.Metrics.SlackErrors.WithLabelValues("network")); n != float64(tc.fault.Times) {
+				if n := testutil.ToFloat64(f.metrics.SlackErrors.WithLabelValues("network")); n != float64(tc.fault.Times) {
 					t.Errorf("network errors counted %v, want %d", n, tc.fault.Times)
 				}
 			}
@@ -209,7 +235,7 @@ func TestAnnouncerShortensRejectedMessages(t *testing.T) {
 	if len(msgs) != 1 || len(msgs[0].Blocks) != 0 || !strings.Contains(msgs[0].Text, "Backup a") {
 		t.Fatalf("posts %+v, want one text-only announcement", msgs)
 	}
-	if n := testutil.ToFloat64(f.ann.Metrics.Announcements.WithLabelValues("shortened")); n != 1 {
+	if n := testutil.ToFloat64(f.pipeline.Announcements.WithLabelValues("shortened")); n != 1 {
 		t.Errorf("shortened = %v, want 1", n)
 	}
 }
@@ -221,9 +247,9 @@ func TestAnnouncerSummarizesFloods(t *testing.T) {
 		poll = append(poll, tasks.Task{UUID: fmt.Sprintf("t%02d", i), State: tasks.Started, UpdatedAt: base.Add(time.Duration(i) * time.Second),
 			Context: map[string]any{"title": fmt.Sprintf("Backup %02d", i)}})
 	}
-	if _, err := f.store.Apply(state.Poll{Tasks: poll, Burst: 10}); err != nil {
-		t.Fatal(err)
-	}
+	flood := allEvents
+	flood.Burst = 10
+	applyPoll(t, f.store, flood, announce.Poll{Tasks: poll})
 	f.run(t)
 	waitUntil(t, "outbox drained", func() bool { return f.pending(t) == 0 })
 	f.stop()

@@ -2,9 +2,8 @@ package bot
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -15,10 +14,21 @@ import (
 // Answerer answers /tasks commands: it runs the command's queries against the Task Manager API
 // and renders the result. HTTP, Socket Mode, the demo and `taskbot tasks` all use it.
 type Answerer struct {
-	API     Lister
-	Logger  *slog.Logger
-	Metrics *Metrics
-	Now     func() time.Time
+	api     tasks.Lister
+	log     *slog.Logger
+	metrics *Metrics
+	now     func() time.Time
+}
+
+// NewAnswerer returns an Answerer asking api. log nil discards; metrics nil means unregistered.
+func NewAnswerer(api tasks.Lister, log *slog.Logger, metrics *Metrics) *Answerer {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if metrics == nil {
+		metrics = NewMetrics(nil)
+	}
+	return &Answerer{api: api, log: log, metrics: metrics, now: time.Now}
 }
 
 // Answer returns the message for a command given as the text the user typed after /tasks.
@@ -26,31 +36,25 @@ type Answerer struct {
 func (a *Answerer) Answer(ctx context.Context, text string) Message {
 	cmd, err := ParseCommand(text)
 	if err != nil {
-		a.count("usage")
+		a.metrics.Commands.WithLabelValues("usage").Inc()
 		return RenderUsage(err)
 	}
 	if cmd.Help {
-		a.count("help")
+		a.metrics.Commands.WithLabelValues("help").Inc()
 		return RenderUsage(nil)
 	}
-	a.count("list")
+	a.metrics.Commands.WithLabelValues("list").Inc()
 	return a.List(ctx, cmd)
 }
 
 // List runs cmd's queries and renders the tasks; an API error is rendered in words.
 func (a *Answerer) List(ctx context.Context, cmd Command) Message {
-	now := time.Now
-	if a.Now != nil {
-		now = a.Now
-	}
 	ts, more, err := a.Fetch(ctx, cmd)
 	if err != nil {
-		if a.Logger != nil {
-			a.Logger.Warn("answer /tasks", "command", cmd.String(), "err", err)
-		}
-		return apiErrorMessage(cmd, err)
+		a.log.Warn("answer /tasks", "command", cmd.String(), "err", err, "fix", tasks.Fix(err))
+		return RenderAPIError(cmd, err)
 	}
-	return RenderList(cmd, ts, more, now())
+	return RenderList(cmd, ts, more, a.now())
 }
 
 // Fetch runs cmd's queries (one per alternative: "paused failed" needs two) and returns the
@@ -59,7 +63,7 @@ func (a *Answerer) Fetch(ctx context.Context, cmd Command) ([]tasks.Task, bool, 
 	var lists [][]tasks.Task
 	more := false
 	for _, q := range cmd.Queries() {
-		res, err := a.API.List(ctx, q)
+		res, err := a.api.List(ctx, q)
 		if err != nil {
 			return nil, false, err
 		}
@@ -69,34 +73,33 @@ func (a *Answerer) Fetch(ctx context.Context, cmd Command) ([]tasks.Task, bool, 
 	return MergeTasks(lists...), more, nil
 }
 
-func (a *Answerer) count(kind string) {
-	if a.Metrics != nil {
-		a.Metrics.Commands.WithLabelValues(kind).Inc()
+// RenderAPIError explains a failed query in words, with what the user can do about it (from
+// the Acronis error table, through tasks.Explain): ":warning: Could not fetch tasks (paused):
+// the API client lacks permission to read tasks (GET /tasks: 403 Forbidden); the API client
+// lacks the scope …."
+func RenderAPIError(cmd Command, err error) Message {
+	p, ok := tasks.Explain(err)
+	if !ok {
+		p.What = "the Task Manager API failed"
 	}
-}
-
-// apiErrorMessage explains a failed query in words, with what the user can do about it.
-func apiErrorMessage(cmd Command, err error) Message {
-	var why string
-	var ae *tasks.APIError
-	var te *tasks.TokenError
-	switch {
-	case errors.As(err, &te):
-		why = fmt.Sprintf("taskbot could not sign in to Acronis (%s); check ACRONIS_CLIENT_ID and ACRONIS_CLIENT_SECRET", Escape(te.Error()))
-	case errors.As(err, &ae) && ae.StatusCode == 403:
-		why = "the API client lacks permission to read tasks; give it a role with the Task Manager viewer (or admin) scope"
-	case errors.As(err, &ae):
-		why = fmt.Sprintf("the Task Manager API answered %s", Escape(ae.Error()))
-	case errors.Is(err, context.Canceled):
-		why = "taskbot is shutting down; try again in a moment"
-	case errors.Is(err, tasks.ErrTimeout) || errors.Is(err, context.DeadlineExceeded):
-		why = "the Task Manager API did not answer in time; try again in a minute"
-	default:
-		why = fmt.Sprintf("the Task Manager API could not be reached (%s); check ACRONIS_URL and the network", Escape(err.Error()))
+	// What and the error may hold the API's text: escaped in full. The fix is taskbot's own
+	// words, which name variables such as ACRONIS_CLIENT_ID: only & < > are escaped.
+	why := Escape(p.What)
+	if detail := err.Error(); !strings.Contains(p.What, detail) {
+		why += " (" + Escape(detail) + ")"
 	}
-	text := fmt.Sprintf(":warning: Could not fetch tasks (%s): %s.", Escape(cmd.Describe()), why)
+	if p.Fix != "" {
+		why += "; " + escapeEntities(p.Fix)
+	}
+	text := ":warning: Could not fetch tasks (" + Escape(cmd.Describe()) + "): " + why + "."
 	return Message{
 		Text:   truncate(text, 300),
 		Blocks: []slack.Block{slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, truncate(text, 3000), false, false), nil, nil)},
 	}
+}
+
+// escapeEntities escapes only &, < and > (https://api.slack.com/reference/surfaces/formatting#escaping),
+// for taskbot's own text that may name ACRONIS_CLIENT_ID and must keep its underscores.
+func escapeEntities(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
 }

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/taskbot/taskbot/tasks"
+	"github.com/taskbot/taskbot/tasks/acronis"
 	"github.com/taskbot/taskbot/tasks/taskstest"
 )
 
@@ -36,12 +36,12 @@ func TestAnswerExplainsAPIFailures(t *testing.T) {
 			if tc.fault != nil {
 				api.Fail(*tc.fault)
 			}
-			c, err := tasks.NewClient(tasks.Config{BaseURL: tc.url, ClientID: api.ClientID, ClientSecret: tc.secret,
+			c, err := acronis.NewClient(acronis.Config{BaseURL: tc.url, ClientID: api.ClientID, ClientSecret: tc.secret,
 				Timeout: 300 * time.Millisecond, Retries: -1, Logger: discardLogger()})
 			if err != nil {
 				t.Fatal(err)
 			}
-			m := (&Answerer{API: c}).Answer(context.Background(), "paused")
+			m := (NewAnswerer(c, nil, nil)).Answer(context.Background(), "paused")
 			if !strings.Contains(m.Text, tc.want) || !strings.Contains(m.Text, "Could not fetch tasks (paused)") {
 				t.Fatalf("answer %q lacks %q", m.Text, tc.want)
 			}

@@ -10,7 +10,7 @@ import (
 	"github.com/taskbot/taskbot/tasks"
 )
 
-// Command is a parsed `/tasks` slash command (DESIGN.md, "Slash command /tasks";
+// Command is a parsed `/tasks` slash command (README, "Slash command /tasks";
 // https://api.slack.com/interactivity/slash-commands). The zero Command is the default
 // `/tasks`: tasks in progress (started and paused).
 type Command struct {
@@ -119,26 +119,6 @@ func (c Command) Queries() []tasks.Query {
 	return qs
 }
 
-// Query returns the single query that selects c's tasks when c has one disjunct (every
-// command but one that mixes "failed" with states; see Queries). For a mixed command it
-// returns a superset — the states plus every completed task, whatever its result code — that
-// the caller must filter with Matches; because of CommandMaxTasks that superset can miss
-// failed tasks behind many successful ones, so prefer Queries. For Help it returns the default
-// query.
-func (c Command) Query() tasks.Query {
-	if c.Help {
-		return Command{}.Query()
-	}
-	if qs := c.Queries(); len(qs) == 1 {
-		return qs[0]
-	}
-	states := slices.Clone(c.States)
-	if !slices.Contains(states, tasks.Completed) {
-		states = append(states, tasks.Completed)
-	}
-	return commandQuery(states, nil)
-}
-
 func commandQuery(states []tasks.State, codes []tasks.ResultCode) tasks.Query {
 	return tasks.Query{
 		States:      states,
@@ -147,17 +127,6 @@ func commandQuery(states []tasks.State, codes []tasks.ResultCode) tasks.Query {
 		Limit:       commandPageSize,
 		MaxTasks:    CommandMaxTasks,
 	}
-}
-
-// Matches reports whether t is one of the tasks c asks for; false for Help.
-func (c Command) Matches(t *tasks.Task) bool {
-	switch {
-	case c.Help:
-		return false
-	case c.IsDefault():
-		return slices.Contains(defaultStates, t.State)
-	}
-	return slices.Contains(c.States, t.State) || (c.Failed && t.Failed())
 }
 
 // MergeTasks merges the results of a command's Queries: tasks are deduplicated by Key (the
@@ -251,7 +220,7 @@ func (e *UsageError) Error() string {
 	return fmt.Sprintf("I don't understand \"%s\".\n%s", e.Word, Usage())
 }
 
-// Usage is the short mrkdwn help of `/tasks` (DESIGN.md, "Slash command /tasks").
+// Usage is the short mrkdwn help of `/tasks` (README, "Slash command /tasks").
 func Usage() string {
 	return "*Usage*\n" +
 		"`/tasks` — tasks in progress (started, paused)\n" +

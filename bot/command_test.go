@@ -8,9 +8,10 @@ import (
 	"time"
 
 	"github.com/taskbot/taskbot/tasks"
+	"github.com/taskbot/taskbot/tasks/acronis"
 )
 
-// Encoded queries of the slash command (tasks.Query.Values().Encode(): keys sorted, repeated
+// Encoded queries of the slash command (acronis.QueryValues(tasks.Query).Encode(): keys sorted, repeated
 // keys in order).
 const (
 	qInProgress = "limit=100&order=desc%28updatedAt%29&state=started&state=paused"
@@ -88,7 +89,7 @@ func TestParseCommand(t *testing.T) {
 			}
 			var queries []string
 			for _, q := range got.Queries() {
-				queries = append(queries, q.Values().Encode())
+				queries = append(queries, acronis.QueryValues(q).Encode())
 				if q.MaxTasks != CommandMaxTasks {
 					t.Errorf("MaxTasks = %d, want %d", q.MaxTasks, CommandMaxTasks)
 				}
@@ -161,53 +162,6 @@ func TestUsage(t *testing.T) {
 	}
 	if n := len([]rune(u)); n > 500 {
 		t.Errorf("Usage() is %d characters; keep it short", n)
-	}
-}
-
-func TestCommandQuery(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		cmd  Command
-		want string
-	}{
-		{"default", Command{}, qInProgress},
-		{"help lists the default", Command{Help: true}, qInProgress},
-		{"one state", Command{States: []tasks.State{tasks.Paused}}, qPaused},
-		{"failed", Command{Failed: true}, qFailed},
-		{"paused or failed is a superset", Command{States: []tasks.State{tasks.Paused}, Failed: true}, "limit=100&order=desc%28updatedAt%29&state=paused&state=completed"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := tc.cmd.Query().Values().Encode(); got != tc.want {
-				t.Errorf("Query() = %s, want %s", got, tc.want)
-			}
-		})
-	}
-}
-
-func TestCommandMatches(t *testing.T) {
-	running := tasks.Task{State: tasks.Started}
-	paused := tasks.Task{State: tasks.Paused}
-	queued := tasks.Task{State: tasks.Enqueued}
-	ok := tasks.Task{State: tasks.Completed, Result: &tasks.Result{Code: tasks.ResultOK}}
-	failed := tasks.Task{State: tasks.Completed, Result: &tasks.Result{Code: tasks.ResultError}}
-	for _, tc := range []struct {
-		name string
-		cmd  Command
-		want []bool // running, paused, queued, ok, failed
-	}{
-		{"default", Command{}, []bool{true, true, false, false, false}},
-		{"help matches nothing", Command{Help: true}, []bool{false, false, false, false, false}},
-		{"paused or failed", Command{States: []tasks.State{tasks.Paused}, Failed: true}, []bool{false, true, false, false, true}},
-		{"completed", Command{States: []tasks.State{tasks.Completed}}, []bool{false, false, false, true, true}},
-		{"enqueued", Command{States: []tasks.State{tasks.Enqueued}}, []bool{false, false, true, false, false}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			for i, task := range []tasks.Task{running, paused, queued, ok, failed} {
-				if got := tc.cmd.Matches(&task); got != tc.want[i] {
-					t.Errorf("Matches(%s %s) = %v, want %v", task.State, task.ResultCode(), got, tc.want[i])
-				}
-			}
-		})
 	}
 }
 

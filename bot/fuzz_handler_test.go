@@ -19,6 +19,7 @@ import (
 
 	"github.com/taskbot/taskbot/bot/bottest"
 	"github.com/taskbot/taskbot/tasks"
+	"github.com/taskbot/taskbot/tasks/acronis"
 )
 
 // queryRecorder is a Lister that records every tasks.Query it is asked, so that tests can check
@@ -49,7 +50,7 @@ func (r *queryRecorder) Queries() []tasks.Query {
 // of the Query is set.
 func checkKnownQuery(t testing.TB, q tasks.Query) {
 	t.Helper()
-	for k, vs := range q.Values() {
+	for k, vs := range acronis.QueryValues(q) {
 		for _, v := range vs {
 			ok := false
 			switch k {
@@ -63,7 +64,7 @@ func checkKnownQuery(t testing.TB, q tasks.Query) {
 				ok = v == strconv.Itoa(commandPageSize)
 			}
 			if !ok {
-				t.Fatalf("API query %s has %s=%q, not a known value", q.Values().Encode(), k, v)
+				t.Fatalf("API query %s has %s=%q, not a known value", acronis.QueryValues(q).Encode(), k, v)
 			}
 		}
 	}
@@ -124,14 +125,14 @@ func FuzzSignedRequest(f *testing.F) {
 	f.Add([]byte("payload=%7Bnot+json"), form, uint8(fuzzSignCorrect), int64(0), true)
 	f.Add(refresh("paused"), form, uint8(fuzzSignNone), int64(0), true)
 
-	metrics := NewMetrics() // a registry per iteration would dominate the run time
+	metrics := NewMetrics(nil) // a registry per iteration would dominate the run time
 	logger := discardLogger()
 	f.Fuzz(func(t *testing.T, body []byte, contentType string, mode uint8, skew int64, interaction bool) {
 		api := &queryRecorder{tasks: []tasks.Task{{UUID: "6f1c2a0e-3b7d-4c1a-9e55-0d2f3c4b5a69", State: tasks.Paused,
 			Context: map[string]any{"title": "Backup <!channel> & more"}}}}
-		s := &Server{SigningSecret: secret, Answerer: &Answerer{API: api}, Logger: logger, Metrics: metrics,
+		s := NewServer(ServerConfig{SigningSecret: secret, Answerer: NewAnswerer(api, nil, nil), Logger: logger, Metrics: metrics,
 			HTTPClient: &http.Client{Transport: refuseTransport{}, Timeout: time.Second},
-			AckWithin:  time.Second, AnswerTimeout: 5 * time.Second}
+			AckWithin:  time.Second, AnswerTimeout: 5 * time.Second})
 		path := "/slack/commands"
 		if interaction {
 			path = "/slack/interactions"

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/taskbot/taskbot/tasks"
+	"github.com/taskbot/taskbot/tasks/acronis"
 )
 
 // FuzzParseCommand: any text gives either a *UsageError whose message cannot mention or link,
@@ -63,7 +64,7 @@ func FuzzParseCommand(f *testing.F) {
 			t.Fatalf("%d queries for %+v", len(qs), cmd)
 		}
 		for _, q := range qs {
-			for _, s := range q.Values()["state"] {
+			for _, s := range acronis.QueryValues(q)["state"] {
 				if !tasks.State(s).Valid() {
 					t.Fatalf("query state %q", s)
 				}
@@ -107,10 +108,10 @@ func FuzzRender(f *testing.F) {
 		checkSafe(t, RenderList(Command{}, list, count%2 == 1, renderNow))
 		for _, m := range []Message{
 			RenderList(Command{States: []tasks.State{tasks.Paused}, Failed: true}, list[:min(count, 2)], false, renderNow),
-			RenderAnnouncement(tasks.EventFor(tasks.Started, &task), tasks.Started, task, renderNow),
-			RenderAnnouncement(tasks.Event(title), tasks.State(typ), task, renderNow),
-			RenderStatus(task, renderNow),
-			RenderSummary(items, renderNow),
+			RenderAnnouncement(tasks.EventFor(tasks.Started, &task), tasks.Started, snap(task), renderNow),
+			RenderAnnouncement(tasks.Event(title), tasks.State(typ), snap(task), renderNow),
+			RenderStatus(snap(task), renderNow),
+			RenderSummary(summaryOf(items), renderNow),
 		} {
 			checkSafe(t, m)
 			_ = PlainText(m)

@@ -4,11 +4,11 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"os"
 	"sync/atomic"
 	"time"
 
 	"github.com/taskbot/taskbot/tasks"
+	"github.com/taskbot/taskbot/tasks/announce"
 )
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -33,7 +33,25 @@ func (c *countingLister) List(ctx context.Context, q tasks.Query) (*tasks.ListRe
 	return &tasks.ListResult{Tasks: c.tasks}, nil
 }
 
-func filepathRead(path string) (string, error) {
-	b, err := os.ReadFile(path)
-	return string(b), err
+
+// snap is the Snapshot an outbox entry would hold of t.
+func snap(t tasks.Task) tasks.Snapshot { return tasks.NewSnapshot(&t) }
+
+// SummaryItem is one transition of a test flood.
+type SummaryItem struct {
+	Event tasks.Event
+	Task  tasks.Task
+}
+
+// summaryOf is the Summary the announce policy makes of a flood of items: every item counted,
+// the first announce.SummaryFirst kept in full.
+func summaryOf(items []SummaryItem) *announce.Summary {
+	s := &announce.Summary{Counts: map[tasks.Event]int{}}
+	for _, it := range items {
+		s.Counts[it.Event]++
+		if len(s.First) < announce.SummaryFirst {
+			s.First = append(s.First, announce.Transition{Event: it.Event, Task: snap(it.Task)})
+		}
+	}
+	return s
 }

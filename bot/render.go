@@ -14,6 +14,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/taskbot/taskbot/tasks"
+	"github.com/taskbot/taskbot/tasks/announce"
 )
 
 // Message is one Slack message as taskbot renders it: the payload of chat.postMessage,
@@ -90,7 +91,8 @@ func RenderList(cmd Command, ts []tasks.Task, more bool, now time.Time) Message 
 		m.Blocks = append(m.Blocks, mrkdwnSection(empty))
 	}
 	for i := range shown {
-		m.Blocks = append(m.Blocks, mrkdwnSection(listEntry(&shown[i], now)))
+		snap := tasks.NewSnapshot(&shown[i])
+		m.Blocks = append(m.Blocks, mrkdwnSection(listEntry(&snap, now)))
 	}
 
 	footer := "as of " + slackDate(now)
@@ -116,7 +118,7 @@ func RenderList(cmd Command, ts []tasks.Task, more bool, now time.Time) Message 
 //	*Backup plan 'Daily' on SQL-01*
 //	:x: failed · Backup/VolumeNotFound · Customer B GmbH · MachineBackup
 //	started <date> · completed <date> · took 41m
-func listEntry(t *tasks.Task, now time.Time) string {
+func listEntry(t *tasks.Snapshot, now time.Time) string {
 	var b strings.Builder
 	b.WriteString(mrkdwnBold(taskTitle(t, listTitleMax)))
 	b.WriteString("\n")
@@ -126,7 +128,7 @@ func listEntry(t *tasks.Task, now time.Time) string {
 			line = append(line, e)
 		}
 	}
-	line = appendName(line, tenantName(t))
+	line = appendName(line, t.Tenant())
 	line = appendName(line, t.Type)
 	b.WriteString(strings.Join(line, " · "))
 	if times := taskTimes(t, now); times != "" {
@@ -138,7 +140,7 @@ func listEntry(t *tasks.Task, now time.Time) string {
 
 // taskTimes is the time line of a task in a list: when it was enqueued or started, how long it
 // has run or waited, when it completed and how long it took, and how long ago it last changed.
-func taskTimes(t *tasks.Task, now time.Time) string {
+func taskTimes(t *tasks.Snapshot, now time.Time) string {
 	var parts []string
 	switch {
 	case !t.StartedAt.IsZero():
@@ -175,7 +177,7 @@ func taskTimes(t *tasks.Task, now time.Time) string {
 // (tenant, type, queue, priority, started by, "from → to (result code)"); for a failed task a
 // section with the error's domain/code, reason and context; a context line with the task id
 // and its update time. now is unused today and kept so every renderer has the same shape.
-func RenderAnnouncement(ev tasks.Event, from tasks.State, t tasks.Task, now time.Time) Message {
+func RenderAnnouncement(ev tasks.Event, from tasks.State, t tasks.Snapshot, now time.Time) Message {
 	event := eventWord(ev)
 	m := Message{Text: taskFallback("Task "+event, &t)}
 
@@ -185,13 +187,13 @@ func RenderAnnouncement(ev tasks.Event, from tasks.State, t tasks.Task, now time
 			fields = append(fields, mrkdwnText("*"+label+"*\n"+v))
 		}
 	}
-	addField("Tenant", tenantName(&t))
+	addField("Tenant", t.Tenant())
 	addField("Type", t.Type)
 	addField("Queue", t.Queue)
 	addField("Priority", t.Priority)
-	addField("Started by", t.StartedByUser)
+	addField("Started by", t.StartedBy)
 	toWord := string(t.State)
-	if code := t.ResultCode(); code != "" {
+	if code := t.Result; code != "" {
 		toWord += " (" + string(code) + ")"
 	}
 	if from != "" {
@@ -207,7 +209,7 @@ func RenderAnnouncement(ev tasks.Event, from tasks.State, t tasks.Task, now time
 		m.Blocks = append(m.Blocks, mrkdwnSection(errorDetails(&t)))
 	}
 
-	ctx := "Task " + escapeCut(taskID(&t), nameMax)
+	ctx := "Task " + escapeCut(t.ID, nameMax)
 	if !t.UpdatedAt.IsZero() {
 		ctx += " · updated " + slackDate(t.UpdatedAt)
 	}
@@ -217,7 +219,7 @@ func RenderAnnouncement(ev tasks.Event, from tasks.State, t tasks.Task, now time
 
 // errorDetails is the section text of a failed task's error: "*Error:* domain/code", the
 // reason, and up to errorCtxKeys context entries "key: value", sorted by key.
-func errorDetails(t *tasks.Task) string {
+func errorDetails(t *tasks.Snapshot) string {
 	var b strings.Builder
 	b.WriteString("*Error:* ")
 	name := errorName(t)
@@ -225,11 +227,7 @@ func errorDetails(t *tasks.Task) string {
 		name = "no details given"
 	}
 	b.WriteString(name)
-	var e *tasks.DomainError
-	if t.Result != nil {
-		e = t.Result.Error
-	}
-	if e != nil {
+	if e := t.Error; e != nil {
 		if r := escapeCut(e.Reason, errorReasonMax); !isBlankText(r) {
 			b.WriteString("\n" + r)
 		}
@@ -239,7 +237,7 @@ func errorDetails(t *tasks.Task) string {
 				fmt.Fprintf(&b, "\n… and %d more", len(keys)-i)
 				break
 			}
-			v := escapeCut(fmt.Sprint(e.Context[k]), errorCtxMax)
+			v := escapeCut(e.Context[k], errorCtxMax)
 			if isBlankText(v) {
 				v = "(empty)"
 			}
@@ -254,7 +252,7 @@ func errorDetails(t *tasks.Task) string {
 // state: the emoji and bold title, the current state (with result or error) since the last
 // change, the tenant and type, and a context line with the task id. now is unused today: the
 // message shows absolute Slack dates, which stay true while the message is not updated.
-func RenderStatus(t tasks.Task, now time.Time) Message {
+func RenderStatus(t tasks.Snapshot, now time.Time) Message {
 	m := Message{Text: taskFallback(capitalizeFirst(stateWord(&t)), &t)}
 	var b strings.Builder
 	b.WriteString(stateEmoji(&t) + " " + mrkdwnBold(taskTitle(&t, listTitleMax)) + "\n")
@@ -268,22 +266,16 @@ func RenderStatus(t tasks.Task, now time.Time) Message {
 		b.WriteString(" since " + slackDate(t.UpdatedAt))
 	}
 	var names []string
-	names = appendName(names, tenantName(&t))
+	names = appendName(names, t.Tenant())
 	names = appendName(names, t.Type)
 	if len(names) > 0 {
 		b.WriteString("\n" + strings.Join(names, " · "))
 	}
 	m.Blocks = append(m.Blocks,
 		mrkdwnSection(b.String()),
-		slack.NewContextBlock("", mrkdwnText("Task "+escapeCut(taskID(&t), nameMax))),
+		slack.NewContextBlock("", mrkdwnText("Task "+escapeCut(t.ID, nameMax))),
 	)
 	return m
-}
-
-// SummaryItem is one transition in a summary: the event and the task after it.
-type SummaryItem struct {
-	Event tasks.Event
-	Task  tasks.Task
 }
 
 // summaryOrder is the order of the counts in a summary.
@@ -292,26 +284,15 @@ var summaryOrder = []tasks.Event{
 	tasks.EventCompleted, tasks.EventAssigned, tasks.EventEnqueued,
 }
 
-// RenderSummary renders one message in place of many announcements (after an outage, or when a
-// poll finds a burst of transitions): the counts per event ("Task updates: 12 started,
-// 3 paused", failures first), the first maxSummaryTitles entries with emoji, event, title and
-// tenant, and "and N more" for the rest. now stamps the context line. No entries renders
+// RenderSummary renders one message in place of many announcements (a poll that found a burst
+// of transitions): the counts per event ("Task updates: 12 started, 3 paused", failures first),
+// the first maxSummaryTitles of s.First with emoji, event, title and tenant, and "and N more"
+// for every transition not named. now stamps the context line. A summary of nothing renders
 // "No task updates.".
-func RenderSummary(entries []SummaryItem, now time.Time) Message {
-	counts := map[tasks.Event]int{}
-	for _, e := range entries {
-		counts[e.Event]++
-	}
-	return RenderSummaryCounts(counts, entries, now)
-}
-
-// RenderSummaryCounts is RenderSummary when only the first entries are at hand: counts holds
-// the number of transitions per event (all of them), first the transitions to name (at most
-// maxSummaryTitles are shown). "and N more" counts every transition not named.
-func RenderSummaryCounts(counts map[tasks.Event]int, first []SummaryItem, now time.Time) Message {
+func RenderSummary(s *announce.Summary, now time.Time) Message {
 	total := 0
 	var order []tasks.Event // events not in summaryOrder, sorted for a stable message
-	for ev, n := range counts {
+	for ev, n := range s.Counts {
 		total += n
 		if n > 0 && !slices.Contains(summaryOrder, ev) {
 			order = append(order, ev)
@@ -323,7 +304,7 @@ func RenderSummaryCounts(counts map[tasks.Event]int, first []SummaryItem, now ti
 	slices.Sort(order)
 	var parts []string
 	for _, ev := range append(slices.Clone(summaryOrder), order...) {
-		if n := counts[ev]; n > 0 {
+		if n := s.Counts[ev]; n > 0 {
 			parts = append(parts, strconv.Itoa(n)+" "+eventWord(ev))
 		}
 	}
@@ -332,12 +313,12 @@ func RenderSummaryCounts(counts map[tasks.Event]int, first []SummaryItem, now ti
 
 	var b strings.Builder
 	b.WriteString(truncate("*Task updates:* "+tally, 1000))
-	shown := first[:min(len(first), maxSummaryTitles)]
+	shown := s.First[:min(len(s.First), maxSummaryTitles)]
 	for i := range shown {
 		e := &shown[i]
 		b.WriteString("\n• " + eventEmoji(e.Event, &e.Task) + " " + eventWord(e.Event) + " · " +
 			mrkdwnBold(taskTitle(&e.Task, listTitleMax)))
-		if tn := escapeCut(tenantName(&e.Task), nameMax); !isBlankText(tn) {
+		if tn := escapeCut(e.Task.Tenant(), nameMax); !isBlankText(tn) {
 			b.WriteString(" (" + tn + ")")
 		}
 	}
@@ -485,32 +466,13 @@ func truncate(s string, max int) string {
 // taskTitle is t's title, escaped and cut to max characters: context.title, else its type,
 // else its key (Task.Title), else "(untitled task)" when every one of them escapes to nothing
 // visible.
-func taskTitle(t *tasks.Task, max int) string {
-	for _, s := range []string{t.Title(), t.Type, t.Key()} {
+func taskTitle(t *tasks.Snapshot, max int) string {
+	for _, s := range []string{t.Title, t.Type, t.Key} {
 		if e := escapeCut(s, max); !isBlankText(e) {
 			return e
 		}
 	}
 	return untitledTask
-}
-
-// taskID is the task's id as the console shows it: idString, else the key.
-func taskID(t *tasks.Task) string {
-	if t.IDString != "" {
-		return t.IDString
-	}
-	return t.Key()
-}
-
-// tenantName is the tenant's name, else its id, else "".
-func tenantName(t *tasks.Task) string {
-	if t.Tenant == nil {
-		return ""
-	}
-	if strings.TrimSpace(t.Tenant.Name) != "" {
-		return t.Tenant.Name
-	}
-	return t.Tenant.ID
 }
 
 // appendName appends s, escaped and cut to nameMax, unless it shows nothing.
@@ -522,21 +484,21 @@ func appendName(list []string, s string) []string {
 }
 
 // errorName is a failed task's "domain/code", escaped; "" when the result has no error.
-func errorName(t *tasks.Task) string {
-	if t.Result == nil || t.Result.Error == nil {
+func errorName(t *tasks.Snapshot) string {
+	if t.Error == nil {
 		return ""
 	}
 	var parts []string
-	parts = appendName(parts, t.Result.Error.Domain)
-	parts = appendName(parts, t.Result.Error.Code)
+	parts = appendName(parts, t.Error.Domain)
+	parts = appendName(parts, t.Error.Code)
 	return strings.Join(parts, "/")
 }
 
 // taskFallback is Message.Text for one task: `{lead}: {title} ({tenant})`, escaped, at most
 // FallbackTextTarget characters.
-func taskFallback(lead string, t *tasks.Task) string {
+func taskFallback(lead string, t *tasks.Snapshot) string {
 	s := lead + ": " + taskTitle(t, fallbackTitle)
-	if tn := escapeCut(tenantName(t), fallbackTenant); !isBlankText(tn) {
+	if tn := escapeCut(t.Tenant(), fallbackTenant); !isBlankText(tn) {
 		s += " (" + tn + ")"
 	}
 	return truncate(s, FallbackTextTarget)
@@ -544,12 +506,12 @@ func taskFallback(lead string, t *tasks.Task) string {
 
 // stateWord names t's state as the list shows it: the state, "failed" for a completion with
 // result code error, and "completed (warning)" for other result codes than ok.
-func stateWord(t *tasks.Task) string {
+func stateWord(t *tasks.Snapshot) string {
 	switch {
 	case t.Failed():
 		return "failed"
-	case t.State == tasks.Completed && t.ResultCode() != "" && t.ResultCode() != tasks.ResultOK:
-		return "completed (" + escapeCut(string(t.ResultCode()), nameMax) + ")"
+	case t.State == tasks.Completed && t.Result != "" && t.Result != tasks.ResultOK:
+		return "completed (" + escapeCut(string(t.Result), nameMax) + ")"
 	case t.State == "":
 		return "unknown"
 	}
@@ -557,7 +519,7 @@ func stateWord(t *tasks.Task) string {
 }
 
 // stateEmoji is the emoji shortcode of t's state and result.
-func stateEmoji(t *tasks.Task) string {
+func stateEmoji(t *tasks.Snapshot) string {
 	switch t.State {
 	case tasks.Enqueued:
 		return ":hourglass_flowing_sand:"
@@ -568,7 +530,7 @@ func stateEmoji(t *tasks.Task) string {
 	case tasks.Paused:
 		return ":double_vertical_bar:"
 	case tasks.Completed:
-		switch t.ResultCode() {
+		switch t.Result {
 		case tasks.ResultError:
 			return ":x:"
 		case tasks.ResultWarning:
@@ -584,7 +546,7 @@ func stateEmoji(t *tasks.Task) string {
 }
 
 // eventEmoji is the emoji shortcode of an event (t's state for completions).
-func eventEmoji(ev tasks.Event, t *tasks.Task) string {
+func eventEmoji(ev tasks.Event, t *tasks.Snapshot) string {
 	switch ev {
 	case tasks.EventResumed:
 		return ":repeat:"
@@ -596,7 +558,7 @@ func eventEmoji(ev tasks.Event, t *tasks.Task) string {
 		}
 		return ":white_check_mark:"
 	}
-	return stateEmoji(&tasks.Task{State: tasks.State(ev)})
+	return stateEmoji(&tasks.Snapshot{State: tasks.State(ev)})
 }
 
 // eventWord is the event as announcements write it, escaped: an unknown event is shown as is.

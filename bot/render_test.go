@@ -341,11 +341,11 @@ func TestRenderHostileText(t *testing.T) {
 			for _, m := range []Message{
 				RenderList(Command{}, manyTasks(evil, 60), true, renderNow),
 				RenderList(Command{Failed: true}, manyTasks(f, 60), true, renderNow),
-				RenderAnnouncement(tasks.EventPaused, tasks.Started, evil, renderNow),
-				RenderAnnouncement(tasks.EventFailed, tasks.Started, f, renderNow),
-				RenderStatus(evil, renderNow),
-				RenderStatus(f, renderNow),
-				RenderSummary([]SummaryItem{{tasks.EventPaused, evil}, {tasks.EventFailed, f}}, renderNow),
+				RenderAnnouncement(tasks.EventPaused, tasks.Started, snap(evil), renderNow),
+				RenderAnnouncement(tasks.EventFailed, tasks.Started, snap(f), renderNow),
+				RenderStatus(snap(evil), renderNow),
+				RenderStatus(snap(f), renderNow),
+				RenderSummary(summaryOf([]SummaryItem{{tasks.EventPaused, evil}, {tasks.EventFailed, f}}), renderNow),
 			} {
 				checkSafe(t, m)
 				if n := len([]rune(m.Text)); n > FallbackTextTarget {
@@ -363,7 +363,7 @@ func TestRenderUntitledTask(t *testing.T) {
 	if first, _, _ := strings.Cut(sectionTexts(m)[0], "\n"); first != "*(untitled task)*" {
 		t.Errorf("title line = %q, want *(untitled task)*", first)
 	}
-	a := RenderAnnouncement(tasks.EventStarted, "", task, renderNow)
+	a := RenderAnnouncement(tasks.EventStarted, "", snap(task), renderNow)
 	checkSafe(t, a)
 	if a.Text != "Task started: (untitled task)" {
 		t.Errorf("Text = %q", a.Text)
@@ -413,7 +413,7 @@ func TestRenderAnnouncement(t *testing.T) {
 			if ev := tasks.EventFor(tc.from, &tc.task); ev != tc.ev {
 				t.Fatalf("test case: EventFor = %s, want %s", ev, tc.ev)
 			}
-			m := RenderAnnouncement(tc.ev, tc.from, tc.task, renderNow)
+			m := RenderAnnouncement(tc.ev, tc.from, snap(tc.task), renderNow)
 			checkSafe(t, m)
 			if m.Text != tc.text {
 				t.Errorf("Text = %q, want %q", m.Text, tc.text)
@@ -429,7 +429,7 @@ func TestRenderAnnouncement(t *testing.T) {
 			if !containsString(fields, tc.state) {
 				t.Errorf("fields %q lack %q", fields, tc.state)
 			}
-			if !containsString(fields, "*Tenant*\n"+tenantName(&tc.task)) {
+			if !containsString(fields, "*Tenant*\n"+snap(tc.task).Tenant()) {
 				t.Errorf("fields %q lack the tenant", fields)
 			}
 			secs := sectionTexts(m)
@@ -464,7 +464,7 @@ func TestRenderAnnouncementErrorContext(t *testing.T) {
 	}
 	task.Result = &tasks.Result{Code: tasks.ResultError, Error: &tasks.DomainError{
 		Domain: "Backup", Code: "VolumeNotFound", Reason: "The volume\nis gone", Context: ctx}}
-	m := RenderAnnouncement(tasks.EventFailed, tasks.Started, task, renderNow)
+	m := RenderAnnouncement(tasks.EventFailed, tasks.Started, snap(task), renderNow)
 	checkSafe(t, m)
 	want := "*Error:* Backup/VolumeNotFound\nThe volume is gone\n" +
 		"k00: 0\nk01: 1\nk02: 2\nk03: 3\nk04: 4\nk05: 5\nk06: 6\nk07: 7\nk08: 8\nk09: 9\n… and 2 more"
@@ -473,7 +473,7 @@ func TestRenderAnnouncementErrorContext(t *testing.T) {
 	}
 
 	task.Result = &tasks.Result{Code: tasks.ResultError}
-	m = RenderAnnouncement(tasks.EventFailed, tasks.Started, task, renderNow)
+	m = RenderAnnouncement(tasks.EventFailed, tasks.Started, snap(task), renderNow)
 	checkSafe(t, m)
 	if s := sectionTexts(m); len(s) != 2 || s[1] != "*Error:* no details given" {
 		t.Errorf("error section without error = %q", s)
@@ -496,7 +496,7 @@ func TestRenderStatus(t *testing.T) {
 			"Task 944455285181770001"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m := RenderStatus(fixtureTask(t, tc.uuid), renderNow)
+			m := RenderStatus(snap(fixtureTask(t, tc.uuid)), renderNow)
 			checkSafe(t, m)
 			if m.Text != tc.text {
 				t.Errorf("Text = %q, want %q", m.Text, tc.text)
@@ -544,7 +544,7 @@ func TestRenderSummary(t *testing.T) {
 		{"unknown event", []SummaryItem{{"<!channel>", started}}, "Task updates: 1 &lt;!channel&gt;", 1, asOf},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m := RenderSummary(tc.items, renderNow)
+			m := RenderSummary(summaryOf(tc.items), renderNow)
 			checkSafe(t, m)
 			if m.Text != tc.text {
 				t.Errorf("Text = %q, want %q", m.Text, tc.text)
@@ -563,7 +563,7 @@ func TestRenderSummary(t *testing.T) {
 			}
 		})
 	}
-	m := RenderSummary(items(3), renderNow)
+	m := RenderSummary(summaryOf(items(3)), renderNow)
 	want := "*Task updates:* 1 failed, 1 paused, 1 started\n" +
 		"• :arrow_forward: started · *Adding agent 'WS-0001' to the management server* (customer-a@example.com)\n" +
 		"• :double_vertical_bar: paused · *Backup plan 'R&amp;D &lt;nightly&gt; &amp; archive' on FS-02* (Customer B GmbH)\n" +

@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -32,52 +33,57 @@ const (
 	socketAckLimit = 19 << 10
 )
 
-// Server answers Slack's HTTP requests (slash commands and interactions) and serves health and
-// metrics. Socket Mode uses the same answering core (see RunSocketMode).
-type Server struct {
+// ServerConfig configures a Server. Answerer is required, and SigningSecret unless the Server
+// only serves Socket Mode; zero values of the other fields mean their defaults.
+type ServerConfig struct {
 	// SigningSecret verifies requests (https://api.slack.com/authentication/verifying-requests-from-slack).
 	SigningSecret string
 	Answerer      *Answerer
-	// HTTPClient posts to response_url; it must have a timeout.
-	HTTPClient    *http.Client
-	AckWithin     time.Duration
+	// HTTPClient posts to response_url; default: a client with a 15-second timeout.
+	HTTPClient *http.Client
+	// AckWithin: see DefaultAckWithin.
+	AckWithin time.Duration
+	// AnswerTimeout: see DefaultAnswerTimeout.
 	AnswerTimeout time.Duration
 	// Ready reports readiness for /readyz; nil means always ready.
-	Ready   func() (bool, string)
-	Logger  *slog.Logger
-	Metrics *Metrics
-
-	once     sync.Once
-	inflight sync.WaitGroup
-	base     context.Context
-	cancel   context.CancelFunc
+	Ready func() (bool, string)
+	// MetricsHandler serves GET /metrics; nil serves 404.
+	MetricsHandler http.Handler
+	Logger         *slog.Logger // default slog.Default()
+	Metrics        *Metrics     // default: unregistered metrics
 }
 
-func (s *Server) init() {
-	s.once.Do(func() {
-		if s.AckWithin <= 0 {
-			s.AckWithin = DefaultAckWithin
-		}
-		if s.AnswerTimeout <= 0 {
-			s.AnswerTimeout = DefaultAnswerTimeout
-		}
-		if s.HTTPClient == nil {
-			s.HTTPClient = &http.Client{Timeout: 15 * time.Second}
-		}
-		if s.Logger == nil {
-			s.Logger = slog.Default()
-		}
-		if s.Metrics == nil {
-			s.Metrics = NewMetrics()
-		}
-		s.base, s.cancel = context.WithCancel(context.Background())
-	})
+// Server answers Slack's HTTP requests (slash commands and interactions) and serves health and
+// metrics. Socket Mode uses the same answering core (see RunSocketMode).
+type Server struct {
+	cfg ServerConfig
+
+	inflight sync.WaitGroup
+	base     context.Context    // parent of every answer's context
+	cancel   context.CancelFunc // cancels answers still running when Drain gives up
+}
+
+// NewServer returns a Server for cfg with its defaults filled in.
+func NewServer(cfg ServerConfig) *Server {
+	cfg.AckWithin = cmp.Or(cfg.AckWithin, DefaultAckWithin)
+	cfg.AnswerTimeout = cmp.Or(cfg.AnswerTimeout, DefaultAnswerTimeout)
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 15 * time.Second}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(nil)
+	}
+	s := &Server{cfg: cfg}
+	s.base, s.cancel = context.WithCancel(context.Background())
+	return s
 }
 
 // Handler routes the contract's HTTP paths:
 // POST /slack/commands, POST /slack/interactions, GET /healthz, GET /readyz, GET /metrics.
 func (s *Server) Handler() http.Handler {
-	s.init()
 	mux := http.NewServeMux()
 	mux.HandleFunc("/slack/commands", s.handleCommand)
 	mux.HandleFunc("POST /slack/interactions", s.handleInteraction)
@@ -87,8 +93,8 @@ func (s *Server) Handler() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ok, why := true, "ready"
-		if s.Ready != nil {
-			ok, why = s.Ready()
+		if s.cfg.Ready != nil {
+			ok, why = s.cfg.Ready()
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		if !ok {
@@ -96,13 +102,14 @@ func (s *Server) Handler() http.Handler {
 		}
 		io.WriteString(w, why+"\n")
 	})
-	mux.Handle("GET /metrics", s.Metrics.Handler())
+	if s.cfg.MetricsHandler != nil {
+		mux.Handle("GET /metrics", s.cfg.MetricsHandler)
+	}
 	return mux
 }
 
 // Drain waits for answers in flight (bounded by ctx), then cancels any still running.
 func (s *Server) Drain(ctx context.Context) error {
-	s.init()
 	done := make(chan struct{})
 	go func() { s.inflight.Wait(); close(done) }()
 	select {
@@ -129,14 +136,14 @@ func (s *Server) verified(w http.ResponseWriter, r *http.Request) (url.Values, b
 		}
 		return nil, false
 	}
-	sv, err := slack.NewSecretsVerifier(r.Header, s.SigningSecret)
+	sv, err := slack.NewSecretsVerifier(r.Header, s.cfg.SigningSecret)
 	if err == nil {
 		_, _ = sv.Write(body)
 		err = sv.Ensure()
 	}
 	if err != nil {
-		s.Metrics.Commands.WithLabelValues("bad_signature").Inc()
-		s.Logger.Warn("rejected a request with a missing, bad or stale signature", "path", r.URL.Path, "remote", r.RemoteAddr)
+		s.cfg.Metrics.Commands.WithLabelValues("bad_signature").Inc()
+		s.cfg.Logger.Warn("rejected a request with a missing, bad or stale signature", "path", r.URL.Path, "remote", r.RemoteAddr)
 		http.Error(w, "invalid or stale request signature", http.StatusUnauthorized)
 		return nil, false
 	}
@@ -178,22 +185,21 @@ func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request) {
 // maxBytes > 0, its JSON fits in maxBytes) it is returned; otherwise a short progress note is
 // returned and the answer is posted to responseURL (replacing the note) when it is ready.
 func (s *Server) Respond(text, responseURL string, maxBytes int) Message {
-	s.init()
 	start := time.Now()
 	ch := make(chan Message, 1)
-	ctx, cancel := context.WithTimeout(s.base, s.AnswerTimeout)
+	ctx, cancel := context.WithTimeout(s.base, s.cfg.AnswerTimeout)
 	s.inflight.Add(1)
 	go func() {
 		defer s.inflight.Done()
 		defer cancel()
-		ch <- s.Answerer.Answer(ctx, text)
+		ch <- s.cfg.Answerer.Answer(ctx, text)
 	}()
-	timer := time.NewTimer(s.AckWithin)
+	timer := time.NewTimer(s.cfg.AckWithin)
 	defer timer.Stop()
 	select {
 	case m := <-ch:
 		if maxBytes <= 0 || jsonSize(ephemeral(m)) <= maxBytes {
-			s.Metrics.CommandLatency.Observe(time.Since(start).Seconds())
+			s.cfg.Metrics.CommandLatency.Observe(time.Since(start).Seconds())
 			return m
 		}
 		s.inflight.Add(1)
@@ -212,10 +218,10 @@ func (s *Server) Respond(text, responseURL string, maxBytes int) Message {
 // deliverLater posts m to responseURL, replacing the progress note.
 func (s *Server) deliverLater(responseURL string, m Message, start time.Time) {
 	if err := s.postResponse(responseURL, m, true); err != nil {
-		s.Logger.Warn("could not deliver a late /tasks answer", "err", err)
+		s.cfg.Logger.Warn("could not deliver a late /tasks answer", "err", err)
 		return
 	}
-	s.Metrics.CommandLatency.Observe(time.Since(start).Seconds())
+	s.cfg.Metrics.CommandLatency.Observe(time.Since(start).Seconds())
 }
 
 // postResponse posts m to a response_url (https://api.slack.com/interactivity/handling#message_responses).
@@ -229,7 +235,7 @@ func (s *Server) postResponse(responseURL string, m Message, replace bool) error
 	msg.ReplaceOriginal = replace
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.base), 15*time.Second)
 	defer cancel()
-	if err := slack.PostWebhookCustomHTTPContext(ctx, responseURL, s.HTTPClient, msg); err != nil {
+	if err := slack.PostWebhookCustomHTTPContext(ctx, responseURL, s.cfg.HTTPClient, msg); err != nil {
 		return fmt.Errorf("post to response_url %s: %w", u.Host, err)
 	}
 	return nil
@@ -256,28 +262,27 @@ func (s *Server) handleInteraction(w http.ResponseWriter, r *http.Request) {
 // Interact handles a Block Kit interaction: the Refresh button of a /tasks answer re-runs its
 // command and replaces the message through response_url. Other actions are ignored.
 func (s *Server) Interact(cb slack.InteractionCallback) {
-	s.init()
 	if cb.Type != slack.InteractionTypeBlockActions {
-		s.Logger.Debug("ignored an interaction", "type", cb.Type)
+		s.cfg.Logger.Debug("ignored an interaction", "type", cb.Type)
 		return
 	}
 	for _, act := range cb.ActionCallback.BlockActions {
 		if act == nil || act.ActionID != RefreshActionID {
 			continue
 		}
-		s.Metrics.Commands.WithLabelValues("refresh").Inc()
+		s.cfg.Metrics.Commands.WithLabelValues("refresh").Inc()
 		text, responseURL := act.Value, cb.ResponseURL
 		s.inflight.Add(1)
 		go func() {
 			defer s.inflight.Done()
 			start := time.Now()
-			ctx, cancel := context.WithTimeout(s.base, s.AnswerTimeout)
+			ctx, cancel := context.WithTimeout(s.base, s.cfg.AnswerTimeout)
 			defer cancel()
-			s.deliverLater(responseURL, s.Answerer.Answer(ctx, text), start)
+			s.deliverLater(responseURL, s.cfg.Answerer.Answer(ctx, text), start)
 		}()
 		return
 	}
-	s.Logger.Debug("ignored an interaction without a known action", "block_actions", len(cb.ActionCallback.BlockActions))
+	s.cfg.Logger.Debug("ignored an interaction without a known action", "block_actions", len(cb.ActionCallback.BlockActions))
 }
 
 func ephemeral(m Message) *slack.WebhookMessage {

@@ -2,7 +2,6 @@ package bot
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/slack-go/slack"
@@ -15,7 +14,6 @@ import (
 // acknowledgement, others through response_url. api must carry the app-level token
 // (slack.OptionAppLevelToken). Signatures are not needed: the WebSocket is authenticated.
 func RunSocketMode(ctx context.Context, api *slack.Client, s *Server) error {
-	s.init()
 	smc := socketmode.New(api)
 	go func() {
 		for {
@@ -30,24 +28,24 @@ func RunSocketMode(ctx context.Context, api *slack.Client, s *Server) error {
 			}
 		}
 	}()
-	if err := smc.RunContext(ctx); err != nil && ctx.Err() == nil {
-		var se slack.SlackErrorResponse
-		if errors.As(err, &se) && (se.Err == "invalid_auth" || se.Err == "not_authed" || se.Err == "not_allowed_token_type") {
-			return fmt.Errorf("socket mode: %w (SLACK_APP_TOKEN was refused: create an app-level token, xapp-…, with the connections:write scope under Basic Information → App-Level Tokens)", err)
-		}
-		return fmt.Errorf("socket mode: %w", err)
+	err := smc.RunContext(ctx) // it returns only with an error, ctx's when ctx ended
+	if ctx.Err() != nil {
+		return nil
 	}
-	return nil
+	if de := ClassifySlackError("apps.connections.open", err); de.Hint != "" {
+		return fmt.Errorf("socket mode: %w (%s)", err, de.Hint)
+	}
+	return fmt.Errorf("socket mode: %w", err)
 }
 
 func (s *Server) socketEvent(ctx context.Context, smc *socketmode.Client, evt socketmode.Event) {
 	switch evt.Type {
 	case socketmode.EventTypeConnected:
-		s.Logger.Info("socket mode connected")
+		s.cfg.Logger.Info("socket mode connected")
 	case socketmode.EventTypeConnectionError:
-		s.Logger.Warn("socket mode connection failed; retrying")
+		s.cfg.Logger.Warn("socket mode connection failed; retrying")
 	case socketmode.EventTypeInvalidAuth:
-		s.Logger.Error("socket mode: SLACK_APP_TOKEN was refused; create an app-level token (xapp-…) with the connections:write scope")
+		s.cfg.Logger.Error("socket mode: SLACK_APP_TOKEN was refused; create an app-level token (xapp-…) with the connections:write scope")
 	case socketmode.EventTypeSlashCommand:
 		cmd, ok := evt.Data.(slack.SlashCommand)
 		if !ok || evt.Request == nil {
@@ -55,13 +53,13 @@ func (s *Server) socketEvent(ctx context.Context, smc *socketmode.Client, evt so
 		}
 		m := s.Respond(cmd.Text, cmd.ResponseURL, socketAckLimit)
 		if err := smc.AckCtx(ctx, evt.Request.EnvelopeID, ephemeral(m)); err != nil {
-			s.Logger.Warn("socket mode: acknowledge slash command", "err", err)
+			s.cfg.Logger.Warn("socket mode: acknowledge slash command", "err", err)
 		}
 	case socketmode.EventTypeInteractive:
 		cb, ok := evt.Data.(slack.InteractionCallback)
 		if evt.Request != nil {
 			if err := smc.AckCtx(ctx, evt.Request.EnvelopeID, nil); err != nil {
-				s.Logger.Warn("socket mode: acknowledge interaction", "err", err)
+				s.cfg.Logger.Warn("socket mode: acknowledge interaction", "err", err)
 			}
 		}
 		if ok {

@@ -31,7 +31,7 @@ func TestPlainText(t *testing.T) {
 			"  started 2020-04-22 10:00 UTC · completed 2020-04-22 10:41 UTC · took 41m\n" +
 			"  — as of 2020-04-22 12:10 UTC\n" +
 			"[Refresh]\n"},
-		{"announcement", RenderAnnouncement(tasks.EventFailed, tasks.Started, fixtureTask(t, fxFailed), renderNow), "" +
+		{"announcement", RenderAnnouncement(tasks.EventFailed, tasks.Started, snap(fixtureTask(t, fxFailed)), renderNow), "" +
 			"  :x: *Failed* · *Backup plan 'Daily' on SQL-01*\n" +
 			"    Tenant: Customer B GmbH\n" +
 			"    Type: MachineBackup\n" +

@@ -1,12 +1,14 @@
-// Package state is taskbot's memory: the last seen state of every task, the outbox of
-// announcements not yet delivered, and the watermark of the incremental poll, in one bbolt file.
+// Package state is taskbot's memory, in one bbolt file: the last sighting of every task, the
+// outbox of announcements not yet delivered, and the watermark of the incremental poll.
 //
-// It is the only package that imports bbolt. It knows nothing of Slack or HTTP: the poller hands
-// it what a poll saw (Apply), the announcer takes pending announcements (Pending) and reports what
-// it posted (Delivered). Diffing and enqueueing happen in one bbolt transaction, and an entry
-// leaves the outbox only after it was posted, so a crash at any point repeats at most the one
-// announcement in flight and never loses one (bbolt commits are atomic and fsynced:
-// https://github.com/etcd-io/bbolt#transactions).
+// It is the only package that imports bbolt, and it stores what it is told: the announce
+// pipeline (tasks/announce) decides what changed and what is announced where; Apply runs that
+// decision inside the transaction that reads what it needs and writes what it says, so diffing
+// and enqueueing are one atomic step. An entry leaves the outbox only after it was delivered,
+// so a crash at any point repeats at most the one announcement in flight and never loses one
+// (bbolt commits are atomic and fsynced: https://github.com/etcd-io/bbolt#transactions).
+//
+// The file format and the migration of older files are in format.go.
 package state
 
 import (
@@ -25,21 +27,8 @@ import (
 	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/taskbot/taskbot/tasks"
+	"github.com/taskbot/taskbot/tasks/announce"
 )
-
-// Bucket and key names. Changing them needs a schema version bump.
-var (
-	bucketTasks  = []byte("tasks")  // task key → Record (JSON)
-	bucketOutbox = []byte("outbox") // big-endian sequence → Entry (JSON)
-	bucketMeta   = []byte("meta")   // schema, baseline, watermark
-
-	keySchema    = []byte("schema")
-	keyBaseline  = []byte("baseline")
-	keyWatermark = []byte("watermark")
-)
-
-// SchemaVersion is the layout version written into new state files.
-const SchemaVersion = "1"
 
 // Defaults for Options.
 const (
@@ -62,76 +51,34 @@ type Options struct {
 	GoneAfter time.Duration
 	// PruneEvery is the least time between two prunes; default 10 minutes.
 	PruneEvery time.Duration
-	// Logger receives the loud message when a corrupt file is moved aside; default slog.Default().
+	// Logger receives the loud message when a corrupt file is moved aside, and migrations;
+	// default slog.Default().
 	Logger *slog.Logger
-	// Now is the clock; default time.Now.
+	// Now is the clock of pruning and of the corrupt file's new name; default time.Now.
 	Now func() time.Time
 }
 
-// Store is an open state file. Its methods are safe for concurrent use (bbolt serialises writers).
+// Store is an open state file. Its methods are safe for concurrent use (bbolt serialises
+// writers). It implements announce.PollStore and announce.OutboxStore.
 type Store struct {
 	db   *bolt.DB
-	path string
 	opts Options
 
 	mu        sync.Mutex
 	lastPrune time.Time // in memory: a restart prunes at its first poll
 }
 
-// Record is the last seen state of one task.
-type Record struct {
-	Key         string           `json:"key"`
-	Title       string           `json:"title"`
-	State       tasks.State      `json:"state"`
-	Result      tasks.ResultCode `json:"result,omitempty"`
-	UpdatedAt   time.Time        `json:"updatedAt"`
-	CompletedAt time.Time        `json:"completedAt,omitzero"`
-	// MessageTS is the Slack ts of the task's first announcement (its thread), "" until posted.
-	MessageTS string `json:"messageTs,omitempty"`
-	// MissingSince is when a reconciliation first found the task absent from the API (zero
-	// while it is seen). The record is kept for Options.GoneAfter, so that an API answering
-	// with nothing for a while does not make taskbot forget tasks and announce them again.
-	MissingSince time.Time `json:"missingSince,omitzero"`
-}
+var (
+	_ announce.PollStore   = (*Store)(nil)
+	_ announce.OutboxStore = (*Store)(nil)
+)
 
-// Entry is one pending announcement in the outbox: a transition of a task.
-type Entry struct {
-	// Seq orders the outbox; it grows by one per entry and is never reused.
-	Seq   uint64      `json:"seq"`
-	Event tasks.Event `json:"event"`
-	// From is the state the task was last seen in; "" if it was not seen before.
-	From tasks.State `json:"from,omitempty"`
-	// Task is the task as the poll saw it.
-	Task     tasks.Task `json:"task"`
-	QueuedAt time.Time  `json:"queuedAt"`
-	// Summary, when set, stands for all the transitions of one poll that found more than
-	// Poll.Burst of them; Event, From and Task are then empty.
-	Summary *Summary `json:"summary,omitempty"`
-}
-
-// Summary is a flood of transitions queued as one entry.
-type Summary struct {
-	// Counts is the number of transitions per event, all of them.
-	Counts map[tasks.Event]int `json:"counts"`
-	// First are the first SummaryFirst transitions, in the order they happened.
-	First []Transition `json:"first"`
-}
-
-// Transition is one change of a task's state.
-type Transition struct {
-	Event tasks.Event `json:"event"`
-	From  tasks.State `json:"from,omitempty"`
-	Task  tasks.Task  `json:"task"`
-}
-
-// SummaryFirst is how many transitions a Summary keeps in full.
-const SummaryFirst = 10
-
-// Open opens or creates the state file at path (mode 0600). It waits at most opts.LockTimeout
-// for the file lock and then fails with an error wrapping ErrLocked that names the file.
-// A file that is not a readable bbolt database (corrupt, truncated, another format) is renamed to
-// "<path>.corrupt-<UTC time>", logged at error level, and replaced by a new empty store, so that
-// the next poll records a silent baseline instead of crashing on every start.
+// Open opens or creates the state file at path (mode 0600) and migrates an older format (see
+// format.go). It waits at most opts.LockTimeout for the file lock and then fails with an error
+// wrapping ErrLocked that names the file. A file that is not a readable bbolt database
+// (corrupt, truncated, another format) is renamed to "<path>.corrupt-<UTC time>", logged at
+// error level, and replaced by a new empty store, so that the next poll records a silent
+// baseline instead of crashing on every start.
 func Open(path string, opts Options) (*Store, error) {
 	if opts.LockTimeout <= 0 {
 		opts.LockTimeout = DefaultLockTimeout
@@ -164,8 +111,8 @@ func Open(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db, path: path, opts: opts}
-	if err := s.init(); err != nil {
+	s := &Store{db: db, opts: opts}
+	if err := s.db.Update(func(tx *bolt.Tx) error { return migrate(tx, opts.Logger) }); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open state file %s: %w", path, err)
 	}
@@ -227,32 +174,11 @@ func isCorrupt(path string, err error) bool {
 	return fi.Size() < 4096*2 && !errors.Is(err, os.ErrPermission)
 }
 
-func (s *Store) init() error {
-	return s.db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketTasks, bucketOutbox, bucketMeta} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		meta := tx.Bucket(bucketMeta)
-		switch v := meta.Get(keySchema); {
-		case v == nil:
-			return meta.Put(keySchema, []byte(SchemaVersion))
-		case string(v) != SchemaVersion:
-			return fmt.Errorf("schema version %q, this taskbot understands %q", v, SchemaVersion)
-		}
-		return nil
-	})
-}
-
-// Path is the state file's path.
-func (s *Store) Path() string { return s.path }
-
 // Close closes the file and releases its lock.
 func (s *Store) Close() error { return s.db.Close() }
 
-// Baselined reports whether the first poll was recorded. Until then the poller must call Apply
-// with Baseline set, so that tasks that existed before taskbot started are not announced.
+// Baselined reports whether the first poll was recorded. Until then the poller must apply a
+// baseline poll, so that tasks that existed before taskbot started are not announced.
 func (s *Store) Baselined() (bool, error) {
 	var ok bool
 	err := s.db.View(func(tx *bolt.Tx) error {
@@ -262,8 +188,7 @@ func (s *Store) Baselined() (bool, error) {
 	return ok, err
 }
 
-// Watermark is the latest task updatedAt the store has seen (zero before the baseline).
-// The incremental poll asks for tasks updated after it.
+// Watermark is the watermark the last Apply recorded (zero before the baseline).
 func (s *Store) Watermark() (time.Time, error) {
 	var w time.Time
 	err := s.db.View(func(tx *bolt.Tx) error {
@@ -273,84 +198,47 @@ func (s *Store) Watermark() (time.Time, error) {
 	return w, err
 }
 
-// Poll is what one successful poll saw.
-type Poll struct {
-	// Tasks are the tasks the API returned, in any order.
-	Tasks []tasks.Task
-	// Gone are keys of tasks the API no longer returns at all; their records are marked
-	// missing and dropped, without an announcement, once missing for Options.GoneAfter.
-	Gone []string
-	// Watermark is a lower bound for the new watermark (e.g. the latest updatedAt of any task
-	// at baseline); the store also advances it to the latest updatedAt in Tasks. It never moves
-	// backwards.
-	Watermark time.Time
-	// Baseline records Tasks silently and marks the store baselined.
-	Baseline bool
-	// Announce says which events go to the outbox; nil announces every event.
-	Announce func(tasks.Event) bool
-	// Burst: when this poll would queue more entries than Burst, it queues one Summary entry
-	// instead, so a mass start is one message, not a flood. 0 means no limit.
-	Burst int
-}
-
-// Apply records a poll in one transaction: for each task newer than its record (by updatedAt)
-// whose state or result code changed, it enqueues an Entry (unless Baseline is set or Announce
-// says no; more than Burst entries become one Summary entry), then saves the task's record, advances the watermark and prunes records of tasks that
-// completed more than Options.Retention ago. Tasks are taken in updatedAt order, so entries of
-// one poll are queued in the order the transitions happened. A task whose updatedAt is not newer
-// than its record is ignored: overlapping polls and stale answers cause no duplicate and no
-// regression. It returns the entries it queued. On error nothing is changed.
-func (s *Store) Apply(p Poll) ([]Entry, error) {
-	ts := slices.Clone(p.Tasks)
-	slices.SortStableFunc(ts, func(a, b tasks.Task) int { return a.UpdatedAt.Compare(b.UpdatedAt) })
+// Apply records a poll in one transaction: it reads the last sightings of p's tasks and gone
+// keys and the watermark, calls decide with them (the announce policy, a pure function), and
+// writes its Decision: the sightings, the outbox entries (each given the next sequence number),
+// the watermark (never moved backwards) and the baseline mark. It then prunes, at most every
+// Options.PruneEvery, records of tasks that completed more than Options.Retention ago or went
+// missing more than Options.GoneAfter ago. It returns the entries it queued. On error nothing is
+// changed.
+func (s *Store) Apply(p announce.Poll, decide func(announce.Input) announce.Decision) ([]announce.Entry, error) {
 	now := s.opts.Now()
-	var queued []Entry
+	var queued []announce.Entry
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		tb, ob, meta := tx.Bucket(bucketTasks), tx.Bucket(bucketOutbox), tx.Bucket(bucketMeta)
-		wm := getTime(meta, keyWatermark)
-		if p.Watermark.After(wm) {
-			wm = p.Watermark
-		}
-		for i := range ts {
-			t := &ts[i]
-			key := t.Key()
-			if t.UpdatedAt.After(wm) {
-				wm = t.UpdatedAt
+		in := announce.Input{Poll: p, Last: map[string]announce.Seen{}, Watermark: getTime(meta, keyWatermark)}
+		load := func(key string) error {
+			if _, ok := in.Last[key]; ok {
+				return nil
 			}
-			var rec Record
+			var rec announce.Seen
 			found, err := getJSON(tb, []byte(key), &rec)
-			if err != nil {
-				return err
+			if found {
+				in.Last[key] = rec
 			}
-			if found && !t.UpdatedAt.After(rec.UpdatedAt) {
-				if !rec.MissingSince.IsZero() { // seen again: no longer missing
-					rec.MissingSince = time.Time{}
-					if err := putJSON(tb, []byte(key), rec); err != nil {
-						return err
-					}
-				}
-				continue
-			}
-			changed := !found || rec.State != t.State || rec.Result != t.ResultCode()
-			if changed && !p.Baseline {
-				from := tasks.State("")
-				if found {
-					from = rec.State
-				}
-				ev := tasks.EventFor(from, t)
-				if p.Announce == nil || p.Announce(ev) {
-					queued = append(queued, Entry{Event: ev, From: from, Task: *t, QueuedAt: now})
-				}
-			}
-			rec = Record{Key: key, Title: t.Title(), State: t.State, Result: t.ResultCode(),
-				UpdatedAt: t.UpdatedAt, CompletedAt: t.CompletedAt, MessageTS: rec.MessageTS}
-			if err := putJSON(tb, []byte(key), rec); err != nil {
+			return err
+		}
+		for i := range p.Tasks {
+			if err := load(p.Tasks[i].Key()); err != nil {
 				return err
 			}
 		}
-		if p.Burst > 0 && len(queued) > p.Burst {
-			queued = []Entry{summarize(queued, now)}
+		for _, k := range p.Gone {
+			if err := load(k); err != nil {
+				return err
+			}
 		}
+		d := decide(in)
+		for _, rec := range d.Seen {
+			if err := putJSON(tb, []byte(rec.Key), rec); err != nil {
+				return err
+			}
+		}
+		queued = d.Entries
 		for i := range queued {
 			seq, err := ob.NextSequence()
 			if err != nil {
@@ -361,21 +249,12 @@ func (s *Store) Apply(p Poll) ([]Entry, error) {
 				return err
 			}
 		}
-		for _, k := range p.Gone {
-			var rec Record
-			found, err := getJSON(tb, []byte(k), &rec)
-			if err != nil || !found || !rec.MissingSince.IsZero() {
-				continue
-			}
-			rec.MissingSince = now
-			if err := putJSON(tb, []byte(k), rec); err != nil {
+		if d.Watermark.After(in.Watermark) {
+			if err := putTime(meta, keyWatermark, d.Watermark); err != nil {
 				return err
 			}
 		}
-		if err := putTime(meta, keyWatermark, wm); err != nil {
-			return err
-		}
-		if p.Baseline && meta.Get(keyBaseline) == nil {
+		if d.Baselined && meta.Get(keyBaseline) == nil {
 			if err := putTime(meta, keyBaseline, now); err != nil {
 				return err
 			}
@@ -389,17 +268,6 @@ func (s *Store) Apply(p Poll) ([]Entry, error) {
 		return nil, fmt.Errorf("apply poll: %w", err)
 	}
 	return queued, nil
-}
-
-func summarize(es []Entry, now time.Time) Entry {
-	sum := &Summary{Counts: map[tasks.Event]int{}}
-	for _, e := range es {
-		sum.Counts[e.Event]++
-		if len(sum.First) < SummaryFirst {
-			sum.First = append(sum.First, Transition{Event: e.Event, From: e.From, Task: e.Task})
-		}
-	}
-	return Entry{Summary: sum, QueuedAt: now}
 }
 
 // pruneDue reports whether PruneEvery has passed since the last prune, and if so counts this
@@ -422,7 +290,7 @@ func (s *Store) prune(tb *bolt.Bucket, now time.Time) error {
 	goneBefore := now.Add(-s.opts.GoneAfter)
 	var old [][]byte
 	err := tb.ForEach(func(k, v []byte) error {
-		var rec Record
+		var rec announce.Seen
 		if err := json.Unmarshal(v, &rec); err != nil {
 			old = append(old, slices.Clone(k)) // unreadable record: drop it rather than fail forever
 			return nil
@@ -449,12 +317,12 @@ func (s *Store) prune(tb *bolt.Bucket, now time.Time) error {
 }
 
 // Pending returns up to limit outbox entries, oldest first (limit ≤ 0: all).
-func (s *Store) Pending(limit int) ([]Entry, error) {
-	var out []Entry
+func (s *Store) Pending(limit int) ([]announce.Entry, error) {
+	var out []announce.Entry
 	err := s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketOutbox).Cursor()
 		for k, v := c.First(); k != nil && (limit <= 0 || len(out) < limit); k, v = c.Next() {
-			var e Entry
+			var e announce.Entry
 			if err := json.Unmarshal(v, &e); err != nil {
 				return fmt.Errorf("outbox entry %d: %w", binary.BigEndian.Uint64(k), err)
 			}
@@ -465,31 +333,31 @@ func (s *Store) Pending(limit int) ([]Entry, error) {
 	return out, err
 }
 
-// Delivered removes entry seq from the outbox after it was posted. When ts (the Slack message
-// ts of the post) is not empty and the task has no thread yet, ts becomes the task's thread.
-// Delivering an entry twice is not an error.
-func (s *Store) Delivered(seq uint64, taskKey, ts string) error {
+// Delivered removes entry seq from the outbox after it was delivered. When thread (the chat
+// message id of the post) is not empty and the task has no thread yet, it becomes the task's
+// thread. Delivering an entry twice is not an error.
+func (s *Store) Delivered(seq uint64, taskKey, thread string) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bucketOutbox).Delete(seqKey(seq)); err != nil {
 			return err
 		}
-		if ts == "" {
+		if thread == "" || taskKey == "" {
 			return nil
 		}
 		tb := tx.Bucket(bucketTasks)
-		var rec Record
+		var rec announce.Seen
 		found, err := getJSON(tb, []byte(taskKey), &rec)
-		if err != nil || !found || rec.MessageTS != "" {
+		if err != nil || !found || rec.Thread != "" {
 			return err
 		}
-		rec.MessageTS = ts
+		rec.Thread = thread
 		return putJSON(tb, []byte(taskKey), rec)
 	})
 }
 
-// Record returns the last seen state of the task with key, and whether there is one.
-func (s *Store) Record(key string) (Record, bool, error) {
-	var rec Record
+// Sighting returns the last sighting of the task with key, and whether there is one.
+func (s *Store) Sighting(key string) (announce.Seen, bool, error) {
+	var rec announce.Seen
 	var found bool
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
@@ -499,13 +367,13 @@ func (s *Store) Record(key string) (Record, bool, error) {
 	return rec, found, err
 }
 
-// InProgress returns the records of tasks last seen in a state other than completed; the
+// InProgress returns the sightings of tasks last seen in a state other than completed; the
 // poller's reconciliation compares them with a full list from the API.
-func (s *Store) InProgress() ([]Record, error) {
-	var out []Record
+func (s *Store) InProgress() ([]announce.Seen, error) {
+	var out []announce.Seen
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketTasks).ForEach(func(k, v []byte) error {
-			var rec Record
+			var rec announce.Seen
 			if err := json.Unmarshal(v, &rec); err != nil {
 				return nil
 			}
@@ -526,8 +394,7 @@ type Stats struct {
 	FileSize  int64     // bytes
 }
 
-// PendingCount is the number of outbox entries, cheap enough to read after every post (the
-// outbox is small; Stats walks every task record).
+// PendingCount is the number of outbox entries, cheap enough to read after every post.
 func (s *Store) PendingCount() (int, error) {
 	var n int
 	err := s.db.View(func(tx *bolt.Tx) error {
@@ -535,6 +402,12 @@ func (s *Store) PendingCount() (int, error) {
 		return nil
 	})
 	return n, err
+}
+
+// TaskCount is the number of task records; it walks the bucket's pages.
+func (s *Store) TaskCount() (int, error) {
+	st, err := s.Stats()
+	return st.Tasks, err
 }
 
 // Stats counts the store's contents.

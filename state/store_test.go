@@ -12,11 +12,14 @@ import (
 	"time"
 
 	"github.com/taskbot/taskbot/tasks"
+	"github.com/taskbot/taskbot/tasks/announce"
 )
 
 var t0 = time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 
-func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func quiet() *slog.Logger { return quietTo(io.Discard) }
+
+func quietTo(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
 
 func openTest(t *testing.T, path string, opts Options) *Store {
 	t.Helper()
@@ -46,10 +49,23 @@ func failed(key string, at time.Time) tasks.Task {
 	return t
 }
 
-func events(es []Entry) []string {
+// everything announces every event, with no flood limit: most tests here are about storage.
+var everything, _ = tasks.ParseAnnounceSet([]string{"enqueued", "assigned", "started", "paused", "completed", "failed"})
+
+// apply records p with the announce policy that announces everything, one entry per transition.
+func apply(s *Store, p announce.Poll) ([]announce.Entry, error) {
+	return applyRules(s, announce.Rules{Announce: everything, Burst: -1}, p)
+}
+
+// applyRules records p with the policy r, deciding at the store's clock.
+func applyRules(s *Store, r announce.Rules, p announce.Poll) ([]announce.Entry, error) {
+	return s.Apply(p, func(in announce.Input) announce.Decision { return r.Decide(in, s.opts.Now()) })
+}
+
+func events(es []announce.Entry) []string {
 	var out []string
 	for _, e := range es {
-		out = append(out, fmt.Sprintf("%s:%s", e.Task.UUID, e.Event))
+		out = append(out, fmt.Sprintf("%s:%s", e.Task.Key, e.Event))
 	}
 	return out
 }
@@ -57,7 +73,7 @@ func events(es []Entry) []string {
 func TestApplyTransitions(t *testing.T) {
 	s := openTest(t, filepath.Join(t.TempDir(), "taskbot.db"), Options{Now: func() time.Time { return t0 }})
 
-	got, err := s.Apply(Poll{Baseline: true, Tasks: []tasks.Task{
+	got, err := apply(s, announce.Poll{Baseline: true, Tasks: []tasks.Task{
 		task("a", tasks.Started, t0.Add(-3*time.Hour)),
 		task("b", tasks.Paused, t0.Add(-2*time.Hour)),
 	}, Watermark: t0.Add(-time.Minute)})
@@ -89,7 +105,7 @@ func TestApplyTransitions(t *testing.T) {
 	}
 	var all []string
 	for _, st := range steps {
-		got, err := s.Apply(Poll{Tasks: st.poll})
+		got, err := apply(s, announce.Poll{Tasks: st.poll})
 		if err != nil {
 			t.Fatalf("%s: %v", st.name, err)
 		}
@@ -124,10 +140,10 @@ func TestAnnounceFilter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Apply(Poll{Baseline: true}); err != nil {
+	if _, err := apply(s, announce.Poll{Baseline: true}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.Apply(Poll{Announce: set.Announces, Tasks: []tasks.Task{
+	got, err := applyRules(s, announce.Rules{Announce: set, Burst: -1}, announce.Poll{Tasks: []tasks.Task{
 		task("a", tasks.Started, t0), task("b", tasks.Paused, t0.Add(time.Second)),
 		task("c", tasks.Completed, t0.Add(2*time.Second)), failed("d", t0.Add(3*time.Second)),
 	}})
@@ -137,16 +153,16 @@ func TestAnnounceFilter(t *testing.T) {
 	if g := strings.Join(events(got), " "); g != "b:paused d:failed" {
 		t.Fatalf("queued %q, want only the paused and the failed task", g)
 	}
-	if rec, ok, _ := s.Record("a"); !ok || rec.State != tasks.Started {
+	if rec, ok, _ := s.Sighting("a"); !ok || rec.State != tasks.Started {
 		t.Fatalf("unannounced task a not recorded: %+v %v", rec, ok)
 	}
 }
 
 func TestDeliveredSetsThreadOnce(t *testing.T) {
 	s := openTest(t, filepath.Join(t.TempDir(), "taskbot.db"), Options{})
-	s.Apply(Poll{Baseline: true})
-	q1, _ := s.Apply(Poll{Tasks: []tasks.Task{task("a", tasks.Started, t0)}})
-	q2, _ := s.Apply(Poll{Tasks: []tasks.Task{task("a", tasks.Paused, t0.Add(time.Second))}})
+	apply(s, announce.Poll{Baseline: true})
+	q1, _ := apply(s, announce.Poll{Tasks: []tasks.Task{task("a", tasks.Started, t0)}})
+	q2, _ := apply(s, announce.Poll{Tasks: []tasks.Task{task("a", tasks.Paused, t0.Add(time.Second))}})
 	if len(q1) != 1 || len(q2) != 1 {
 		t.Fatalf("queued %d and %d entries, want 1 and 1", len(q1), len(q2))
 	}
@@ -159,17 +175,17 @@ func TestDeliveredSetsThreadOnce(t *testing.T) {
 	if err := s.Delivered(q2[0].Seq, "a", ""); err != nil {
 		t.Fatalf("delivering twice: %v", err)
 	}
-	rec, _, _ := s.Record("a")
-	if rec.MessageTS != "1700000000.000100" {
-		t.Fatalf("thread ts = %q, want the first message's ts", rec.MessageTS)
+	rec, _, _ := s.Sighting("a")
+	if rec.Thread != "1700000000.000100" {
+		t.Fatalf("thread ts = %q, want the first message's ts", rec.Thread)
 	}
 	if p, _ := s.Pending(0); len(p) != 0 {
 		t.Fatalf("outbox still holds %d entries", len(p))
 	}
 	// A later poll keeps the thread.
-	s.Apply(Poll{Tasks: []tasks.Task{task("a", tasks.Started, t0.Add(2*time.Second))}})
-	if rec, _, _ := s.Record("a"); rec.MessageTS != "1700000000.000100" {
-		t.Fatalf("thread ts lost after an update: %q", rec.MessageTS)
+	apply(s, announce.Poll{Tasks: []tasks.Task{task("a", tasks.Started, t0.Add(2*time.Second))}})
+	if rec, _, _ := s.Sighting("a"); rec.Thread != "1700000000.000100" {
+		t.Fatalf("thread ts lost after an update: %q", rec.Thread)
 	}
 }
 
@@ -179,8 +195,8 @@ func TestReopenKeepsEverything(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Apply(Poll{Baseline: true, Tasks: []tasks.Task{task("a", tasks.Started, t0)}})
-	s.Apply(Poll{Tasks: []tasks.Task{task("a", tasks.Paused, t0.Add(time.Second))}})
+	apply(s, announce.Poll{Baseline: true, Tasks: []tasks.Task{task("a", tasks.Started, t0)}})
+	apply(s, announce.Poll{Tasks: []tasks.Task{task("a", tasks.Paused, t0.Add(time.Second))}})
 	s.Close()
 
 	s = openTest(t, path, Options{})
@@ -191,7 +207,7 @@ func TestReopenKeepsEverything(t *testing.T) {
 	if g := strings.Join(events(p), " "); g != "a:paused" {
 		t.Fatalf("pending after reopen = %q, want a:paused", g)
 	}
-	got, _ := s.Apply(Poll{Tasks: []tasks.Task{task("a", tasks.Paused, t0.Add(time.Second))}})
+	got, _ := apply(s, announce.Poll{Tasks: []tasks.Task{task("a", tasks.Paused, t0.Add(time.Second))}})
 	if len(got) != 0 {
 		t.Fatalf("re-seeing the same state after restart queued %v", events(got))
 	}
@@ -202,30 +218,30 @@ func TestGoneTasksAreRememberedForAWhile(t *testing.T) {
 	s := openTest(t, filepath.Join(t.TempDir(), "taskbot.db"), Options{GoneAfter: time.Hour, PruneEvery: time.Nanosecond,
 		Now: func() time.Time { return now }})
 	a, b := task("a", tasks.Started, t0.Add(-time.Hour)), task("b", tasks.Paused, t0.Add(-time.Hour))
-	s.Apply(Poll{Baseline: true, Tasks: []tasks.Task{a, b}})
+	apply(s, announce.Poll{Baseline: true, Tasks: []tasks.Task{a, b}})
 
 	// The API answers with nothing for a while: a and b are missing, not forgotten.
 	now = now.Add(time.Minute)
-	if q, err := s.Apply(Poll{Gone: []string{"a", "b"}}); err != nil || len(q) != 0 {
+	if q, err := apply(s, announce.Poll{Gone: []string{"a", "b"}}); err != nil || len(q) != 0 {
 		t.Fatalf("Gone queued %v, %v", q, err)
 	}
-	rec, ok, _ := s.Record("b")
+	rec, ok, _ := s.Sighting("b")
 	if !ok || !rec.MissingSince.Equal(now) {
 		t.Fatalf("record b after Gone: %+v, %v; want kept, missing since %v", rec, ok, now)
 	}
 	// They come back unchanged: no announcement, no longer missing.
 	now = now.Add(10 * time.Minute)
-	if q, _ := s.Apply(Poll{Tasks: []tasks.Task{a, b}}); len(q) != 0 {
+	if q, _ := apply(s, announce.Poll{Tasks: []tasks.Task{a, b}}); len(q) != 0 {
 		t.Fatalf("tasks back after an empty answer were announced: %v", events(q))
 	}
-	if rec, _, _ := s.Record("b"); !rec.MissingSince.IsZero() {
+	if rec, _, _ := s.Sighting("b"); !rec.MissingSince.IsZero() {
 		t.Fatalf("b still marked missing after it was seen again")
 	}
 	// b disappears for good: it is dropped once missing for GoneAfter.
-	s.Apply(Poll{Gone: []string{"b"}})
+	apply(s, announce.Poll{Gone: []string{"b"}})
 	now = now.Add(2 * time.Hour)
-	s.Apply(Poll{})
-	if _, ok, _ := s.Record("b"); ok {
+	apply(s, announce.Poll{})
+	if _, ok, _ := s.Sighting("b"); ok {
 		t.Fatal("b kept after missing for longer than GoneAfter")
 	}
 	if recs, _ := s.InProgress(); len(recs) != 1 || recs[0].Key != "a" {
@@ -270,7 +286,7 @@ func TestCorruptFileMovedAside(t *testing.T) {
 			for i := range 2000 {
 				many = append(many, task(fmt.Sprintf("task-%05d", i), tasks.Started, t0))
 			}
-			s.Apply(Poll{Baseline: true, Tasks: many})
+			apply(s, announce.Poll{Baseline: true, Tasks: many})
 			s.Close()
 			fi, _ := os.Stat(path)
 			os.Truncate(path, fi.Size()/2)
@@ -284,13 +300,13 @@ func TestCorruptFileMovedAside(t *testing.T) {
 			for i := range 6000 {
 				many = append(many, task(fmt.Sprintf("task-%05d", i), tasks.Started, t0))
 			}
-			s.Apply(Poll{Baseline: true, Tasks: many})
+			apply(s, announce.Poll{Baseline: true, Tasks: many})
 			s.Close()
 			os.Truncate(path, 20000)
 		}},
 		{"meta pages overwritten", func(t *testing.T, path string) {
 			s, _ := Open(path, Options{Logger: quiet()})
-			s.Apply(Poll{Baseline: true, Tasks: []tasks.Task{task("a", tasks.Started, t0)}})
+			apply(s, announce.Poll{Baseline: true, Tasks: []tasks.Task{task("a", tasks.Started, t0)}})
 			s.Close()
 			f, _ := os.OpenFile(path, os.O_WRONLY, 0)
 			f.WriteAt([]byte(strings.Repeat("\xff", 8192)), 0)
@@ -325,7 +341,7 @@ func TestPruneKeepsFileBounded(t *testing.T) {
 	now := t0
 	path := filepath.Join(t.TempDir(), "taskbot.db")
 	s := openTest(t, path, Options{Retention: time.Hour, PruneEvery: time.Minute, Now: func() time.Time { return now }})
-	s.Apply(Poll{Baseline: true})
+	apply(s, announce.Poll{Baseline: true})
 	var sizes []int64
 	n := 0
 	for round := range 60 {
@@ -336,7 +352,7 @@ func TestPruneKeepsFileBounded(t *testing.T) {
 			n++
 			poll = append(poll, task(key, tasks.Started, now))
 		}
-		q, err := s.Apply(Poll{Tasks: poll})
+		q, err := apply(s, announce.Poll{Tasks: poll})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -344,12 +360,12 @@ func TestPruneKeepsFileBounded(t *testing.T) {
 		for i := range poll {
 			poll[i] = task(poll[i].UUID, tasks.Completed, now)
 		}
-		q2, err := s.Apply(Poll{Tasks: poll})
+		q2, err := apply(s, announce.Poll{Tasks: poll})
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, e := range append(q, q2...) {
-			if err := s.Delivered(e.Seq, e.Task.Key(), "1.1"); err != nil {
+			if err := s.Delivered(e.Seq, e.Task.Key, "1.1"); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -362,7 +378,10 @@ func TestPruneKeepsFileBounded(t *testing.T) {
 		}
 	}
 	// 6,000 tasks went through; the file must level off once pruning balances new tasks.
-	if last, mid := sizes[len(sizes)-1], sizes[2]; last > mid {
+	// bbolt grows the file a page or two at a time as its free list fragments; a file that kept
+	// growing with the tasks seen would be about 200 KiB larger after 6,000 tasks than after
+	// 3,000. Allow four pages of slack.
+	if last, mid := sizes[len(sizes)-1], sizes[2]; last > mid+4*4096 {
 		t.Fatalf("file keeps growing: sizes every 10 rounds %v", sizes)
 	}
 	t.Logf("file sizes every 10 rounds (6,000 tasks): %v", sizes)
@@ -374,7 +393,7 @@ func BenchmarkApply100(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	s.Apply(Poll{Baseline: true})
+	apply(s, announce.Poll{Baseline: true})
 	poll := make([]tasks.Task, 100)
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
@@ -385,7 +404,7 @@ func BenchmarkApply100(b *testing.B) {
 			}
 			poll[j] = task(fmt.Sprintf("task-%03d", j), st, t0.Add(time.Duration(i)*time.Second))
 		}
-		if _, err := s.Apply(Poll{Tasks: poll}); err != nil {
+		if _, err := apply(s, announce.Poll{Tasks: poll}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -393,7 +412,7 @@ func BenchmarkApply100(b *testing.B) {
 
 func TestBurstBecomesOneSummary(t *testing.T) {
 	s := openTest(t, filepath.Join(t.TempDir(), "taskbot.db"), Options{})
-	s.Apply(Poll{Baseline: true})
+	apply(s, announce.Poll{Baseline: true})
 	var poll []tasks.Task
 	for i := range 30 {
 		st := tasks.Started
@@ -403,24 +422,24 @@ func TestBurstBecomesOneSummary(t *testing.T) {
 		poll = append(poll, task(fmt.Sprintf("t%02d", i), st, t0.Add(time.Duration(i)*time.Second)))
 	}
 	// Ten transitions in a poll are posted one by one.
-	q, err := s.Apply(Poll{Tasks: poll[:10], Burst: 10})
+	q, err := applyRules(s, announce.Rules{Announce: everything, Burst: 10}, announce.Poll{Tasks: poll[:10]})
 	if err != nil || len(q) != 10 || q[0].Summary != nil {
 		t.Fatalf("10 transitions with burst 10: %d entries, %v", len(q), err)
 	}
 	// Twenty in one poll become one summary that counts all of them.
-	q, err = s.Apply(Poll{Tasks: poll[10:], Burst: 10})
+	q, err = applyRules(s, announce.Rules{Announce: everything, Burst: 10}, announce.Poll{Tasks: poll[10:]})
 	if err != nil || len(q) != 1 || q[0].Summary == nil {
 		t.Fatalf("20 transitions with burst 10: %+v, %v; want one summary", q, err)
 	}
 	sum := q[0].Summary
-	if sum.Counts[tasks.EventStarted] != 14 || sum.Counts[tasks.EventPaused] != 6 || len(sum.First) != SummaryFirst {
+	if sum.Counts[tasks.EventStarted] != 14 || sum.Counts[tasks.EventPaused] != 6 || len(sum.First) != announce.SummaryFirst {
 		t.Fatalf("summary counts %v with %d named transitions", sum.Counts, len(sum.First))
 	}
-	if sum.First[0].Task.UUID != "t10" {
-		t.Errorf("summary starts with %s, want the earliest transition t10", sum.First[0].Task.UUID)
+	if sum.First[0].Task.Key != "t10" {
+		t.Errorf("summary starts with %s, want the earliest transition t10", sum.First[0].Task.Key)
 	}
 	// The tasks are recorded all the same: the next poll does not announce them again.
-	if q, _ := s.Apply(Poll{Tasks: poll[10:], Burst: 10}); len(q) != 0 {
+	if q, _ := applyRules(s, announce.Rules{Announce: everything, Burst: 10}, announce.Poll{Tasks: poll[10:]}); len(q) != 0 {
 		t.Fatalf("re-seen flood queued %d entries", len(q))
 	}
 	p, _ := s.Pending(0)

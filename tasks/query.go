@@ -1,7 +1,6 @@
 package tasks
 
 import (
-	"net/url"
 	"strconv"
 	"time"
 )
@@ -48,40 +47,6 @@ type Query struct {
 	// MaxTasks stops paging once this many tasks were collected (0: all pages). The slash
 	// command uses it so a huge result cannot exhaust memory.
 	MaxTasks int
-}
-
-// Values encodes q as the query string of GET /tasks (without the `after` cursor).
-// Every value is a known enum, a UUID the caller supplied, or a formatted time: user text from
-// Slack never reaches this function unparsed.
-func (q Query) Values() url.Values {
-	v := url.Values{}
-	for _, s := range q.States {
-		v.Add("state", string(s))
-	}
-	for _, c := range q.ResultCodes {
-		v.Add("resultCode", string(c))
-	}
-	for _, t := range q.Types {
-		v.Add("type", t)
-	}
-	for _, u := range q.UUIDs {
-		v.Add("uuid", u)
-	}
-	if !q.UpdatedAfter.IsZero() {
-		v.Set("updatedAt", "gt("+q.UpdatedAfter.UTC().Format(time.RFC3339Nano)+")")
-	}
-	if !q.CompletedAfter.IsZero() {
-		v.Set("completedAt", "gt("+q.CompletedAfter.UTC().Format(time.RFC3339Nano)+")")
-	}
-	if s := q.Order.String(); s != "" {
-		v.Set("order", s)
-	}
-	limit := q.Limit
-	if limit <= 0 {
-		limit = DefaultPageSize
-	}
-	v.Set("limit", strconv.Itoa(limit))
-	return v
 }
 
 func formatInt(n int64) string { return strconv.FormatInt(n, 10) }

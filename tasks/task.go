@@ -1,9 +1,11 @@
 // Package tasks is taskbot's domain: the task object of the Acronis Task Manager API v2, its
-// states and result codes, the query that selects tasks, and a Client for the API.
+// states and result codes, the events taskbot announces and the rules that decide them ("is this
+// a failure"), the query that selects tasks, and the Lister the rest of taskbot asks for tasks.
 //
-// The shapes follow the published OpenAPI document (shared/acronis/task-manager-v2.openapi.json,
-// schemas "task" and "task_1") and the samples in Acronis's Task Manager guides. The package knows
-// nothing of Slack or of the state file.
+// It does no I/O and imports no HTTP, OAuth, bbolt or Slack package: the Acronis client is
+// tasks/acronis, the fake API tasks/taskstest, the announce pipeline tasks/announce. The shapes
+// follow the published OpenAPI document (testdata/acronis/task-manager-v2.openapi.json, schemas
+// "task" and "task_1") and the samples in Acronis's Task Manager guides.
 package tasks
 
 import (
@@ -246,4 +248,26 @@ type Bottleneck struct {
 	Source      int `json:"source,omitempty"`
 	Destination int `json:"destination,omitempty"`
 	Processing  int `json:"processing,omitempty"`
+}
+
+// IsUUID reports whether s has the shape the API's uuid filter accepts
+// (^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$, OpenAPI
+// parameter "uuid").
+func IsUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, c := range s {
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -68,8 +68,6 @@ type badRequest struct {
 	param, value, msg string
 }
 
-func (b *badRequest) Error() string { return b.msg }
-
 func bad(param, value, msg string) *badRequest { return &badRequest{param, value, msg} }
 
 // serveList implements GET /tasks.

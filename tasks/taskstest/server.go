@@ -1,6 +1,6 @@
 // Package taskstest is an in-memory Acronis Task Manager API v2, served over real HTTP like
 // net/http/httptest: the token endpoint (client credentials), GET /tasks with filters, ordering
-// and cursor paging, and GET /tasks/{id}. Tests use it to drive tasks.Client through the whole
+// and cursor paging, and GET /tasks/{id}. Tests use it to drive acronis.Client through the whole
 // protocol, with injected faults; `taskbot demo` runs it with a Simulator.
 //
 // What it speaks follows the published OpenAPI document (testdata/acronis/
@@ -31,8 +31,8 @@ import (
 
 // Paths the server answers, relative to Server.URL.
 const (
-	TokenPath = tasks.TokenPath          // POST: client-credentials token
-	TasksPath = tasks.APIPath + "/tasks" // GET: list; GET TasksPath/{id}: one task
+	TokenPath = "/api/2/idp/token"                // POST: client-credentials token (Account Management v2)
+	TasksPath = "/api/task_manager/v2" + "/tasks" // GET: list; GET TasksPath/{id}: one task
 )
 
 // FirstID is the id of the first task added to a Server; later ones count up from it. It
@@ -51,7 +51,7 @@ var ErrNotFound = errors.New("taskstest: no such task")
 // Server is a running fake Task Manager. Its methods are safe for concurrent use with each other
 // and with requests.
 type Server struct {
-	// URL is the base URL (Config.BaseURL of a tasks.Client), e.g. http://127.0.0.1:41234.
+	// URL is the base URL (acronis.Config.BaseURL), e.g. http://127.0.0.1:41234.
 	URL string
 	// ClientID and ClientSecret are the only credentials the token endpoint accepts.
 	ClientID, ClientSecret string

@@ -1,4 +1,4 @@
-package tasks
+package acronis
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/taskbot/taskbot/tasks"
 )
 
 // loopServer answers the token endpoint and serves list pages whose "after" cursor comes from
@@ -60,7 +62,7 @@ func TestListPagingLoopGuard(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c, pages := loopServer(t, tt.next)
-			res, err := c.List(context.Background(), Query{})
+			res, err := c.List(context.Background(), tasks.Query{})
 			if pages.Load() != tt.wantPages {
 				t.Errorf("server served %d pages, want %d", pages.Load(), tt.wantPages)
 			}

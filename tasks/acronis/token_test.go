@@ -1,4 +1,4 @@
-package tasks
+package acronis
 
 import (
 	"encoding/json"

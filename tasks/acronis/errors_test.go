@@ -1,4 +1,4 @@
-package tasks
+package acronis
 
 import (
 	"errors"
@@ -11,7 +11,7 @@ import (
 
 func fixture(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile("../testdata/acronis/" + name)
+	b, err := os.ReadFile("../../testdata/acronis/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,11 @@
-package tasks
+// Package acronis is the client of the Acronis Task Manager API v2: OAuth 2.0 client-credentials
+// tokens (x/oauth2), paging, retries with backoff, and typed errors that explain themselves
+// (hints.go). It is the only package that talks HTTP to Acronis; it implements tasks.Lister.
+//
+// Paths and shapes follow the published OpenAPI document
+// (testdata/acronis/task-manager-v2.openapi.json) and the Task Manager guide
+// (https://developer.acronis.com/doc/task-manager/v2/guide/).
+package acronis
 
 import (
 	"cmp"
@@ -17,6 +24,8 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/taskbot/taskbot/tasks"
 )
 
 // Defaults of Config, and the paths below Config.BaseURL.
@@ -162,20 +171,6 @@ func (c *Client) Token(ctx context.Context) error {
 	})
 }
 
-// ListResult is what List collected.
-type ListResult struct {
-	// Tasks are the tasks of every page, in the order the API sent them.
-	Tasks []Task
-	// More reports that Query.MaxTasks stopped List early: tasks were cut from the last page or
-	// the API offered a further page.
-	More bool
-	// TimeStamp is the top-level "timeStamp" of the last page (the server's clock when it
-	// answered); zero when the API sent none.
-	TimeStamp time.Time
-	// Pages is how many pages List fetched.
-	Pages int
-}
-
 // List fetches the tasks that q selects: GET /tasks with q.Values() (repeated keys, an
 // explicit limit), then the next page with only `after=<cursor>` and `limit`, as long as an
 // answer names a cursor in `paging.cursors.after` (what the API sends) or in a top-level
@@ -186,9 +181,9 @@ type ListResult struct {
 // an *APIError, a failed token request a *TokenError, an answer that is not the documented JSON
 // an error naming the path and content type; a cursor that repeats or more than 10000 pages
 // wrap ErrPagingLoop. Errors of pages after the first read "page N: GET /tasks: …".
-func (c *Client) List(ctx context.Context, q Query) (*ListResult, error) {
-	base := q.Values()
-	res := &ListResult{}
+func (c *Client) List(ctx context.Context, q tasks.Query) (*tasks.ListResult, error) {
+	base := QueryValues(q)
+	res := &tasks.ListResult{}
 	seen := map[string]bool{}
 	after := ""
 	for page := 1; ; page++ {
@@ -236,11 +231,11 @@ var taskKeyRE = regexp.MustCompile(`^(?:[0-9]{1,20}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4
 // Task fetches one task by its decimal id (idString) or UUID: GET /tasks/{id}. A key of any
 // other shape is refused without a request, so user text never reaches the URL. A missing task
 // is an *APIError with StatusCode 404.
-func (c *Client) Task(ctx context.Context, key string) (*Task, error) {
+func (c *Client) Task(ctx context.Context, key string) (*tasks.Task, error) {
 	if !taskKeyRE.MatchString(key) {
 		return nil, fmt.Errorf("GET /tasks/{id}: %q is neither a task id nor a UUID", key)
 	}
-	var t Task
+	var t tasks.Task
 	err := c.getJSON(ctx, "/tasks/"+key, nil, func(b []byte) error { return json.Unmarshal(b, &t) })
 	if err != nil {
 		return nil, err
@@ -251,8 +246,8 @@ func (c *Client) Task(ctx context.Context, key string) (*Task, error) {
 // listPage is one answer of GET /tasks:
 // {items:[Task], size, timeStamp, paging:{cursors:{after,before}}, cursors:{after,before}}.
 type listPage struct {
-	Items     []Task    `json:"items"`
-	TimeStamp time.Time `json:"-"`
+	Items     []tasks.Task `json:"items"`
+	TimeStamp time.Time    `json:"-"`
 
 	RawTimeStamp string  `json:"timeStamp"`
 	Paging       paging  `json:"paging"`
@@ -301,8 +296,8 @@ func (c *Client) getJSON(ctx context.Context, path string, query url.Values, dec
 		return err
 	}
 	if err := decode(ans.body); err != nil {
-		return fmt.Errorf("%s %s: %s answer (%s, %d bytes) is not valid: %w",
-			http.MethodGet, path, ans.status, cmp.Or(ans.contentType, "no content type"), len(ans.body), err)
+		return &badAnswerError{fmt.Errorf("%s %s: %s answer (%s, %d bytes) is not valid: %w",
+			http.MethodGet, path, ans.status, cmp.Or(ans.contentType, "no content type"), len(ans.body), err)}
 	}
 	return nil
 }

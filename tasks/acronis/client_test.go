@@ -1,4 +1,4 @@
-package tasks_test
+package acronis_test
 
 import (
 	"bytes"
@@ -20,14 +20,15 @@ import (
 	"time"
 
 	"github.com/taskbot/taskbot/tasks"
+	"github.com/taskbot/taskbot/tasks/acronis"
 	"github.com/taskbot/taskbot/tasks/taskstest"
 )
 
 // newClient returns a client for s with fast retries (2 retries, 1ms base) and a 2s timeout;
 // mods adjust the config.
-func newClient(t *testing.T, s *taskstest.Server, mods ...func(*tasks.Config)) *tasks.Client {
+func newClient(t *testing.T, s *taskstest.Server, mods ...func(*acronis.Config)) *acronis.Client {
 	t.Helper()
-	cfg := tasks.Config{
+	cfg := acronis.Config{
 		BaseURL:      s.URL,
 		ClientID:     s.ClientID,
 		ClientSecret: s.ClientSecret,
@@ -38,7 +39,7 @@ func newClient(t *testing.T, s *taskstest.Server, mods ...func(*tasks.Config)) *
 	for _, m := range mods {
 		m(&cfg)
 	}
-	c, err := tasks.NewClient(cfg)
+	c, err := acronis.NewClient(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +55,7 @@ func newServer(t *testing.T) *taskstest.Server {
 
 func readFixture(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile("../testdata/acronis/" + name)
+	b, err := os.ReadFile("../../testdata/acronis/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +288,7 @@ func fixtureServer(t *testing.T) (string, *[]string) {
 
 func TestListDecodesTheFixturePages(t *testing.T) {
 	base, queries := fixtureServer(t)
-	c, err := tasks.NewClient(tasks.Config{BaseURL: base, ClientID: "id", ClientSecret: "secret", RetryBase: time.Millisecond})
+	c, err := acronis.NewClient(acronis.Config{BaseURL: base, ClientID: "id", ClientSecret: "secret", RetryBase: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -466,7 +467,7 @@ func TestTaskByKey(t *testing.T) {
 	}
 
 	_, err := c.Task(context.Background(), "944455285181779999")
-	var ae *tasks.APIError
+	var ae *acronis.APIError
 	if !errors.As(err, &ae) || ae.StatusCode != 404 || ae.Code != "notFound" || ae.Path != "/tasks/944455285181779999" {
 		t.Errorf("missing task: err = %v, want a 404 notFound APIError", err)
 	}
@@ -487,7 +488,7 @@ func TestTokenIsRenewedAcrossExpiries(t *testing.T) {
 	s := newServer(t)
 	s.SetTokenTTL(2 * time.Second)
 	addN(s, 3, tasks.Started)
-	c := newClient(t, s, func(c *tasks.Config) { c.Retries = -1 }) // any 401 beyond the one refresh would surface
+	c := newClient(t, s, func(c *acronis.Config) { c.Retries = -1 }) // any 401 beyond the one refresh would surface
 
 	ctx, cancel := context.WithTimeout(context.Background(), 6500*time.Millisecond)
 	defer cancel()
@@ -554,7 +555,7 @@ func TestPersistent401IsReportedAfterOneRefresh(t *testing.T) {
 		Body: `{"domain":"TaskManager","code":"unauthorized","reason":"unauthorized","debug":{"msg":"tenant access revoked"}}`})
 	c := newClient(t, s)
 	_, err := c.List(context.Background(), tasks.Query{})
-	var ae *tasks.APIError
+	var ae *acronis.APIError
 	if !errors.As(err, &ae) || ae.StatusCode != 401 {
 		t.Fatalf("err = %v, want a 401 APIError", err)
 	}
@@ -571,19 +572,19 @@ func TestTokenEndpointErrors(t *testing.T) {
 		name       string
 		secret     string // "" means the right one
 		fault      *taskstest.Fault
-		want       *tasks.TokenError // nil: success
+		want       *acronis.TokenError // nil: success
 		wantTokens int
 	}{
 		{
 			name:       "wrong secret: access_denied, not retried",
 			secret:     "wrong-secret-value",
-			want:       &tasks.TokenError{StatusCode: 401, Code: "access_denied", Description: "Invalid client credentials"},
+			want:       &acronis.TokenError{StatusCode: 401, Code: "access_denied", Description: "Invalid client credentials"},
 			wantTokens: 1,
 		},
 		{
 			name:       "gateway down: retried, then reported",
 			fault:      &taskstest.Fault{Path: taskstest.TokenPath, Status: 503, ContentType: "text/html", Body: "<html><head><title>Maintenance</title></head></html>"},
-			want:       &tasks.TokenError{StatusCode: 503, Description: "Maintenance"},
+			want:       &acronis.TokenError{StatusCode: 503, Description: "Maintenance"},
 			wantTokens: 3,
 		},
 		{
@@ -598,7 +599,7 @@ func TestTokenEndpointErrors(t *testing.T) {
 			if tt.fault != nil {
 				s.Fail(*tt.fault)
 			}
-			c := newClient(t, s, func(c *tasks.Config) {
+			c := newClient(t, s, func(c *acronis.Config) {
 				if tt.secret != "" {
 					c.ClientSecret = tt.secret
 				}
@@ -613,7 +614,7 @@ func TestTokenEndpointErrors(t *testing.T) {
 				}
 				return
 			}
-			var te *tasks.TokenError
+			var te *acronis.TokenError
 			if !errors.As(err, &te) || *te != *tt.want {
 				t.Fatalf("err = %#v, want %#v", err, tt.want)
 			}
@@ -629,7 +630,7 @@ func TestTokenEndpointErrors(t *testing.T) {
 	}
 	t.Run("error text", func(t *testing.T) {
 		s := newServer(t)
-		c := newClient(t, s, func(c *tasks.Config) { c.ClientSecret = "nope" })
+		c := newClient(t, s, func(c *acronis.Config) { c.ClientSecret = "nope" })
 		err := c.Token(context.Background())
 		if want := "token: 401 access_denied: Invalid client credentials"; err == nil || err.Error() != want {
 			t.Errorf("err = %v, want %q", err, want)
@@ -648,8 +649,8 @@ func TestAPIErrors(t *testing.T) {
 		fault     *taskstest.Fault
 		q         tasks.Query
 		timeout   time.Duration
-		want      *tasks.APIError // fields compared: StatusCode, Domain, Code, Message, HTML, ContentType
-		wantText  string          // exact err.Error(); "" skips
+		want      *acronis.APIError // fields compared: StatusCode, Domain, Code, Message, HTML, ContentType
+		wantText  string            // exact err.Error(); "" skips
 		check     func(t *testing.T, err error)
 		wantReqs  int // list requests the server saw (a full list is 3 pages)
 		wantTasks int // -1: an error is expected
@@ -657,14 +658,14 @@ func TestAPIErrors(t *testing.T) {
 		{
 			name:     "500 domainError: retried, then reported",
 			fault:    &taskstest.Fault{Status: 500, ContentType: "application/json", Body: internal},
-			want:     &tasks.APIError{StatusCode: 500, ContentType: "application/json", Domain: "TaskManager", Code: "internalError", Message: "database unavailable"},
+			want:     &acronis.APIError{StatusCode: 500, ContentType: "application/json", Domain: "TaskManager", Code: "internalError", Message: "database unavailable"},
 			wantText: "GET /tasks: 500 Internal Server Error: TaskManager internalError: database unavailable (3 attempts)",
 			wantReqs: 3, wantTasks: -1,
 		},
 		{
 			name:     "502 gateway page: HTML with its title, retried",
 			fault:    &taskstest.Fault{Status: 502, ContentType: "text/html", Body: gateway},
-			want:     &tasks.APIError{StatusCode: 502, ContentType: "text/html", HTML: true, Message: "502 Bad Gateway"},
+			want:     &acronis.APIError{StatusCode: 502, ContentType: "text/html", HTML: true, Message: "502 Bad Gateway"},
 			wantText: "GET /tasks: 502 Bad Gateway (text/html): 502 Bad Gateway (3 attempts)",
 			wantReqs: 3, wantTasks: -1,
 		},
@@ -681,28 +682,28 @@ func TestAPIErrors(t *testing.T) {
 		{
 			name:     "403: final at once",
 			fault:    &taskstest.Fault{Status: 403, ContentType: "application/json", Body: `{"domain":"TaskManager","code":"forbidden","reason":"forbidden"}`},
-			want:     &tasks.APIError{StatusCode: 403, ContentType: "application/json", Domain: "TaskManager", Code: "forbidden"},
+			want:     &acronis.APIError{StatusCode: 403, ContentType: "application/json", Domain: "TaskManager", Code: "forbidden"},
 			wantText: "GET /tasks: 403 Forbidden: TaskManager forbidden",
 			wantReqs: 1, wantTasks: -1,
 		},
 		{
 			name:     "400 domainError: final, message from debug.msg",
 			fault:    &taskstest.Fault{Status: 400, ContentType: "application/json", Body: tmError},
-			want:     &tasks.APIError{StatusCode: 400, ContentType: "application/json", Domain: "TaskManager", Code: "badRequest", Message: "unknown task state"},
+			want:     &acronis.APIError{StatusCode: 400, ContentType: "application/json", Domain: "TaskManager", Code: "badRequest", Message: "unknown task state"},
 			wantText: "GET /tasks: 400 Bad Request: TaskManager badRequest: unknown task state",
 			wantReqs: 1, wantTasks: -1,
 		},
 		{
 			name:     "unknown state refused by the server itself",
 			q:        tasks.Query{States: []tasks.State{"pausd"}},
-			want:     &tasks.APIError{StatusCode: 400, ContentType: "application/json", Domain: "TaskManager", Code: "badRequest", Message: "unknown task state"},
+			want:     &acronis.APIError{StatusCode: 400, ContentType: "application/json", Domain: "TaskManager", Code: "badRequest", Message: "unknown task state"},
 			wantText: "GET /tasks: 400 Bad Request: TaskManager badRequest: unknown task state",
 			wantReqs: 1, wantTasks: -1,
 		},
 		{
 			name:     "platform error with a numeric code",
 			fault:    &taskstest.Fault{Status: 409, ContentType: "application/json", Body: platform},
-			want:     &tasks.APIError{StatusCode: 409, ContentType: "application/json", Domain: "PlatformAccountServer", Code: "1006", Message: "It is prohibited to delete a non-disabled tenant."},
+			want:     &acronis.APIError{StatusCode: 409, ContentType: "application/json", Domain: "PlatformAccountServer", Code: "1006", Message: "It is prohibited to delete a non-disabled tenant."},
 			wantText: "GET /tasks: 409 Conflict: PlatformAccountServer 1006: It is prohibited to delete a non-disabled tenant.",
 			wantReqs: 1, wantTasks: -1,
 		},
@@ -727,7 +728,7 @@ func TestAPIErrors(t *testing.T) {
 			fault:   &taskstest.Fault{Delay: 2 * time.Second},
 			timeout: 100 * time.Millisecond,
 			check: func(t *testing.T, err error) {
-				if !errors.Is(err, tasks.ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
+				if !errors.Is(err, acronis.ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
 					t.Errorf("err = %v, want ErrTimeout and context.DeadlineExceeded", err)
 				}
 				if want := "GET /tasks: timed out after 100ms (3 attempts)"; err.Error() != want {
@@ -745,14 +746,14 @@ func TestAPIErrors(t *testing.T) {
 		{
 			name:     "page 2 fails after page 1: no partial result",
 			fault:    &taskstest.Fault{Status: 500, ContentType: "application/json", Body: internal, AfterPages: 1},
-			want:     &tasks.APIError{StatusCode: 500, ContentType: "application/json", Domain: "TaskManager", Code: "internalError", Message: "database unavailable"},
+			want:     &acronis.APIError{StatusCode: 500, ContentType: "application/json", Domain: "TaskManager", Code: "internalError", Message: "database unavailable"},
 			wantText: "page 2: GET /tasks: 500 Internal Server Error: TaskManager internalError: database unavailable (3 attempts)",
 			wantReqs: 4, wantTasks: -1,
 		},
 		{
 			name:     "page 3 gets a final 400: no partial result",
 			fault:    &taskstest.Fault{Status: 400, ContentType: "application/json", Body: tmError, AfterPages: 2},
-			want:     &tasks.APIError{StatusCode: 400, ContentType: "application/json", Domain: "TaskManager", Code: "badRequest", Message: "unknown task state"},
+			want:     &acronis.APIError{StatusCode: 400, ContentType: "application/json", Domain: "TaskManager", Code: "badRequest", Message: "unknown task state"},
 			wantText: "page 3: GET /tasks: 400 Bad Request: TaskManager badRequest: unknown task state",
 			wantReqs: 3, wantTasks: -1,
 		},
@@ -771,7 +772,7 @@ func TestAPIErrors(t *testing.T) {
 			if tt.fault != nil {
 				s.Fail(*tt.fault)
 			}
-			c := newClient(t, s, func(c *tasks.Config) {
+			c := newClient(t, s, func(c *acronis.Config) {
 				if tt.timeout > 0 {
 					c.Timeout = tt.timeout
 				}
@@ -796,11 +797,11 @@ func TestAPIErrors(t *testing.T) {
 				t.Errorf("err = %q\nwant  %q", err, tt.wantText)
 			}
 			if tt.want != nil {
-				var ae *tasks.APIError
+				var ae *acronis.APIError
 				if !errors.As(err, &ae) {
 					t.Fatalf("err = %v, want an *APIError", err)
 				}
-				got := tasks.APIError{StatusCode: ae.StatusCode, ContentType: ae.ContentType, Domain: ae.Domain, Code: ae.Code, Message: ae.Message, HTML: ae.HTML}
+				got := acronis.APIError{StatusCode: ae.StatusCode, ContentType: ae.ContentType, Domain: ae.Domain, Code: ae.Code, Message: ae.Message, HTML: ae.HTML}
 				if got != *tt.want {
 					t.Errorf("APIError = %+v\nwant       %+v", got, *tt.want)
 				}
@@ -837,12 +838,12 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 func TestCancelledContextStopsRetrying(t *testing.T) {
 	s := newServer(t)
 	s.Fail(taskstest.Fault{Status: 503})
-	c := newClient(t, s, func(c *tasks.Config) { c.RetryBase = time.Minute; c.Retries = 5 })
+	c := newClient(t, s, func(c *acronis.Config) { c.RetryBase = time.Minute; c.Retries = 5 })
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
 	_, err := c.List(ctx, tasks.Query{})
-	var ae *tasks.APIError
+	var ae *acronis.APIError
 	if !errors.Is(err, context.DeadlineExceeded) || !errors.As(err, &ae) || ae.StatusCode != 503 {
 		t.Errorf("err = %v, want the 503 and the context's deadline", err)
 	}
@@ -860,7 +861,7 @@ func TestLogsCarryNoSecrets(t *testing.T) {
 	var buf bytes.Buffer
 	var mu sync.Mutex
 	logger := slog.New(slog.NewTextHandler(lockedWriter{&mu, &buf}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	c := newClient(t, s, func(c *tasks.Config) { c.Logger = logger })
+	c := newClient(t, s, func(c *acronis.Config) { c.Logger = logger })
 	s.Fail(taskstest.Fault{Status: 500, Times: 1})
 	if _, err := c.List(context.Background(), tasks.Query{}); err != nil {
 		t.Fatal(err)
@@ -892,28 +893,28 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 }
 
 func TestNewClientValidatesTheConfig(t *testing.T) {
-	ok := tasks.Config{BaseURL: "https://eu2-cloud.acronis.com", ClientID: "id", ClientSecret: "s3cr3t"}
+	ok := acronis.Config{BaseURL: "https://eu2-cloud.acronis.com", ClientID: "id", ClientSecret: "s3cr3t"}
 	tests := []struct {
 		name    string
-		mod     func(*tasks.Config)
+		mod     func(*acronis.Config)
 		wantErr []string // substrings; nil means valid
 	}{
-		{"valid", func(*tasks.Config) {}, nil},
-		{"valid with trailing slash and http", func(c *tasks.Config) { c.BaseURL = "http://localhost:8080/" }, nil},
-		{"empty URL", func(c *tasks.Config) { c.BaseURL = "  " }, []string{"BaseURL is empty"}},
-		{"no scheme", func(c *tasks.Config) { c.BaseURL = "eu2-cloud.acronis.com" }, []string{"must start with https://"}},
-		{"ftp", func(c *tasks.Config) { c.BaseURL = "ftp://eu2-cloud.acronis.com" }, []string{"must start with https://"}},
-		{"no host", func(c *tasks.Config) { c.BaseURL = "https:///api" }, []string{"has no host"}},
-		{"credentials in the URL", func(c *tasks.Config) { c.BaseURL = "https://u:p@eu2-cloud.acronis.com" }, []string{"user information"}},
-		{"query", func(c *tasks.Config) { c.BaseURL = "https://eu2-cloud.acronis.com/?x=1" }, []string{"query or fragment"}},
-		{"everything missing at once", func(c *tasks.Config) { *c = tasks.Config{Timeout: -1} },
+		{"valid", func(*acronis.Config) {}, nil},
+		{"valid with trailing slash and http", func(c *acronis.Config) { c.BaseURL = "http://localhost:8080/" }, nil},
+		{"empty URL", func(c *acronis.Config) { c.BaseURL = "  " }, []string{"BaseURL is empty"}},
+		{"no scheme", func(c *acronis.Config) { c.BaseURL = "eu2-cloud.acronis.com" }, []string{"must start with https://"}},
+		{"ftp", func(c *acronis.Config) { c.BaseURL = "ftp://eu2-cloud.acronis.com" }, []string{"must start with https://"}},
+		{"no host", func(c *acronis.Config) { c.BaseURL = "https:///api" }, []string{"has no host"}},
+		{"credentials in the URL", func(c *acronis.Config) { c.BaseURL = "https://u:p@eu2-cloud.acronis.com" }, []string{"user information"}},
+		{"query", func(c *acronis.Config) { c.BaseURL = "https://eu2-cloud.acronis.com/?x=1" }, []string{"query or fragment"}},
+		{"everything missing at once", func(c *acronis.Config) { *c = acronis.Config{Timeout: -1} },
 			[]string{"BaseURL is empty", "ClientID is empty", "ClientSecret is empty", "Timeout -1ns is negative"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := ok
 			tt.mod(&cfg)
-			c, err := tasks.NewClient(cfg)
+			c, err := acronis.NewClient(cfg)
 			if tt.wantErr == nil {
 				if err != nil || c == nil {
 					t.Fatalf("NewClient = %v, %v; want a client", c, err)
@@ -939,7 +940,7 @@ func TestClientUsesTheBasePathPrefix(t *testing.T) {
 	s := newServer(t)
 	addN(s, 1, tasks.Started)
 	// A BaseURL with a trailing slash reaches the same endpoints.
-	c := newClient(t, s, func(c *tasks.Config) { c.BaseURL = s.URL + "/" })
+	c := newClient(t, s, func(c *acronis.Config) { c.BaseURL = s.URL + "/" })
 	res, err := c.List(context.Background(), tasks.Query{})
 	if err != nil || len(res.Tasks) != 1 {
 		t.Fatalf("List = %v, %v", res, err)

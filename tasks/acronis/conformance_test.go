@@ -1,4 +1,4 @@
-package tasks_test
+package acronis_test
 
 import (
 	"bytes"
@@ -21,6 +21,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/taskbot/taskbot/tasks"
+	"github.com/taskbot/taskbot/tasks/acronis"
 	"github.com/taskbot/taskbot/tasks/taskstest"
 )
 
@@ -50,7 +51,7 @@ func bearerPresent(_ context.Context, in *openapi3filter.AuthenticationInput) er
 func newConformance(t *testing.T, baseURL string) *conformance {
 	t.Helper()
 	loader := openapi3.NewLoader()
-	doc, err := loader.LoadFromFile("../testdata/acronis/task-manager-v2.openapi.json")
+	doc, err := loader.LoadFromFile("../../testdata/acronis/task-manager-v2.openapi.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +59,7 @@ func newConformance(t *testing.T, baseURL string) *conformance {
 		t.Fatalf("unexpected server in the document: %s", doc.Servers[0].URL)
 	}
 	// Route the fake's URL: the document's own server is Acronis's dev cloud.
-	doc.Servers = openapi3.Servers{{URL: baseURL + tasks.APIPath}}
+	doc.Servers = openapi3.Servers{{URL: baseURL + acronis.APIPath}}
 	api, err := gorillamux.NewRouter(doc)
 	if err != nil {
 		t.Fatal(err)
@@ -240,7 +241,7 @@ func TestClientAndServerConformToTheOpenAPIDocument(t *testing.T) {
 			}
 
 			check := newConformance(t, s.URL)
-			c := newClient(t, s, func(c *tasks.Config) { c.Transport = check })
+			c := newClient(t, s, func(c *acronis.Config) { c.Transport = check })
 			ctx := context.Background()
 			queries := []tasks.Query{
 				{},
@@ -304,7 +305,7 @@ func TestConformanceCheckerCatchesViolations(t *testing.T) {
 			s := newServer(t)
 			s.Fail(taskstest.Fault{Status: 200, ContentType: "application/json", Body: tt.body})
 			check := newConformance(t, s.URL)
-			c := newClient(t, s, func(c *tasks.Config) { c.Transport = check })
+			c := newClient(t, s, func(c *acronis.Config) { c.Transport = check })
 			_, _ = c.List(context.Background(), tasks.Query{})
 			if len(check.problems) == 0 || !strings.Contains(strings.Join(check.problems, "\n"), tt.match) {
 				t.Errorf("problems = %q, want one about %q", check.problems, tt.match)
@@ -317,7 +318,7 @@ func TestConformanceOfRefusals(t *testing.T) {
 	t.Run("a bad second value of a repeated key is flagged", func(t *testing.T) {
 		s := newServer(t)
 		check := newConformance(t, s.URL)
-		c := newClient(t, s, func(c *tasks.Config) { c.Transport = check })
+		c := newClient(t, s, func(c *acronis.Config) { c.Transport = check })
 		_, _ = c.List(context.Background(), tasks.Query{States: []tasks.State{tasks.Started, "pausd"}, UUIDs: []string{"38045860-8901-426e-b51f-fc6d24d1cbe0", "not-a-uuid"}})
 		got := strings.Join(check.problems, "\n")
 		if !strings.Contains(got, `parameter "state" value "pausd"`) || !strings.Contains(got, `parameter "uuid" value "not-a-uuid"`) {
@@ -327,7 +328,7 @@ func TestConformanceOfRefusals(t *testing.T) {
 	t.Run("wrong credentials: the tokenError answer conforms", func(t *testing.T) {
 		s := newServer(t)
 		check := newConformance(t, s.URL)
-		c := newClient(t, s, func(c *tasks.Config) { c.Transport = check; c.ClientSecret = "wrong" })
+		c := newClient(t, s, func(c *acronis.Config) { c.Transport = check; c.ClientSecret = "wrong" })
 		if err := c.Token(context.Background()); err == nil {
 			t.Fatal("Token succeeded with a wrong secret")
 		}
@@ -341,9 +342,9 @@ func TestConformanceOfRefusals(t *testing.T) {
 	t.Run("a state outside the enum is flagged in the request, the 400 answer conforms", func(t *testing.T) {
 		s := newServer(t)
 		check := newConformance(t, s.URL)
-		c := newClient(t, s, func(c *tasks.Config) { c.Transport = check })
+		c := newClient(t, s, func(c *acronis.Config) { c.Transport = check })
 		_, err := c.List(context.Background(), tasks.Query{States: []tasks.State{"pausd"}})
-		var ae *tasks.APIError
+		var ae *acronis.APIError
 		if !errors.As(err, &ae) || ae.StatusCode != 400 {
 			t.Fatalf("err = %v, want a 400", err)
 		}

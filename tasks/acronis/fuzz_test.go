@@ -1,4 +1,4 @@
-package tasks_test
+package acronis_test
 
 import (
 	"bytes"
@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/taskbot/taskbot/tasks"
+	"github.com/taskbot/taskbot/tasks/acronis"
 )
 
 // fuzzStatuses and fuzzContentTypes are what FuzzListDecode's server answers GET /tasks with,
@@ -54,14 +55,14 @@ func (a *listAnswer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Write(body)
 }
 
-// FuzzListDecode drives the task-list path of tasks.Client through a real HTTP round trip with
+// FuzzListDecode drives the task-list path of acronis.Client through a real HTTP round trip with
 // fuzzed answers: any body, with one of fuzzStatuses and fuzzContentTypes. List must not panic
 // and must return either a result whose tasks encode to JSON (and decode back to tasks that
 // encode the same), or an error; an *APIError carrying the status for a non-2xx answer, never
 // one for a 2xx answer. Seeds are the Acronis answers in testdata/acronis (the OpenAPI documents
 // excepted: they are no answers and would slow the fuzzer) and testdata/fuzz/FuzzListDecode.
 func FuzzListDecode(f *testing.F) {
-	fixtures, err := filepath.Glob("../testdata/acronis/*")
+	fixtures, err := filepath.Glob("../../testdata/acronis/*")
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -88,14 +89,14 @@ func FuzzListDecode(f *testing.F) {
 	// connection, so an input costs one or two local requests.
 	answer := &listAnswer{status: 200, contentType: "application/json", body: []byte(`{"items":[]}`)}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST "+tasks.TokenPath, func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST "+acronis.TokenPath, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"access_token":"fuzz-token","token_type":"bearer","expires_on":%d}`, time.Now().Add(2*time.Hour).Unix())
 	})
-	mux.Handle("GET "+tasks.APIPath+"/tasks", answer)
+	mux.Handle("GET "+acronis.APIPath+"/tasks", answer)
 	srv := httptest.NewServer(mux)
 	f.Cleanup(srv.Close)
-	client, err := tasks.NewClient(tasks.Config{BaseURL: srv.URL, ClientID: "fuzz", ClientSecret: "fuzz-secret",
+	client, err := acronis.NewClient(acronis.Config{BaseURL: srv.URL, ClientID: "fuzz", ClientSecret: "fuzz-secret",
 		Retries: -1, Timeout: 5 * time.Second})
 	if err != nil {
 		f.Fatal(err)
@@ -109,7 +110,7 @@ func FuzzListDecode(f *testing.F) {
 		defer cancel()
 		res, err := client.List(ctx, tasks.Query{States: []tasks.State{tasks.Started, tasks.Paused}})
 
-		var ae *tasks.APIError
+		var ae *acronis.APIError
 		isAPIError := errors.As(err, &ae)
 		switch {
 		case status < 200 || status > 299:

@@ -1,7 +1,9 @@
-package bot
+package announce_test
 
 import (
 	"context"
+	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,16 +13,24 @@ import (
 
 	"github.com/taskbot/taskbot/state"
 	"github.com/taskbot/taskbot/tasks"
+	"github.com/taskbot/taskbot/tasks/acronis"
+	"github.com/taskbot/taskbot/tasks/announce"
 	"github.com/taskbot/taskbot/tasks/taskstest"
 )
 
 type pollerFixture struct {
-	api    *taskstest.Server
-	store  *state.Store
-	poller *Poller
+	api     *taskstest.Server
+	store   *state.Store
+	cfg     announce.PollerConfig
+	poller  *announce.Poller
+	metrics *announce.Metrics
 }
 
-func newPollerFixture(t *testing.T, announce ...string) *pollerFixture {
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// newPollerFixture is a real store and a real client against the fake Task Manager, whose
+// lists page by two. mods adjust the poller's configuration before it is built.
+func newPollerFixture(t *testing.T, announceSet []string, mods ...func(*announce.PollerConfig)) *pollerFixture {
 	t.Helper()
 	api := taskstest.NewServer()
 	t.Cleanup(api.Close)
@@ -30,20 +40,26 @@ func newPollerFixture(t *testing.T, announce ...string) *pollerFixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	client, err := tasks.NewClient(tasks.Config{BaseURL: api.URL, ClientID: api.ClientID, ClientSecret: api.ClientSecret,
+	client, err := acronis.NewClient(acronis.Config{BaseURL: api.URL, ClientID: api.ClientID, ClientSecret: api.ClientSecret,
 		Timeout: 500 * time.Millisecond, Retries: -1, Logger: discardLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(announce) == 0 {
-		announce = []string{"started", "paused", "failed"}
+	if len(announceSet) == 0 {
+		announceSet = []string{"started", "paused", "failed"}
 	}
-	set, err := tasks.ParseAnnounceSet(announce)
+	set, err := tasks.ParseAnnounceSet(announceSet)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &pollerFixture{api: api, store: store, poller: &Poller{API: client, Store: store, Announce: set,
-		Interval: 10 * time.Millisecond, PageSize: 2, Logger: discardLogger(), Metrics: NewMetrics()}}
+	f := &pollerFixture{api: api, store: store, metrics: announce.NewMetrics(nil)}
+	f.cfg = announce.PollerConfig{API: client, Store: store, Rules: announce.Rules{Channel: "C1", Announce: set},
+		Interval: 10 * time.Millisecond, PageSize: 2, Logger: discardLogger(), Metrics: f.metrics}
+	for _, m := range mods {
+		m(&f.cfg)
+	}
+	f.poller = announce.NewPoller(f.cfg)
+	return f
 }
 
 func (f *pollerFixture) add(t *testing.T, title string, st tasks.State) tasks.Task {
@@ -72,13 +88,13 @@ func (f *pollerFixture) queued(t *testing.T) []string {
 	}
 	var out []string
 	for _, e := range p {
-		out = append(out, e.Task.Title()+":"+string(e.Event))
+		out = append(out, e.Task.Title+":"+string(e.Event))
 	}
 	return out
 }
 
 func TestPollerBaselineAndTransitions(t *testing.T) {
-	f := newPollerFixture(t)
+	f := newPollerFixture(t, nil)
 	a := f.add(t, "A", tasks.Started)
 	b := f.add(t, "B", tasks.Paused)
 	c := f.add(t, "C", tasks.Enqueued)
@@ -111,7 +127,7 @@ func TestPollerBaselineAndTransitions(t *testing.T) {
 }
 
 func TestPollerBaselineIncludesRecentCompletions(t *testing.T) {
-	f := newPollerFixture(t, "started", "paused", "completed", "failed")
+	f := newPollerFixture(t, []string{"started", "paused", "completed", "failed"})
 	done := f.add(t, "finished just before the start", tasks.Started)
 	f.set(t, done, tasks.Completed, tasks.ResultOK)
 	broke := f.add(t, "failed just before the start", tasks.Started)
@@ -126,17 +142,17 @@ func TestPollerBaselineIncludesRecentCompletions(t *testing.T) {
 }
 
 func TestPollerReconcilesMissedCompletion(t *testing.T) {
-	f := newPollerFixture(t)
+	// An overlap of a nanosecond lets the test hide an update from the incremental polls.
+	f := newPollerFixture(t, nil, func(c *announce.PollerConfig) { c.Overlap = time.Nanosecond })
 	a := f.add(t, "A", tasks.Started)
 	f.poll(t) // baseline (poll 0)
 	f.poll(t) // poll 1: incremental
 	// The task completes and then its update falls out of the incremental window (an update the
 	// API made visible late, older than the watermark minus the overlap).
 	f.set(t, a, tasks.Completed, tasks.ResultError)
-	f.poller.Overlap = time.Nanosecond
 	wm, _ := f.store.Watermark()
-	f.store.Apply(state.Poll{Watermark: wm.Add(time.Hour)})
-	for range DefaultResyncEvery - 2 { // polls 2 … 9: incremental only
+	f.store.Apply(announce.Poll{Watermark: wm.Add(time.Hour)}, func(in announce.Input) announce.Decision { return f.cfg.Rules.Decide(in, time.Now()) })
+	for range announce.DefaultResyncEvery - 2 { // polls 2 … 9: incremental only
 		f.poll(t)
 	}
 	if q := f.queued(t); len(q) != 0 {
@@ -149,7 +165,8 @@ func TestPollerReconcilesMissedCompletion(t *testing.T) {
 }
 
 func TestPollerFaultsChangeNothing(t *testing.T) {
-	html, _ := filepathRead("../testdata/acronis/error-gateway.html")
+	raw, _ := os.ReadFile("../../testdata/acronis/error-gateway.html")
+	html := string(raw)
 	for _, tc := range []struct {
 		name  string
 		fault taskstest.Fault
@@ -164,7 +181,7 @@ func TestPollerFaultsChangeNothing(t *testing.T) {
 		{"revoked token endpoint", taskstest.Fault{Path: "/api/2/idp/token", Status: 401, ContentType: "application/json", Body: `{"error":"access_denied","error_description":"Invalid client credentials"}`}, "check ACRONIS_CLIENT_ID and ACRONIS_CLIENT_SECRET"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newPollerFixture(t)
+			f := newPollerFixture(t, nil)
 			a := f.add(t, "A", tasks.Started)
 			f.add(t, "B", tasks.Started)
 			f.add(t, "C", tasks.Paused)
@@ -187,7 +204,7 @@ func TestPollerFaultsChangeNothing(t *testing.T) {
 			if ok || !strings.Contains(why, tc.why) {
 				t.Errorf("Ready() = %v, %q; want not ready naming %q", ok, why, tc.why)
 			}
-			if n := testutil.ToFloat64(f.poller.Metrics.Polls.WithLabelValues("error")); n != 1 {
+			if n := testutil.ToFloat64(f.metrics.Polls.WithLabelValues("error")); n != 1 {
 				t.Errorf("taskbot_polls_total{result=error} = %v", n)
 			}
 			f.api.ClearFaults()
@@ -203,18 +220,18 @@ func TestPollerFaultsChangeNothing(t *testing.T) {
 }
 
 func TestPollerSurvivesEmptyAnswers(t *testing.T) {
-	f := newPollerFixture(t)
+	f := newPollerFixture(t, nil)
 	for _, title := range []string{"A", "B", "C"} {
 		f.add(t, title, tasks.Paused)
 	}
 	f.poll(t) // baseline
 	// The API answers every list with no tasks for longer than a reconciliation interval.
 	f.api.Fail(taskstest.Fault{Status: 200, ContentType: "application/json", Body: `{"items":[]}`})
-	for range DefaultResyncEvery + 1 {
+	for range announce.DefaultResyncEvery + 1 {
 		f.poll(t)
 	}
 	f.api.ClearFaults()
-	for range DefaultResyncEvery + 1 {
+	for range announce.DefaultResyncEvery + 1 {
 		f.poll(t)
 	}
 	if q := f.queued(t); len(q) != 0 {
@@ -229,10 +246,11 @@ func TestPollerSurvivesEmptyAnswers(t *testing.T) {
 }
 
 func TestReadyTurnsStaleWhileAPollHangs(t *testing.T) {
-	f := newPollerFixture(t)
 	now := time.Now()
-	f.poller.Now = func() time.Time { return now }
-	f.poller.Interval = 30 * time.Second
+	f := newPollerFixture(t, nil, func(c *announce.PollerConfig) {
+		c.Now = func() time.Time { return now }
+		c.Interval = 30 * time.Second
+	})
 	f.poll(t)
 	if ok, why := f.poller.Ready(); !ok {
 		t.Fatalf("not ready after a poll: %s", why)

@@ -1,0 +1,142 @@
+package state
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/taskbot/taskbot/tasks"
+	"github.com/taskbot/taskbot/tasks/announce"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/state/format-v2.json")
+
+// TestFormatIsPinned pins the encoding of the records and outbox entries of SchemaVersion: a
+// field added to announce.Seen, announce.Entry or tasks.Snapshot changes the file format, and
+// must come with a schema bump and a migration (format.go), not slip in.
+func TestFormatIsPinned(t *testing.T) {
+	at := time.Date(2026, 11, 30, 8, 10, 0, 0, time.UTC)
+	snap := tasks.Snapshot{Key: "11111111-1111-4111-8111-111111111111", ID: "944455285181775872",
+		Title: "Backup plan 'Daily' on SQL-01", Type: "MachineBackup", Queue: "backup", Priority: "normal",
+		StartedBy: "ops@example.com", State: tasks.Completed, Result: tasks.ResultError,
+		Error:    &tasks.SnapshotError{Domain: "Backup", Code: "VolumeNotFound", Reason: "The volume was not found.", Context: map[string]string{"cause_str": "Disk 2 is offline"}},
+		TenantID: "1496265", TenantName: "Customer A Ltd", Machine: "SQL-01", Plan: "Daily",
+		EnqueuedAt: at.Add(-time.Hour), AssignedAt: at.Add(-59 * time.Minute), StartedAt: at.Add(-58 * time.Minute),
+		UpdatedAt: at, CompletedAt: at}
+	doc := map[string]any{
+		"schema": SchemaVersion,
+		"record": announce.Seen{Key: snap.Key, Title: snap.Title, State: tasks.Completed, Result: tasks.ResultError,
+			UpdatedAt: at, CompletedAt: at, Thread: "1764493200.000100", MissingSince: at.Add(time.Minute)},
+		"entry": announce.Entry{Seq: 7, Channel: "C0123ABCDEF", Event: tasks.EventFailed, From: tasks.Started, Task: snap, QueuedAt: at},
+		"summary": announce.Entry{Seq: 8, Channel: "C0123ABCDEF", QueuedAt: at, Summary: &announce.Summary{
+			Counts: map[tasks.Event]int{tasks.EventStarted: 12},
+			First:  []announce.Transition{{Event: tasks.EventStarted, Task: tasks.Snapshot{Key: "k", State: tasks.Started}}}}},
+	}
+	got, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join("..", "testdata", "state", "format-v"+SchemaVersion+".json")
+	if *update {
+		if err := os.WriteFile(path, append(got, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./state -run TestFormatIsPinned -update once for a new schema)", err)
+	}
+	if !bytes.Equal(bytes.TrimSpace(got), bytes.TrimSpace(want)) {
+		t.Fatalf("the encoding of schema %s changed; bump SchemaVersion and migrate older files (format.go).\ngot:\n%s\nwant:\n%s", SchemaVersion, got, want)
+	}
+}
+
+// TestMigrateSchema1 opens a state file written by the schema-1 store (testdata/state/v1.db,
+// see testdata/README.md) and checks that nothing of it is lost: the baseline, the watermark,
+// the thread, the missing mark, and every pending announcement with what it shows.
+func TestMigrateSchema1(t *testing.T) {
+	raw, err := os.ReadFile("../testdata/state/v1.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "taskbot.db")
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	s := openTest(t, path, Options{Logger: quietTo(&logs)})
+	if !strings.Contains(logs.String(), "migrated the state file") || !strings.Contains(logs.String(), "outbox_entries=3") {
+		t.Errorf("migration log %q", logs.String())
+	}
+	if ok, _ := s.Baselined(); !ok {
+		t.Error("baseline lost")
+	}
+	if w, _ := s.Watermark(); !w.Equal(time.Date(2026, 11, 30, 8, 20, 11, 0, time.UTC)) {
+		t.Errorf("watermark = %v", w)
+	}
+	a, ok, err := s.Sighting("11111111-1111-4111-8111-111111111111")
+	if err != nil || !ok || a.Thread != "1764493200.000100" || a.State != tasks.Completed || a.Result != tasks.ResultError {
+		t.Errorf("record of the failed task: %+v, %v, %v", a, ok, err)
+	}
+	if c, ok, _ := s.Sighting("33333333-3333-4333-8333-333333333333"); !ok || c.MissingSince.IsZero() {
+		t.Errorf("record of the missing task: %+v, %v", c, ok)
+	}
+	p, err := s.Pending(0)
+	if err != nil || len(p) != 3 {
+		t.Fatalf("pending after migration: %d entries, %v", len(p), err)
+	}
+	failed := p[0]
+	if failed.Event != tasks.EventFailed || failed.From != tasks.Paused || failed.Channel != "" {
+		t.Errorf("first entry: %+v", failed)
+	}
+	want := tasks.Snapshot{Key: "11111111-1111-4111-8111-111111111111", ID: "944455285181775872",
+		Title: "Backup plan 'Daily' on SQL-01", TenantName: "Customer A Ltd", Machine: "SQL-01", Plan: "Daily"}
+	f := failed.Task
+	if f.Key != want.Key || f.ID != want.ID || f.Title != want.Title || f.TenantName != want.TenantName ||
+		f.Machine != want.Machine || f.Plan != want.Plan || f.Error == nil || f.Error.Code != "VolumeNotFound" ||
+		f.Error.Context["cause_str"] != "Disk 2 is offline" || !f.Failed() {
+		t.Errorf("migrated snapshot: %+v (error %+v)", f, f.Error)
+	}
+	if p[1].Event != tasks.EventResumed || p[1].Task.Title != "Backup plan 'R&D <nightly>' on FS-02" {
+		t.Errorf("second entry: %+v", p[1])
+	}
+	sum := p[2].Summary
+	if sum == nil || sum.Total() != 12 || len(sum.First) != 10 || sum.First[0].Task.Title != "Flood task A" {
+		t.Errorf("migrated summary: %+v", sum)
+	}
+	if p[0].Seq >= p[1].Seq || p[1].Seq >= p[2].Seq {
+		t.Errorf("sequence order lost: %d %d %d", p[0].Seq, p[1].Seq, p[2].Seq)
+	}
+
+	// The migrated file is schema 2 for good: reopening migrates nothing.
+	s.Close()
+	logs.Reset()
+	s = openTest(t, path, Options{Logger: quietTo(&logs)})
+	if strings.Contains(logs.String(), "migrated") {
+		t.Errorf("second open migrated again: %s", logs.String())
+	}
+	s.db.View(func(tx *bolt.Tx) error {
+		if v := string(tx.Bucket(bucketMeta).Get(keySchema)); v != SchemaVersion {
+			t.Errorf("schema = %q", v)
+		}
+		return nil
+	})
+}
+
+func TestNewerSchemaIsRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "taskbot.db")
+	s := openTest(t, path, Options{})
+	s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keySchema, []byte("99")) })
+	s.Close()
+	_, err := Open(path, Options{Logger: quiet()})
+	if err == nil || !strings.Contains(err.Error(), `schema version "99"`) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("Open of a schema-99 file: %v", err)
+	}
+}

@@ -1,0 +1,219 @@
+// Package announce is taskbot's announce pipeline: everything that decides which task
+// transition is posted to which channel, and the two loops that carry those decisions out.
+//
+//	Poller:    poll the Task Manager API (tasks.Lister)
+//	Decide:    diff each task against its last sighting → events → route to channels →
+//	           group floods → outbox entries            (pure: Rules.Decide, policy.go)
+//	Store:     record sightings and queue the entries in one transaction (package state)
+//	Announcer: drain the outbox through a Notifier (package bot posts to Slack), in order,
+//	           an entry leaving the outbox only once it was delivered
+//
+// The policy in policy.go is pure functions over domain values, tested by tables without
+// bbolt, Slack or HTTP. The package imports none of them either: the store and the notifier are
+// the small interfaces below, implemented by state.Store and bot.SlackNotifier, wired in main.
+// The model is Prometheus Alertmanager's dispatch → silence → notify stages, whose notifiers
+// say explicitly whether a failure is worth retrying (here: DeliveryError.Outcome).
+package announce
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/taskbot/taskbot/tasks"
+)
+
+// Seen is the last sighting of a task: what the next poll is diffed against. The store keeps
+// one per task (package state calls it a record).
+type Seen struct {
+	Key         string           `json:"key"`
+	Title       string           `json:"title"`
+	State       tasks.State      `json:"state"`
+	Result      tasks.ResultCode `json:"result,omitempty"`
+	UpdatedAt   time.Time        `json:"updatedAt"`
+	CompletedAt time.Time        `json:"completedAt,omitzero"`
+	// Thread is the chat message id (Slack ts) of the task's first announcement, whose thread
+	// later announcements reply in; "" until one was delivered.
+	Thread string `json:"messageTs,omitempty"`
+	// MissingSince is when a reconciliation first found the task absent from the API (zero
+	// while it is seen). The store keeps such a record for a day (state.Options.GoneAfter), so
+	// that an API answering with nothing for a while does not make taskbot forget tasks and
+	// announce them again.
+	MissingSince time.Time `json:"missingSince,omitzero"`
+}
+
+// Entry is one pending announcement in the outbox: a transition of one task, or a Summary of
+// many, for one channel.
+type Entry struct {
+	// Seq orders the outbox; the store assigns it, one more per entry, never reused.
+	Seq uint64 `json:"seq"`
+	// Channel is where the entry goes; "" means the Announcer's default channel (entries
+	// queued before channels were recorded).
+	Channel string      `json:"channel,omitempty"`
+	Event   tasks.Event `json:"event,omitempty"`
+	// From is the state the task was last seen in; "" if it was not seen before.
+	From tasks.State `json:"from,omitempty"`
+	// Task is the task as the poll saw it, narrowed to what an announcement shows.
+	Task     tasks.Snapshot `json:"task,omitzero"`
+	QueuedAt time.Time      `json:"queuedAt"`
+	// Summary, when set, stands for all the transitions one poll found for the channel when
+	// they were more than Rules.Burst; Event, From and Task are then empty.
+	Summary *Summary `json:"summary,omitempty"`
+}
+
+// Summary is a flood of transitions queued as one entry.
+type Summary struct {
+	// Counts is the number of transitions per event, all of them.
+	Counts map[tasks.Event]int `json:"counts"`
+	// First are the first SummaryFirst transitions, in the order they happened.
+	First []Transition `json:"first"`
+}
+
+// Total is the number of transitions s stands for.
+func (s *Summary) Total() int {
+	n := 0
+	for _, c := range s.Counts {
+		n += c
+	}
+	return n
+}
+
+// Transition is one change of a task's state, with the event it is announced as.
+type Transition struct {
+	Event tasks.Event    `json:"event"`
+	From  tasks.State    `json:"from,omitempty"`
+	Task  tasks.Snapshot `json:"task"`
+}
+
+// SummaryFirst is how many transitions a Summary keeps in full.
+const SummaryFirst = 10
+
+// Poll is what one successful poll saw, handed to the store with the policy that decides it.
+type Poll struct {
+	// Tasks are the tasks the API returned, in any order; a task may appear more than once.
+	Tasks []tasks.Task
+	// Gone are keys of tasks a reconciliation expected and the API no longer returns at all.
+	Gone []string
+	// Watermark is a lower bound for the new watermark (the newest updatedAt of any task at
+	// baseline).
+	Watermark time.Time
+	// Baseline records Tasks silently and marks the store baselined.
+	Baseline bool
+}
+
+// Input is what the policy decides a poll from: the poll, and what the store remembers of it.
+type Input struct {
+	Poll
+	// Last holds the last sightings of the polled and gone tasks that have one, by key.
+	Last map[string]Seen
+	// Watermark is the stored watermark (zero before the baseline).
+	Watermark time.Time
+}
+
+// Decision is what the store is told to write for one poll, in one transaction.
+type Decision struct {
+	// Seen are the sightings to record, one per changed key.
+	Seen []Seen
+	// Entries are the announcements to queue, in order (the store assigns Seq).
+	Entries []Entry
+	// Watermark is the new watermark; it never moves backwards.
+	Watermark time.Time
+	// Baselined marks the store baselined.
+	Baselined bool
+}
+
+// PollStore is what the Poller needs of the state file (state.Store implements it).
+type PollStore interface {
+	// Baselined reports whether the first poll was recorded.
+	Baselined() (bool, error)
+	// Watermark is the newest task updatedAt recorded (zero before the baseline).
+	Watermark() (time.Time, error)
+	// InProgress returns the sightings of tasks last seen in a state other than completed.
+	InProgress() ([]Seen, error)
+	// Apply reads the last sightings of p's tasks, calls decide with them and writes its
+	// Decision, all in one transaction; on error nothing is written. It returns the entries
+	// queued, with their Seq.
+	Apply(p Poll, decide func(Input) Decision) ([]Entry, error)
+	// TaskCount is the number of tasks recorded.
+	TaskCount() (int, error)
+}
+
+// OutboxStore is what the Announcer needs of the state file (state.Store implements it).
+type OutboxStore interface {
+	// Pending returns up to limit outbox entries, oldest first (limit ≤ 0: all).
+	Pending(limit int) ([]Entry, error)
+	// PendingCount is the number of outbox entries.
+	PendingCount() (int, error)
+	// Delivered removes entry seq from the outbox; a non-empty thread becomes the task's
+	// thread when it has none yet.
+	Delivered(seq uint64, taskKey, thread string) error
+	// Sighting returns the last sighting of the task with key, and whether there is one.
+	Sighting(key string) (Seen, bool, error)
+}
+
+// Delivery is one entry as the Announcer hands it to a Notifier.
+type Delivery struct {
+	Entry
+	// Channel is the entry's channel, the default one filled in.
+	Channel string
+	// Thread is the message id of the task's thread, "" to start one.
+	Thread string
+	// Broadcast asks for a reply in Thread to be shown in the channel too.
+	Broadcast bool
+}
+
+// Receipt is what a Notifier reports of a delivered entry.
+type Receipt struct {
+	// ID is the chat message id (Slack ts) of the post; it becomes the task's thread.
+	ID string
+	// Shortened reports that the chat refused the full message and a shorter form was posted.
+	Shortened bool
+}
+
+// Notifier delivers announcements to a chat (bot.SlackNotifier posts to Slack; the demo prints
+// them). Its errors say, as a *DeliveryError, whether delivery may succeed later.
+type Notifier interface {
+	// Notify posts one entry.
+	Notify(ctx context.Context, d Delivery) (Receipt, error)
+	// UpdateThread makes the first message of a task's thread show the task's current state.
+	UpdateThread(ctx context.Context, channel, thread string, t tasks.Snapshot) error
+}
+
+// Outcome is what a failed delivery means for the outbox, after Alertmanager's notifiers: the
+// decision to retry is made once, by the Notifier that knows the chat's errors, not by the
+// loop that drains the outbox.
+type Outcome int
+
+const (
+	// Retry: a passing fault (rate limit, 5xx, timeout, connection reset); try the same entry
+	// again later.
+	Retry Outcome = iota
+	// Blocked: the channel or the credentials are wrong; nothing is delivered until the user
+	// fixes it, and nothing is dropped.
+	Blocked
+	// Refused: the chat refuses this one message for good, in every form the Notifier could
+	// send; the entry is dropped.
+	Refused
+)
+
+// DeliveryError is a failed delivery as a Notifier classifies it.
+type DeliveryError struct {
+	Outcome Outcome
+	// Code is the chat's error string ("not_in_channel") or "http_503", "network".
+	Code string
+	// RetryAfter is how long the chat asked to wait (a 429's Retry-After); 0 when it did not.
+	RetryAfter time.Duration
+	// Hint is the fix in the user's words, for Blocked errors.
+	Hint string
+	Err  error
+}
+
+// Error is the code and the hint: "not_in_channel (invite the bot to the channel …)".
+func (e *DeliveryError) Error() string {
+	if e.Hint != "" {
+		return fmt.Sprintf("%s (%s)", e.Code, e.Hint)
+	}
+	return e.Code
+}
+
+func (e *DeliveryError) Unwrap() error { return e.Err }

@@ -1,0 +1,308 @@
+package announce
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/taskbot/taskbot/tasks"
+)
+
+// Poller defaults.
+const (
+	DefaultInterval    = 30 * time.Second
+	DefaultResyncEvery = 10              // every tenth poll also reconciles in-progress tasks
+	DefaultOverlap     = 2 * time.Minute // incremental polls look back this far behind the watermark
+	maxPollBackoff     = time.Minute     // a failing API is asked again at least once a minute
+	lookupBatch        = 50              // UUIDs per lookup of tasks a reconciliation misses
+)
+
+// inProgress are the states a reconciliation lists in full.
+var inProgress = []tasks.State{tasks.Enqueued, tasks.Assigned, tasks.Started, tasks.Paused}
+
+// PollerConfig configures a Poller. API, Store and Rules are required; zero values of the
+// other fields mean their defaults.
+type PollerConfig struct {
+	API   tasks.Lister
+	Store PollStore
+	Rules Rules
+	// Interval is the time between polls (TASKBOT_POLL_INTERVAL); default 30s.
+	Interval time.Duration
+	// ResyncEvery: every how many polls to reconcile; default DefaultResyncEvery.
+	ResyncEvery int
+	// Overlap: how far behind the watermark incremental polls start; default DefaultOverlap.
+	Overlap time.Duration
+	// PageSize is the `limit` of each request; default tasks.DefaultPageSize.
+	PageSize int
+	// OnQueued is called after a poll queued announcements (the Announcer's Wake).
+	OnQueued func()
+	Logger   *slog.Logger // default slog.Default()
+	Metrics  *Metrics     // default: unregistered metrics
+	Now      func() time.Time
+}
+
+// Poller watches the Task Manager API and records what changed through the store.
+//
+// The strategy is a Kubernetes informer's list-and-watch with resync, over plain polling:
+// each poll asks only for tasks updated since the watermark (`updatedAt=gt(W−Overlap)`,
+// `order=asc(updatedAt)`, paged), so a quiet interval costs one small request; every
+// ResyncEvery polls (and on the first poll after a start) the full list of in-progress tasks
+// is compared with the store, and tasks the store believes in progress but the list lacks are
+// looked up by UUID, so nothing an incremental poll missed stays wrong. The overlap covers
+// tasks whose update becomes visible late; the policy ignores answers it has already seen.
+//
+// The first poll on an empty store is a silent baseline. A failed poll changes nothing in the
+// store and is retried with exponential backoff (Interval·2^n, at most a minute or Interval).
+type Poller struct {
+	cfg PollerConfig
+
+	mu       sync.Mutex
+	polls    int
+	lastErr  error
+	lastOK   time.Time
+	failures int
+}
+
+// NewPoller returns a Poller for cfg with its defaults filled in. It makes no request.
+func NewPoller(cfg PollerConfig) *Poller {
+	cfg.Interval = cmp.Or(cfg.Interval, DefaultInterval)
+	cfg.ResyncEvery = cmp.Or(cfg.ResyncEvery, DefaultResyncEvery)
+	cfg.Overlap = cmp.Or(cfg.Overlap, DefaultOverlap)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(nil)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Poller{cfg: cfg}
+}
+
+// Run polls at once and then every Interval until ctx ends; a failed poll is logged with its
+// fix and retried with backoff.
+func (p *Poller) Run(ctx context.Context) {
+	for {
+		err := p.Poll(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		wait := p.cfg.Interval
+		if err != nil {
+			p.mu.Lock()
+			n := p.failures
+			p.mu.Unlock()
+			wait = backoff(n, p.cfg.Interval, max(maxPollBackoff, p.cfg.Interval))
+			p.cfg.Logger.Warn("poll failed; the state file is unchanged", "err", err, "fix", tasks.Fix(err),
+				"retry_in", wait.Round(time.Millisecond))
+		}
+		if sleep(ctx, nil, wait) != nil {
+			return
+		}
+	}
+}
+
+// Ready reports whether the last poll succeeded recently, and if not, why and what to do (for
+// /readyz). A poll that hangs (the API holds the connection) makes the bot unready once the
+// last success is older than three intervals (at least a minute), without waiting for the
+// poll's timeouts and retries to run out.
+func (p *Poller) Ready() (bool, string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case p.lastErr != nil:
+		why := "last poll failed: " + p.lastErr.Error()
+		if fix := tasks.Fix(p.lastErr); fix != "" {
+			why += " (" + fix + ")"
+		}
+		return false, why
+	case p.lastOK.IsZero():
+		return false, "no poll has completed yet"
+	}
+	if age := p.cfg.Now().Sub(p.lastOK); age > p.staleAfter() {
+		return false, fmt.Sprintf("no successful poll for %s (poll interval %s): the Task Manager API is slow or hanging",
+			age.Round(time.Second), p.cfg.Interval)
+	}
+	return true, "last poll succeeded at " + p.lastOK.UTC().Format(time.RFC3339)
+}
+
+// staleAfter is how old the last successful poll may be: three intervals, at least a minute.
+func (p *Poller) staleAfter() time.Duration { return max(3*p.cfg.Interval, time.Minute) }
+
+// Poll runs one poll: baseline, incremental, or incremental plus reconciliation. It returns
+// the first error; then the store is unchanged.
+func (p *Poller) Poll(ctx context.Context) error {
+	start := time.Now()
+	err := p.poll(ctx)
+	m := p.cfg.Metrics
+	m.PollDuration.Observe(time.Since(start).Seconds())
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		p.lastErr = err
+		p.failures++
+		m.Polls.WithLabelValues("error").Inc()
+		status := "other"
+		var sc interface{ HTTPStatus() int }
+		if errors.As(err, &sc) {
+			status = strconv.Itoa(sc.HTTPStatus())
+		}
+		m.APIErrors.WithLabelValues(status).Inc()
+		return err
+	}
+	p.polls++
+	p.lastErr, p.failures, p.lastOK = nil, 0, p.cfg.Now()
+	m.Polls.WithLabelValues("ok").Inc()
+	m.LastPoll.Set(float64(p.lastOK.Unix()))
+	return nil
+}
+
+func (p *Poller) poll(ctx context.Context) error {
+	st := p.cfg.Store
+	baselined, err := st.Baselined()
+	if err != nil {
+		return fmt.Errorf("poll: read state: %w", err)
+	}
+	if !baselined {
+		return p.baseline(ctx)
+	}
+	wm, err := st.Watermark()
+	if err != nil {
+		return fmt.Errorf("poll: read state: %w", err)
+	}
+	q := tasks.Query{Order: tasks.Order{Field: "updatedAt"}, Limit: p.cfg.PageSize}
+	if !wm.IsZero() {
+		q.UpdatedAfter = wm.Add(-p.cfg.Overlap)
+	}
+	res, err := p.cfg.API.List(ctx, q)
+	if err != nil {
+		return fmt.Errorf("poll: list updated tasks: %w", err)
+	}
+	poll := Poll{Tasks: res.Tasks}
+
+	p.mu.Lock()
+	resync := p.polls%p.cfg.ResyncEvery == 0
+	p.mu.Unlock()
+	if resync {
+		if err := p.reconcile(ctx, &poll); err != nil {
+			return err
+		}
+	}
+	now := p.cfg.Now()
+	queued, err := st.Apply(poll, func(in Input) Decision { return p.cfg.Rules.Decide(in, now) })
+	if err != nil {
+		return fmt.Errorf("poll: %w", err)
+	}
+	p.count(queued)
+	if len(queued) > 0 && p.cfg.OnQueued != nil {
+		p.cfg.OnQueued()
+	}
+	if resync { // counting walks every record: only as often as reconciliation
+		if n, err := st.TaskCount(); err == nil {
+			p.cfg.Metrics.TasksTracked.Set(float64(n))
+		}
+	}
+	p.cfg.Logger.Debug("polled", "updated", len(res.Tasks), "queued", len(queued), "resync", resync)
+	return nil
+}
+
+// count records the queued entries in the metrics and the log.
+func (p *Poller) count(queued []Entry) {
+	for _, e := range queued {
+		if e.Summary != nil {
+			for ev, n := range e.Summary.Counts {
+				p.cfg.Metrics.Transitions.WithLabelValues(string(ev)).Add(float64(n))
+			}
+			p.cfg.Logger.Info("a flood of transitions in one poll; queued one summary", "channel", e.Channel, "counts", e.Summary.Counts)
+			continue
+		}
+		p.cfg.Metrics.Transitions.WithLabelValues(string(e.Event)).Inc()
+		p.cfg.Logger.Info("transition", "task", e.Task.Key, "title", e.Task.Title, "from", e.From, "event", e.Event, "channel", e.Channel)
+	}
+}
+
+// baseline records, silently, the tasks in progress, the newest updatedAt of any task (the
+// watermark), and the tasks the first incremental poll will see again because of the overlap
+// (those updated in the Overlap before the watermark, completed ones included): without them a
+// task that completed just before the start would be announced as news.
+func (p *Poller) baseline(ctx context.Context) error {
+	api, size := p.cfg.API, p.cfg.PageSize
+	res, err := api.List(ctx, tasks.Query{States: inProgress, Limit: size})
+	if err != nil {
+		return fmt.Errorf("poll: baseline: list tasks in progress: %w", err)
+	}
+	latest, err := api.List(ctx, tasks.Query{Order: tasks.Order{Field: "updatedAt", Desc: true}, Limit: 1, MaxTasks: 1})
+	if err != nil {
+		return fmt.Errorf("poll: baseline: newest task: %w", err)
+	}
+	var wm time.Time
+	seen := res.Tasks
+	for _, t := range latest.Tasks {
+		wm = t.UpdatedAt
+	}
+	if !wm.IsZero() {
+		recent, err := api.List(ctx, tasks.Query{UpdatedAfter: wm.Add(-p.cfg.Overlap), Order: tasks.Order{Field: "updatedAt"}, Limit: size})
+		if err != nil {
+			return fmt.Errorf("poll: baseline: recently updated tasks: %w", err)
+		}
+		seen = append(seen, recent.Tasks...)
+	}
+	now := p.cfg.Now()
+	if _, err := p.cfg.Store.Apply(Poll{Baseline: true, Tasks: seen, Watermark: wm},
+		func(in Input) Decision { return p.cfg.Rules.Decide(in, now) }); err != nil {
+		return fmt.Errorf("poll: baseline: %w", err)
+	}
+	p.cfg.Logger.Info("recorded a silent baseline", "tasks_in_progress", len(res.Tasks), "watermark", wm)
+	return nil
+}
+
+// reconcile adds to poll the full list of in-progress tasks and the current state of tasks the
+// store believes in progress that the list lacks (they completed, or were deleted: Gone).
+func (p *Poller) reconcile(ctx context.Context, poll *Poll) error {
+	res, err := p.cfg.API.List(ctx, tasks.Query{States: inProgress, Limit: p.cfg.PageSize})
+	if err != nil {
+		return fmt.Errorf("poll: reconcile: list tasks in progress: %w", err)
+	}
+	seen := map[string]bool{}
+	for _, t := range slices.Concat(poll.Tasks, res.Tasks) {
+		seen[t.Key()] = true
+	}
+	poll.Tasks = append(poll.Tasks, res.Tasks...)
+	recs, err := p.cfg.Store.InProgress()
+	if err != nil {
+		return fmt.Errorf("poll: reconcile: read state: %w", err)
+	}
+	var missing []string
+	for _, r := range recs {
+		if !seen[r.Key] && tasks.IsUUID(r.Key) {
+			missing = append(missing, r.Key)
+		}
+	}
+	for batch := range slices.Chunk(missing, lookupBatch) {
+		got, err := p.cfg.API.List(ctx, tasks.Query{UUIDs: batch, Limit: len(batch)})
+		if err != nil {
+			return fmt.Errorf("poll: reconcile: look up %d tasks: %w", len(batch), err)
+		}
+		found := map[string]bool{}
+		for _, t := range got.Tasks {
+			found[t.Key()] = true
+		}
+		poll.Tasks = append(poll.Tasks, got.Tasks...)
+		for _, k := range batch {
+			if !found[k] {
+				poll.Gone = append(poll.Gone, k)
+			}
+		}
+	}
+	return nil
+}

@@ -2,11 +2,15 @@ package announce_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -264,4 +268,110 @@ func TestReadyTurnsStaleWhileAPollHangs(t *testing.T) {
 	if ok || !strings.Contains(why, "no successful poll for 1m40s") {
 		t.Fatalf("Ready() = %v, %q after 100s without a poll; want unready saying so", ok, why)
 	}
+}
+
+// TestPollerMarksATaskGoneWhenTheAPIForgetsIt: a task the store believes in progress that the
+// API no longer returns at all (its lookup by UUID finds nothing) is marked missing, silently;
+// a task that completed meanwhile is announced as such.
+func TestPollerMarksATaskGoneWhenTheAPIForgetsIt(t *testing.T) {
+	f := newPollerFixture(t, nil, func(c *announce.PollerConfig) { c.ResyncEvery = 1 }) // every poll reconciles
+	a := f.add(t, "A", tasks.Started)
+	b := f.add(t, "B", tasks.Started)
+	f.poll(t) // baseline
+	if err := f.api.Delete(a.UUID); err != nil {
+		t.Fatal(err)
+	}
+	f.set(t, b, tasks.Completed, tasks.ResultError)
+	f.poll(t)
+	rec, ok, err := f.store.Sighting(a.UUID)
+	if err != nil || !ok || rec.MissingSince.IsZero() {
+		t.Fatalf("record of the deleted task: %+v, %v, %v; want kept and marked missing", rec, ok, err)
+	}
+	if got := strings.Join(f.queued(t), " "); got != "B:failed" {
+		t.Fatalf("queued %q, want only B:failed (a vanished task is not news)", got)
+	}
+	missingSince := rec.MissingSince
+	f.poll(t)
+	if rec, _, _ := f.store.Sighting(a.UUID); !rec.MissingSince.Equal(missingSince) {
+		t.Errorf("missing since moved from %v to %v on the next poll", missingSince, rec.MissingSince)
+	}
+}
+
+// TestReadyStaleAfterAtLeastAMinute: with a short poll interval, three intervals would make
+// /readyz flap on every slow poll; the floor is a minute.
+func TestReadyStaleAfterAtLeastAMinute(t *testing.T) {
+	now := time.Now()
+	f := newPollerFixture(t, nil, func(c *announce.PollerConfig) {
+		c.Now = func() time.Time { return now }
+		c.Interval = time.Second
+	})
+	f.poll(t)
+	now = now.Add(59 * time.Second)
+	if ok, why := f.poller.Ready(); !ok {
+		t.Fatalf("unready 59s after a poll with a 1s interval: %s", why)
+	}
+	now = now.Add(2 * time.Second)
+	if ok, why := f.poller.Ready(); ok || !strings.Contains(why, "no successful poll for 1m1s") {
+		t.Fatalf("Ready() = %v, %q after 61s; want unready saying so", ok, why)
+	}
+}
+
+// downAPI is a Task Manager that is down: every List fails at once, and the times of the
+// calls are kept. (The backoff test runs in a synctest bubble, where an HTTP fake's blocked
+// connections would stop the fake clock, so the API is faked at the tasks.Lister boundary.)
+type downAPI struct {
+	mu    sync.Mutex
+	calls []time.Time
+}
+
+func (d *downAPI) List(ctx context.Context, q tasks.Query) (*tasks.ListResult, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.calls = append(d.calls, time.Now())
+	return nil, errors.New("GET /tasks: 503 Service Unavailable")
+}
+
+func (d *downAPI) times() []time.Time {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.calls)
+}
+
+// TestFailedPollsBackOffToAMinute: while the API is down, polls are retried after
+// Interval·2^n with ±20% jitter, never more than a minute apart (so taskbot notices within a
+// minute that the API is back), and never faster than the interval.
+func TestFailedPollsBackOffToAMinute(t *testing.T) {
+	dir := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		store, err := state.Open(filepath.Join(dir, "taskbot.db"), state.Options{Logger: discardLogger()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer store.Close()
+		api := &downAPI{}
+		p := announce.NewPoller(announce.PollerConfig{API: api, Store: store, Interval: 5 * time.Second,
+			Rules: announce.Rules{Channel: "C1"}, Logger: discardLogger()})
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		go func() { p.Run(ctx); close(done) }()
+		for len(api.times()) < 12 {
+			time.Sleep(time.Second) // fake time: the bubble's clock jumps to the next wake-up
+		}
+		cancel()
+		<-done
+		calls := api.times()
+		var gaps []time.Duration
+		for i := 1; i < len(calls); i++ {
+			gaps = append(gaps, calls[i].Sub(calls[i-1]))
+		}
+		for i, g := range gaps {
+			nominal := min(5*time.Second<<i, time.Minute)
+			if g < nominal*8/10 || g > nominal*12/10 {
+				t.Errorf("wait %d = %v, want %v ± 20%% (all: %v)", i+1, g, nominal, gaps)
+			}
+		}
+		if last := gaps[len(gaps)-1]; last > 72*time.Second || last < 48*time.Second {
+			t.Errorf("the longest wait is %v, want about a minute", last)
+		}
+	})
 }

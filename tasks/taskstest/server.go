@@ -448,6 +448,20 @@ func (s *Server) SetState(key string, st tasks.State, code tasks.ResultCode) (ta
 	return clone(*t), nil
 }
 
+// Delete removes the task named by key (UUID, idString or decimal id), as the real service
+// forgets tasks after their lifetime: lists no longer return it and GET /tasks/{id} answers
+// 404. Errors: ErrNotFound.
+func (s *Server) Delete(key string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.lookupLocked(key)
+	if t == nil {
+		return fmt.Errorf("%w: %q", ErrNotFound, key)
+	}
+	delete(s.tasks, t.ID)
+	return nil
+}
+
 // Task returns the task named by key (UUID, idString or decimal id).
 func (s *Server) Task(key string) (tasks.Task, bool) {
 	s.mu.Lock()

@@ -616,6 +616,25 @@ func TestGetTask(t *testing.T) {
 	}
 }
 
+func TestDeleteForgetsTheTask(t *testing.T) {
+	s := newServer(t)
+	gone := s.Add(tasks.Task{State: tasks.Started})
+	kept := s.Add(tasks.Task{State: tasks.Started})
+	if err := s.Delete(gone.UUID); err != nil {
+		t.Fatal(err)
+	}
+	tok := token(t, s)
+	if ids, _ := listIDs(t, s, tok, "state=started&limit=10"); len(ids) != 1 || ids[0] != kept.ID {
+		t.Errorf("list after Delete = %v, want only %d", ids, kept.ID)
+	}
+	if a := get(t, s, tok, taskstest.TasksPath+"/"+gone.UUID); a.status != 404 {
+		t.Errorf("GET of a deleted task: %d %s", a.status, a.body)
+	}
+	if err := s.Delete(gone.UUID); !errors.Is(err, taskstest.ErrNotFound) {
+		t.Errorf("second Delete: %v, want ErrNotFound", err)
+	}
+}
+
 func TestFaults(t *testing.T) {
 	t.Run("Times, then normal answers", func(t *testing.T) {
 		s := newServer(t)

@@ -1,0 +1,261 @@
+package announce_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/taskbot/taskbot/tasks"
+	"github.com/taskbot/taskbot/tasks/announce"
+)
+
+var t0 = time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+
+// at is t0 plus s seconds.
+func at(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+
+// polled is a task as a poll returns it.
+func polled(key string, st tasks.State, code tasks.ResultCode, updated int) tasks.Task {
+	t := tasks.Task{UUID: key, State: st, UpdatedAt: at(updated), Context: map[string]any{"title": "Backup " + key}}
+	if code != "" {
+		t.Result = &tasks.Result{Code: code}
+	}
+	return t
+}
+
+// seen is a last sighting.
+func seen(key string, st tasks.State, code tasks.ResultCode, updated int) announce.Seen {
+	return announce.Seen{Key: key, Title: "Backup " + key, State: st, Result: code, UpdatedAt: at(updated)}
+}
+
+func lastOf(ss ...announce.Seen) map[string]announce.Seen {
+	m := map[string]announce.Seen{}
+	for _, s := range ss {
+		m[s.Key] = s
+	}
+	return m
+}
+
+// describe is the decided entries in one line: "C1 a:paused(started)", or for a summary
+// "C1 summary[started=12 first=10]".
+func describe(es []announce.Entry) string {
+	var out []string
+	for _, e := range es {
+		if e.Summary != nil {
+			out = append(out, fmt.Sprintf("%s summary[%s first=%d]", e.Channel, counts(e.Summary.Counts), len(e.Summary.First)))
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s %s:%s(%s)", e.Channel, e.Task.Key, e.Event, e.From))
+	}
+	return strings.Join(out, " ")
+}
+
+func counts(c map[tasks.Event]int) string {
+	var out []string
+	for _, ev := range []tasks.Event{tasks.EventEnqueued, tasks.EventAssigned, tasks.EventStarted, tasks.EventPaused,
+		tasks.EventResumed, tasks.EventCompleted, tasks.EventFailed} {
+		if c[ev] > 0 {
+			out = append(out, fmt.Sprintf("%s=%d", ev, c[ev]))
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+func everything(t *testing.T) tasks.AnnounceSet {
+	set, err := tasks.ParseAnnounceSet([]string{"enqueued", "assigned", "started", "paused", "completed", "failed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
+}
+
+// TestDecide is the announce policy as a table: a poll and what the store remembers in, the
+// announcements and sightings out. No store, no Slack, no HTTP.
+func TestDecide(t *testing.T) {
+	all := announce.Rules{Channel: "C1", Announce: everything(t)}
+	startedPaused := announce.Rules{Channel: "C1", Announce: mustSet(t, "started", "paused")}
+	flood := func(n int) []tasks.Task {
+		var out []tasks.Task
+		for i := range n {
+			out = append(out, polled(fmt.Sprintf("f%02d", i), tasks.Started, "", 100+i))
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name  string
+		rules announce.Rules
+		last  map[string]announce.Seen
+		poll  announce.Poll
+		want  string // describe of the entries
+	}{
+		// One row per event kind.
+		{"enqueued: first seen", all, nil,
+			announce.Poll{Tasks: []tasks.Task{polled("a", tasks.Enqueued, "", 1)}}, "C1 a:enqueued()"},
+		{"assigned", all, lastOf(seen("a", tasks.Enqueued, "", 1)),
+			announce.Poll{Tasks: []tasks.Task{polled("a", tasks.Assigned, "", 2)}}, "C1 a:assigned(enqueued)"},
+		{"started", all, lastOf(seen("a", tasks.Assigned, "", 1)),
+			announce.Poll{Tasks: []tasks.Task{polled("a", tasks.Started, "", 2)}}, "C1 a:started(assigned)"},
+		{"paused", all, lastOf(seen("a", tasks.Started, "", 1)),
+			announce.Poll{Tasks: []tasks.Task{polled("a", tasks.Paused, "", 2)}}, "C1 a:paused(started)"},
+		{"resumed: paused to started", all, lastOf(seen("a", tasks.Paused, "", 1)),
+			announce.Poll{Tasks: []tasks.Task{polled("a", tasks.Started, "", 2)}}, "C1 a:resumed(paused)"},
+		{"completed ok", all, lastOf(seen("a", tasks.Started, "", 1)),
+			announce.Poll{Tasks: []tasks.Task{polled("a", tasks.Completed, tasks.ResultOK, 2)}}, "C1 a:completed(started)"},
+		{"failed: completed with error", all, lastOf(seen("a", tasks.Started, "", 1)),
+			announce.Poll{Tasks: []tasks.Task{polled("a", tasks.Completed, tasks.ResultError, 2)}}, "C1 a:failed(started)"},
+		{"a result code changing alone is a transition", all, lastOf(seen("a", tasks.Completed, tasks.ResultOK, 1)),
+			announce.Poll{Tasks: []tasks.Task{polled("a", tasks.Completed, tasks.ResultError, 2)}}, "C1 a:failed(completed)"},
+
+		// What is not news.
+		{"baseline: silent", all, nil,
+			announce.Poll{Baseline: true, Tasks: []tasks.Task{polled("a", tasks.Started, "", 1), polled("b", tasks.Paused, "", 2)}}, ""},
+		{"the same answer again (overlap)", all, lastOf(seen("a", tasks.Paused, "", 2)),
+			announce.Poll{Tasks: []tasks.Task{polled("a", tasks.Paused, "", 2)}}, ""},
+		{"a stale answer does not regress", all, lastOf(seen("a", tasks.Paused, "", 2)),
+			announce.Poll{Tasks: []tasks.Task{polled("a", tasks.Started, "", 1)}}, ""},
+		{"same state, newer updatedAt", all, lastOf(seen("a", tasks.Started, "", 1)),
+			announce.Poll{Tasks: []tasks.Task{polled("a", tasks.Started, "", 5)}}, ""},
+
+		// Routing: TASKBOT_ANNOUNCE_STATES.
+		{"an event not announced", startedPaused, lastOf(seen("a", tasks.Started, "", 1)),
+			announce.Poll{Tasks: []tasks.Task{polled("a", tasks.Completed, tasks.ResultError, 2)}}, ""},
+		{"started covers resumed", startedPaused, lastOf(seen("a", tasks.Paused, "", 1)),
+			announce.Poll{Tasks: []tasks.Task{polled("a", tasks.Started, "", 2)}}, "C1 a:resumed(paused)"},
+
+		// Order and floods.
+		{"a poll's transitions in the order they happened", all, lastOf(seen("a", tasks.Started, "", 1), seen("b", tasks.Started, "", 1)),
+			announce.Poll{Tasks: []tasks.Task{polled("b", tasks.Paused, "", 4), polled("a", tasks.Paused, "", 3)}},
+			"C1 a:paused(started) C1 b:paused(started)"},
+		{"a task twice in one poll (reconciliation) is one transition", all, lastOf(seen("a", tasks.Started, "", 1)),
+			announce.Poll{Tasks: []tasks.Task{polled("a", tasks.Paused, "", 3), polled("a", tasks.Paused, "", 3)}}, "C1 a:paused(started)"},
+		{"ten transitions are ten posts (the default burst)", all, nil,
+			announce.Poll{Tasks: flood(10)}, describe(func() []announce.Entry {
+				var es []announce.Entry
+				for i := range 10 {
+					es = append(es, announce.Entry{Channel: "C1", Event: tasks.EventStarted, Task: tasks.Snapshot{Key: fmt.Sprintf("f%02d", i)}})
+				}
+				return es
+			}())},
+		{"eleven become one summary (the default burst)", all, nil,
+			announce.Poll{Tasks: flood(11)}, "C1 summary[started=11 first=10]"},
+		{"a burst of 30 with a limit of 20", announce.Rules{Channel: "C1", Announce: everything(t), Burst: 20}, nil,
+			announce.Poll{Tasks: flood(30)}, "C1 summary[started=30 first=10]"},
+		{"no limit", announce.Rules{Channel: "C1", Announce: everything(t), Burst: -1}, nil,
+			announce.Poll{Tasks: flood(12)}, describe(func() []announce.Entry {
+				var es []announce.Entry
+				for i := range 12 {
+					es = append(es, announce.Entry{Channel: "C1", Event: tasks.EventStarted, Task: tasks.Snapshot{Key: fmt.Sprintf("f%02d", i)}})
+				}
+				return es
+			}())},
+		{"a flood counts only what is announced", startedPaused, nil,
+			announce.Poll{Tasks: append(flood(5), polled("x", tasks.Enqueued, "", 1), polled("y", tasks.Completed, tasks.ResultOK, 2))},
+			"C1 f00:started() C1 f01:started() C1 f02:started() C1 f03:started() C1 f04:started()"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := tc.rules.Decide(announce.Input{Poll: tc.poll, Last: tc.last}, t0)
+			if got := describe(d.Entries); got != tc.want {
+				t.Errorf("entries:\n got %s\nwant %s", got, tc.want)
+			}
+			for _, e := range d.Entries {
+				if !e.QueuedAt.Equal(t0) {
+					t.Errorf("entry queued at %v, want the decision's now", e.QueuedAt)
+				}
+			}
+			if d.Baselined != tc.poll.Baseline {
+				t.Errorf("Baselined = %v", d.Baselined)
+			}
+		})
+	}
+}
+
+func mustSet(t *testing.T, names ...string) tasks.AnnounceSet {
+	set, err := tasks.ParseAnnounceSet(names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
+}
+
+// TestDecideRecordsSightings: every newer task is recorded with its thread kept; gone tasks
+// are marked missing once; a task seen again is no longer missing; the watermark only grows.
+func TestDecideRecordsSightings(t *testing.T) {
+	rules := announce.Rules{Channel: "C1", Announce: everything(t)}
+	threaded := seen("a", tasks.Started, "", 1)
+	threaded.Thread = "1700000000.000100"
+	missing := seen("m", tasks.Paused, "", 1)
+	missing.MissingSince = t0.Add(-time.Hour)
+	alreadyMissing := seen("n", tasks.Paused, "", 1)
+	alreadyMissing.MissingSince = t0.Add(-2 * time.Hour)
+	in := announce.Input{
+		Poll: announce.Poll{
+			Tasks: []tasks.Task{polled("a", tasks.Paused, "", 5), polled("m", tasks.Paused, "", 1), polled("new", tasks.Enqueued, "", 3)},
+			Gone:  []string{"g", "n", "unknown"},
+		},
+		Last:      lastOf(threaded, missing, alreadyMissing, seen("g", tasks.Started, "", 1)),
+		Watermark: at(4),
+	}
+	d := rules.Decide(in, t0)
+	got := map[string]announce.Seen{}
+	for _, s := range d.Seen {
+		if _, dup := got[s.Key]; dup {
+			t.Errorf("sighting of %s written twice", s.Key)
+		}
+		got[s.Key] = s
+	}
+	if a := got["a"]; a.State != tasks.Paused || a.Thread != threaded.Thread || !a.UpdatedAt.Equal(at(5)) {
+		t.Errorf("a = %+v; want paused at +5s with its thread kept", a)
+	}
+	if m := got["m"]; !m.MissingSince.IsZero() || m.State != tasks.Paused {
+		t.Errorf("m seen again = %+v; want no longer missing", m)
+	}
+	if g := got["g"]; !g.MissingSince.Equal(t0) {
+		t.Errorf("g gone = %+v; want missing since now", g)
+	}
+	if _, ok := got["n"]; ok {
+		t.Error("a task already missing was written again (its missing time would move)")
+	}
+	if _, ok := got["unknown"]; ok {
+		t.Error("a gone key without a record got one")
+	}
+	if n := got["new"]; n.State != tasks.Enqueued || n.Title != "Backup new" {
+		t.Errorf("new = %+v", n)
+	}
+	if !d.Watermark.Equal(at(5)) {
+		t.Errorf("watermark = %v, want the newest updatedAt %v", d.Watermark, at(5))
+	}
+
+	// The watermark never moves backwards, and a baseline's floor raises it.
+	d = rules.Decide(announce.Input{Poll: announce.Poll{Tasks: []tasks.Task{polled("a", tasks.Paused, "", 2)}}, Watermark: at(9)}, t0)
+	if !d.Watermark.Equal(at(9)) {
+		t.Errorf("watermark after an older answer = %v, want %v", d.Watermark, at(9))
+	}
+	d = rules.Decide(announce.Input{Poll: announce.Poll{Baseline: true, Watermark: at(20)}, Watermark: at(9)}, t0)
+	if !d.Watermark.Equal(at(20)) {
+		t.Errorf("watermark with a floor = %v, want %v", d.Watermark, at(20))
+	}
+}
+
+// TestDecideSnapshotsWhatAnnouncementsShow: an entry carries the narrow snapshot, with the
+// fields an announcement renders, never the API's whole task.
+func TestDecideSnapshotsWhatAnnouncementsShow(t *testing.T) {
+	tk := polled("a", tasks.Completed, tasks.ResultError, 2)
+	tk.IDString = "944455285181775872"
+	tk.Tenant = &tasks.Tenant{ID: "1496265", Name: "Customer A Ltd"}
+	tk.Resource = &tasks.Reference{Name: "SQL-01"}
+	tk.Policy = &tasks.Reference{Name: "Daily"}
+	tk.Result.Error = &tasks.DomainError{Domain: "Backup", Code: "VolumeNotFound", Reason: "gone",
+		Context: map[string]any{"volume": "D:", "size": 3}}
+	tk.Argument = []byte(`{"huge":"payload"}`)
+	d := announce.Rules{Channel: "C1", Announce: everything(t)}.Decide(
+		announce.Input{Poll: announce.Poll{Tasks: []tasks.Task{tk}}, Last: lastOf(seen("a", tasks.Started, "", 1))}, t0)
+	if len(d.Entries) != 1 {
+		t.Fatalf("entries: %s", describe(d.Entries))
+	}
+	s := d.Entries[0].Task
+	if s.ID != "944455285181775872" || s.Title != "Backup a" || s.Tenant() != "Customer A Ltd" || s.Machine != "SQL-01" ||
+		s.Plan != "Daily" || s.Error == nil || s.Error.Code != "VolumeNotFound" || s.Error.Context["size"] != "3" || !s.Failed() {
+		t.Errorf("snapshot = %+v (error %+v)", s, s.Error)
+	}
+}

@@ -33,7 +33,6 @@ func (c *countingLister) List(ctx context.Context, q tasks.Query) (*tasks.ListRe
 	return &tasks.ListResult{Tasks: c.tasks}, nil
 }
 
-
 // snap is the Snapshot an outbox entry would hold of t.
 func snap(t tasks.Task) tasks.Snapshot { return tasks.NewSnapshot(&t) }
 

@@ -53,7 +53,7 @@ func oneShot(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
-	ts, more, err := bot.NewAnswerer(client, log, nil).Fetch(ctx, cmd)
+	ts, more, err := bot.NewAnswerer(client, cfg.Failures, log, nil).Fetch(ctx, cmd)
 	if err != nil {
 		err = fmt.Errorf("%s: %w", strings.TrimSpace("tasks "+cmd.String()), err)
 		if fix := tasks.Fix(err); fix != "" {
@@ -61,6 +61,7 @@ func oneShot(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		return err
 	}
+	cmd.Failures = cfg.Failures
 	m := bot.RenderList(cmd, ts, more, time.Now())
 	if *asJSON {
 		enc := json.NewEncoder(stdout)

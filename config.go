@@ -32,7 +32,9 @@ type env struct {
 	ListenAddr          string `envconfig:"TASKBOT_LISTEN_ADDR" desc:"HTTP listen address (default :8080)"`
 	DBPath              string `envconfig:"TASKBOT_DB_PATH" desc:"bbolt state file (default taskbot.db)"`
 	PollInterval        string `envconfig:"TASKBOT_POLL_INTERVAL" desc:"Go duration between polls (default 30s)"`
-	AnnounceStates      string `envconfig:"TASKBOT_ANNOUNCE_STATES" desc:"announced events (default started,paused)"`
+	AnnounceStates      string `envconfig:"TASKBOT_ANNOUNCE_STATES" desc:"announced events (default started,paused,failed)"`
+	FailedResults       string `envconfig:"TASKBOT_FAILED_RESULTS" desc:"result codes that make a completed task failed (default error,abandoned,timedout)"`
+	AcronisTimeout      string `envconfig:"ACRONIS_TIMEOUT" desc:"time limit of one Task Manager request (default 30s)"`
 	LogLevel            string `envconfig:"TASKBOT_LOG_LEVEL" desc:"debug, info, warn or error (default info)"`
 }
 
@@ -59,7 +61,8 @@ const (
 	defaultListenAddr     = ":8080"
 	defaultDBPath         = "taskbot.db"
 	defaultPollInterval   = 30 * time.Second
-	defaultAnnounceStates = "started,paused"
+	defaultAnnounceStates = "started,paused,failed"
+	defaultAcronisTimeout = 30 * time.Second
 )
 
 // Config is the validated configuration.
@@ -74,8 +77,10 @@ type Config struct {
 	SlackAPIURL         string // ends with "/"
 	ListenAddr          string
 	DBPath              string
+	AcronisTimeout      time.Duration
 	PollInterval        time.Duration
 	Announce            tasks.AnnounceSet
+	Failures            tasks.Failures
 	LogLevel            slog.Level
 }
 
@@ -170,20 +175,8 @@ func loadConfig(getenv func(string) string, n needs) (*Config, error) {
 	if c.DBPath == "" {
 		c.DBPath = defaultDBPath
 	}
-	c.PollInterval = defaultPollInterval
-	if v := text("TASKBOT_POLL_INTERVAL", e.PollInterval, false, ""); v != "" {
-		d, err := time.ParseDuration(v)
-		switch {
-		case err != nil && isDigits(v):
-			p = append(p, fmt.Sprintf("TASKBOT_POLL_INTERVAL %s has no unit; write e.g. %ss or 1m", display(v), v))
-		case err != nil:
-			p = append(p, fmt.Sprintf("TASKBOT_POLL_INTERVAL %s is not a Go duration such as 30s, 1m or 1m30s", display(v)))
-		case d <= 0:
-			p = append(p, fmt.Sprintf("TASKBOT_POLL_INTERVAL %s must be greater than zero", display(v)))
-		default:
-			c.PollInterval = d
-		}
-	}
+	c.PollInterval = duration("TASKBOT_POLL_INTERVAL", text("TASKBOT_POLL_INTERVAL", e.PollInterval, false, ""), defaultPollInterval, &p)
+	c.AcronisTimeout = duration("ACRONIS_TIMEOUT", text("ACRONIS_TIMEOUT", e.AcronisTimeout, false, ""), defaultAcronisTimeout, &p)
 	states := text("TASKBOT_ANNOUNCE_STATES", e.AnnounceStates, false, "")
 	if states == "" {
 		states = defaultAnnounceStates
@@ -197,6 +190,17 @@ func loadConfig(getenv func(string) string, n needs) (*Config, error) {
 		}
 	}
 	c.Announce = set
+	if v := text("TASKBOT_FAILED_RESULTS", e.FailedResults, false, ""); v != "" {
+		f, err := tasks.ParseFailures(strings.Split(v, ","))
+		switch {
+		case err != nil && looksSecret(v):
+			p = append(p, "TASKBOT_FAILED_RESULTS holds something that looks like a token (not shown); use result codes such as error,abandoned,timedout")
+		case err != nil:
+			p = append(p, "TASKBOT_FAILED_RESULTS: "+err.Error())
+		default:
+			c.Failures = f
+		}
+	}
 	switch lvl := strings.ToLower(text("TASKBOT_LOG_LEVEL", e.LogLevel, false, "")); lvl {
 	case "", "info":
 		c.LogLevel = slog.LevelInfo
@@ -213,6 +217,25 @@ func loadConfig(getenv func(string) string, n needs) (*Config, error) {
 		return nil, &ConfigError{Problems: p}
 	}
 	return c, nil
+}
+
+// duration parses the Go duration v of variable name (empty: def); it must be greater than zero.
+func duration(name, v string, def time.Duration, p *[]string) time.Duration {
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	switch {
+	case err != nil && isDigits(v):
+		*p = append(*p, fmt.Sprintf("%s %s has no unit; write e.g. %ss or 1m", name, display(v), v))
+	case err != nil:
+		*p = append(*p, fmt.Sprintf("%s %s is not a Go duration such as 30s, 1m or 1m30s", name, display(v)))
+	case d <= 0:
+		*p = append(*p, fmt.Sprintf("%s %s must be greater than zero", name, display(v)))
+	default:
+		return d
+	}
+	return def
 }
 
 // acronisURL checks ACRONIS_URL: an http(s) URL of a host, with no path, query or credentials.

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,8 +28,15 @@ import (
 // local fakes poll faster).
 const minSensiblePoll = 5 * time.Second
 
-// shutdownGrace bounds how long a SIGTERM waits for answers in flight and the post in progress.
-const shutdownGrace = 10 * time.Second
+// Shutdown bounds. Docker and Kubernetes send SIGKILL 10 s (Docker's default stop timeout) or
+// terminationGracePeriodSeconds after SIGTERM; taskbot exits well within 10 s in every case.
+const (
+	// shutdownGrace bounds the wait for HTTP requests and slash-command answers in flight.
+	shutdownGrace = 8 * time.Second
+	// finishPost bounds a post still in flight at SIGTERM; one cut short stays in the outbox
+	// and is posted after the restart. It runs while the HTTP side drains.
+	finishPost = 5 * time.Second
+)
 
 func newLogger(w io.Writer, level slog.Level) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
@@ -49,6 +57,7 @@ func newTasksClient(cfg *Config, log *slog.Logger) (*acronis.Client, error) {
 		BaseURL:      cfg.AcronisURL,
 		ClientID:     cfg.AcronisClientID,
 		ClientSecret: cfg.AcronisClientSecret,
+		Timeout:      cfg.AcronisTimeout,
 		Logger:       log,
 	})
 }
@@ -79,7 +88,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 			"poll_interval", cfg.PollInterval, "suggested", "30s")
 	}
 
-	store, err := state.Open(cfg.DBPath, state.Options{Logger: log})
+	store, err := state.Open(cfg.DBPath, state.Options{Logger: log, Channel: cfg.SlackChannel})
 	if err != nil {
 		return err
 	}
@@ -94,14 +103,14 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	pipeline, slackMetrics := announce.NewMetrics(reg), bot.NewMetrics(reg)
 
 	ann := announce.NewAnnouncer(announce.AnnouncerConfig{Store: store, Notifier: bot.NewSlackNotifier(api, slackMetrics),
-		Channel: cfg.SlackChannel, Logger: log, Metrics: pipeline})
+		Channel: cfg.SlackChannel, FinishWithin: finishPost, Logger: log, Metrics: pipeline})
 	poller := announce.NewPoller(announce.PollerConfig{API: client, Store: store,
-		Rules:    announce.Rules{Channel: cfg.SlackChannel, Announce: cfg.Announce},
+		Rules:    announce.Rules{Channel: cfg.SlackChannel, Announce: cfg.Announce, Failures: cfg.Failures},
 		Interval: cfg.PollInterval, OnQueued: ann.Wake, Logger: log, Metrics: pipeline})
 	srv := bot.NewServer(bot.ServerConfig{
 		SigningSecret:  cfg.SlackSigningSecret,
-		Answerer:       bot.NewAnswerer(client, log, slackMetrics),
-		Ready:          poller.Ready,
+		Answerer:       bot.NewAnswerer(client, cfg.Failures, log, slackMetrics),
+		Ready:          allReady(poller.Ready, ann.Ready),
 		MetricsHandler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
 		Logger:         log,
 		Metrics:        slackMetrics,
@@ -150,6 +159,9 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	case runErr = <-errc:
 		log.Error("stopping", "err", runErr)
 	}
+	// The poller stops and the announcer finishes its current post (within finishPost) while
+	// the HTTP side drains (within shutdownGrace).
+	stopWork()
 	shutCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	if err := hs.Shutdown(shutCtx); err != nil {
@@ -158,10 +170,25 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	if err := srv.Drain(shutCtx); err != nil {
 		log.Warn("drain", "err", err)
 	}
-	stopWork() // the announcer finishes its current post (bounded) before returning
 	wg.Wait()
 	log.Info("stopped; state file closed", "db", cfg.DBPath)
 	return runErr
+}
+
+// allReady combines readiness checks for /readyz: ready when all are, with every reason given.
+func allReady(checks ...func() (bool, string)) func() (bool, string) {
+	return func() (bool, string) {
+		ok := true
+		var why []string
+		for _, c := range checks {
+			r, w := c()
+			ok = ok && r
+			if w != "" {
+				why = append(why, w)
+			}
+		}
+		return ok, strings.Join(why, "; ")
+	}
 }
 
 // newRegistry is a Prometheus registry with the Go runtime and process collectors; each

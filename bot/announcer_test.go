@@ -111,11 +111,11 @@ func (f *announcerFixture) transition(t *testing.T, key string, st tasks.State, 
 }
 
 func (f *announcerFixture) pending(t *testing.T) int {
-	p, err := f.store.Pending(0)
+	n, _, err := f.store.Backlog()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return len(p)
+	return n
 }
 
 func TestAnnouncerThreadsAndOrder(t *testing.T) {
@@ -225,18 +225,29 @@ func TestAnnouncerSlackFaults(t *testing.T) {
 }
 
 func TestAnnouncerShortensRejectedMessages(t *testing.T) {
-	f := newAnnouncerFixture(t)
-	f.slack.Fail(bottest.Fault{Method: "chat.postMessage", Error: "msg_too_long", Times: 1})
-	f.transition(t, "a", tasks.Paused, 0)
-	f.run(t)
-	waitUntil(t, "outbox drained", func() bool { return f.pending(t) == 0 })
-	f.stop()
-	msgs := f.slack.Messages()
-	if len(msgs) != 1 || len(msgs[0].Blocks) != 0 || !strings.Contains(msgs[0].Text, "Backup a") {
-		t.Fatalf("posts %+v, want one text-only announcement", msgs)
-	}
-	if n := testutil.ToFloat64(f.pipeline.Announcements.WithLabelValues("shortened")); n != 1 {
-		t.Errorf("shortened = %v, want 1", n)
+	for _, tc := range []struct {
+		name    string
+		refused int  // posts Slack refuses with msg_too_long before one goes through
+		blocks  bool // the accepted post has blocks (the shortened form) or only text
+	}{
+		{"the shortened form", 1, true},
+		{"the text alone", 2, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newAnnouncerFixture(t)
+			f.slack.Fail(bottest.Fault{Method: "chat.postMessage", Error: "msg_too_long", Times: tc.refused})
+			f.transition(t, "a", tasks.Paused, 0)
+			f.run(t)
+			waitUntil(t, "outbox drained", func() bool { return f.pending(t) == 0 })
+			f.stop()
+			msgs := f.slack.Messages()
+			if len(msgs) != 1 || (len(msgs[0].Blocks) != 0) != tc.blocks || !strings.Contains(msgs[0].Text, "Backup a") {
+				t.Fatalf("posts %+v, want one announcement with blocks=%v", msgs, tc.blocks)
+			}
+			if n := testutil.ToFloat64(f.pipeline.Announcements.WithLabelValues("shortened")); n != 1 {
+				t.Errorf("shortened = %v, want 1", n)
+			}
+		})
 	}
 }
 

@@ -14,21 +14,23 @@ import (
 // Answerer answers /tasks commands: it runs the command's queries against the Task Manager API
 // and renders the result. HTTP, Socket Mode, the demo and `taskbot tasks` all use it.
 type Answerer struct {
-	api     tasks.Lister
-	log     *slog.Logger
-	metrics *Metrics
-	now     func() time.Time
+	api      tasks.Lister
+	failures tasks.Failures
+	log      *slog.Logger
+	metrics  *Metrics
+	now      func() time.Time
 }
 
-// NewAnswerer returns an Answerer asking api. log nil discards; metrics nil means unregistered.
-func NewAnswerer(api tasks.Lister, log *slog.Logger, metrics *Metrics) *Answerer {
+// NewAnswerer returns an Answerer asking api, with failures the result codes that `/tasks
+// failed` lists (nil: tasks.DefaultFailures). log nil discards; metrics nil means unregistered.
+func NewAnswerer(api tasks.Lister, failures tasks.Failures, log *slog.Logger, metrics *Metrics) *Answerer {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	if metrics == nil {
 		metrics = NewMetrics(nil)
 	}
-	return &Answerer{api: api, log: log, metrics: metrics, now: time.Now}
+	return &Answerer{api: api, failures: failures, log: log, metrics: metrics, now: time.Now}
 }
 
 // Answer returns the message for a command given as the text the user typed after /tasks.
@@ -44,6 +46,7 @@ func (a *Answerer) Answer(ctx context.Context, text string) Message {
 		return RenderUsage(nil)
 	}
 	a.metrics.Commands.WithLabelValues("list").Inc()
+	cmd.Failures = a.failures
 	return a.List(ctx, cmd)
 }
 
@@ -60,6 +63,9 @@ func (a *Answerer) List(ctx context.Context, cmd Command) Message {
 // Fetch runs cmd's queries (one per alternative: "paused failed" needs two) and returns the
 // tasks merged by key, newest update first, and whether more existed than were fetched.
 func (a *Answerer) Fetch(ctx context.Context, cmd Command) ([]tasks.Task, bool, error) {
+	if cmd.Failures == nil {
+		cmd.Failures = a.failures
+	}
 	var lists [][]tasks.Task
 	more := false
 	for _, q := range cmd.Queries() {

@@ -19,9 +19,12 @@ type Command struct {
 	// States are the execution states asked for, deduplicated, in lifecycle order
 	// (tasks.States); nil together with !Failed means the default (started, paused).
 	States []tasks.State
-	// Failed asks for tasks that completed with result code "error". It is never set together
-	// with tasks.Completed in States, which already covers failed tasks.
+	// Failed asks for tasks that completed with a failing result code. It is never set
+	// together with tasks.Completed in States, which already covers failed tasks.
 	Failed bool
+	// Failures are the result codes that count as failing (TASKBOT_FAILED_RESULTS), set by the
+	// Answerer, not parsed; nil is tasks.DefaultFailures.
+	Failures tasks.Failures
 }
 
 // Paging of the slash command's queries.
@@ -114,7 +117,7 @@ func (c Command) Queries() []tasks.Query {
 		qs = append(qs, commandQuery(slices.Clone(c.States), nil))
 	}
 	if c.Failed {
-		qs = append(qs, commandQuery([]tasks.State{tasks.Completed}, []tasks.ResultCode{tasks.ResultError}))
+		qs = append(qs, commandQuery([]tasks.State{tasks.Completed}, c.Failures.Codes()))
 	}
 	return qs
 }

@@ -16,7 +16,8 @@ import (
 const (
 	qInProgress = "limit=100&order=desc%28updatedAt%29&state=started&state=paused"
 	qPaused     = "limit=100&order=desc%28updatedAt%29&state=paused"
-	qFailed     = "limit=100&order=desc%28updatedAt%29&resultCode=error&state=completed"
+	// The failing result codes are tasks.DefaultFailures: error, abandoned, timedout.
+	qFailed = "limit=100&order=desc%28updatedAt%29&resultCode=error&resultCode=abandoned&resultCode=timedout&state=completed"
 )
 
 func TestParseCommand(t *testing.T) {

@@ -108,7 +108,7 @@ func FuzzRender(f *testing.F) {
 		checkSafe(t, RenderList(Command{}, list, count%2 == 1, renderNow))
 		for _, m := range []Message{
 			RenderList(Command{States: []tasks.State{tasks.Paused}, Failed: true}, list[:min(count, 2)], false, renderNow),
-			RenderAnnouncement(tasks.EventFor(tasks.Started, &task), tasks.Started, snap(task), renderNow),
+			RenderAnnouncement(tasks.EventFor(tasks.Started, &task, nil), tasks.Started, snap(task), renderNow),
 			RenderAnnouncement(tasks.Event(title), tasks.State(typ), snap(task), renderNow),
 			RenderStatus(snap(task), renderNow),
 			RenderSummary(summaryOf(items), renderNow),

@@ -34,7 +34,7 @@ func (c *countingLister) List(ctx context.Context, q tasks.Query) (*tasks.ListRe
 }
 
 // snap is the Snapshot an outbox entry would hold of t.
-func snap(t tasks.Task) tasks.Snapshot { return tasks.NewSnapshot(&t) }
+func snap(t tasks.Task) tasks.Snapshot { return tasks.NewSnapshot(&t, nil) }
 
 // SummaryItem is one transition of a test flood.
 type SummaryItem struct {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/slack-go/slack"
 )
 
 // Slack's documented limits on a message, in characters (Unicode code points of the text as
@@ -256,4 +258,84 @@ func checkRuneLen(path, s string, limit int) error {
 // whitespace-only and zero-width-only strings are blank.
 func isBlankText(s string) bool {
 	return !strings.ContainsFunc(s, func(r rune) bool { return unicode.IsGraphic(r) && !unicode.IsSpace(r) })
+}
+
+// maxBlocksChars is the most characters of text taskbot puts into one message's blocks: Slack
+// answers msg_blocks_too_long beyond about 13,000 in total, a limit it does not document.
+const maxBlocksChars = 12_000
+
+// blocksChars counts the characters of every text in m's blocks.
+func blocksChars(m Message) int {
+	raw, err := json.Marshal(m.Blocks)
+	if err != nil {
+		return 0
+	}
+	var blocks []any
+	if json.Unmarshal(raw, &blocks) != nil {
+		return 0
+	}
+	n := 0
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			if t, ok := v["text"].(string); ok {
+				n += utf8.RuneCountInString(t)
+			}
+			for k, c := range v {
+				if k != "text" {
+					walk(c)
+				} else if _, isString := c.(string); !isString {
+					walk(c)
+				}
+			}
+		case []any:
+			for _, c := range v {
+				walk(c)
+			}
+		}
+	}
+	walk(blocks)
+	return n
+}
+
+// Shorten is m cut down for a second try after Slack refused it as built: its first section
+// (text cut to 1,000 characters, at most four fields) and its last context block, and the same
+// fallback text. It always passes CheckLimits.
+func Shorten(m Message) Message {
+	out := Message{Text: truncate(m.Text, FallbackTextTarget)}
+	if isBlankText(out.Text) {
+		out.Text = "Task update"
+	}
+	var ctx slack.Block
+	for _, b := range m.Blocks {
+		switch b := b.(type) {
+		case *slack.SectionBlock:
+			if len(out.Blocks) > 0 {
+				continue
+			}
+			sec := &slack.SectionBlock{Type: slack.MBTSection}
+			if b.Text != nil && !isBlankText(b.Text.Text) {
+				sec.Text = mrkdwnText(truncate(b.Text.Text, 1000))
+			}
+			for _, f := range b.Fields[:min(len(b.Fields), 4)] {
+				if f != nil && !isBlankText(f.Text) {
+					sec.Fields = append(sec.Fields, mrkdwnText(truncate(f.Text, 300)))
+				}
+			}
+			if sec.Text == nil && len(sec.Fields) == 0 {
+				continue
+			}
+			out.Blocks = append(out.Blocks, sec)
+		case *slack.ContextBlock:
+			ctx = b
+		}
+	}
+	if ctx != nil {
+		out.Blocks = append(out.Blocks, ctx)
+	}
+	if CheckLimits(out) != nil {
+		out.Blocks = nil
+	}
+	return out
 }

@@ -14,7 +14,8 @@ type Metrics struct {
 }
 
 // NewMetrics creates the metrics and registers them with reg (nil: not registered, as in tests
-// that read them directly).
+// that read them directly). taskbot_slack_errors_total exists at 0 for the codes an alert rule
+// would watch (countedCodes).
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		SlackErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -27,6 +28,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "taskbot_command_answer_seconds", Help: "Time from a /tasks request to its answer.",
 			Buckets: []float64{.05, .1, .25, .5, 1, 2, 3, 5, 10, 30},
 		}),
+	}
+	for _, code := range countedCodes() {
+		m.SlackErrors.WithLabelValues(code)
 	}
 	if reg != nil {
 		reg.MustRegister(m.SlackErrors, m.Commands, m.CommandLatency)

@@ -36,18 +36,42 @@ func NewSlackNotifier(api *slack.Client, metrics *Metrics) *SlackNotifier {
 
 var _ announce.Notifier = (*SlackNotifier)(nil)
 
-// Notify implements announce.Notifier.
+// Notify implements announce.Notifier. It posts the entry in the first form Slack accepts:
+// the full message (unless it breaks Slack's documented limits or maxBlocksChars, or d.Plain
+// asks for the plainest form), then a shortened one (Shorten), then its short text alone. Only
+// a refusal of the message as built (announce.Refused) moves on to the next form; any other
+// error is returned at once.
 func (n *SlackNotifier) Notify(ctx context.Context, d announce.Delivery) (announce.Receipt, error) {
-	m := RenderEntry(d.Entry, n.now())
-	ts, err := n.post(ctx, d.Channel, m, d.Thread, d.Broadcast)
-	var de *announce.DeliveryError
-	if !errors.As(err, &de) || de.Outcome != announce.Refused {
-		return announce.Receipt{ID: ts}, err
+	full := RenderEntry(d.Entry, n.now())
+	var forms []Message
+	if !d.Plain {
+		if CheckLimits(full) == nil && blocksChars(full) <= maxBlocksChars {
+			forms = append(forms, full)
+		}
+		forms = append(forms, Shorten(full))
 	}
-	// Slack refused this message as built (too large, blocks it will not take): send the short
-	// text alone rather than lose the announcement.
-	ts, err = n.post(ctx, d.Channel, Message{Text: truncate(m.Text, 300)}, d.Thread, d.Broadcast)
-	return announce.Receipt{ID: ts, Shortened: err == nil}, err
+	forms = append(forms, Message{Text: truncate(full.Text, FallbackTextTarget)})
+	var err error
+	for i, m := range forms {
+		var ts string
+		ts, err = n.post(ctx, d.Channel, m, d.Thread, d.Broadcast)
+		if err == nil {
+			return announce.Receipt{ID: ts, Shortened: i > 0 || d.Plain}, nil
+		}
+		if o, _ := outcome(err); o != announce.Refused {
+			return announce.Receipt{}, err
+		}
+	}
+	return announce.Receipt{}, err
+}
+
+// outcome is the Outcome of a classified error.
+func outcome(err error) (announce.Outcome, *announce.DeliveryError) {
+	var de *announce.DeliveryError
+	if errors.As(err, &de) {
+		return de.Outcome, de
+	}
+	return announce.Unknown, nil
 }
 
 // UpdateThread implements announce.Notifier with chat.update

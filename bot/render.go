@@ -3,7 +3,6 @@ package bot
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -91,7 +90,7 @@ func RenderList(cmd Command, ts []tasks.Task, more bool, now time.Time) Message 
 		m.Blocks = append(m.Blocks, mrkdwnSection(empty))
 	}
 	for i := range shown {
-		snap := tasks.NewSnapshot(&shown[i])
+		snap := tasks.NewSnapshot(&shown[i], cmd.Failures)
 		m.Blocks = append(m.Blocks, mrkdwnSection(listEntry(&snap, now)))
 	}
 
@@ -123,12 +122,13 @@ func listEntry(t *tasks.Snapshot, now time.Time) string {
 	b.WriteString(mrkdwnBold(taskTitle(t, listTitleMax)))
 	b.WriteString("\n")
 	line := []string{stateEmoji(t) + " " + stateWord(t)}
-	if t.Failed() {
+	if t.Failed {
 		if e := errorName(t); e != "" {
 			line = append(line, e)
 		}
 	}
 	line = appendName(line, t.Tenant())
+	line = appendName(line, t.Machine)
 	line = appendName(line, t.Type)
 	b.WriteString(strings.Join(line, " · "))
 	if times := taskTimes(t, now); times != "" {
@@ -171,12 +171,16 @@ func taskTimes(t *tasks.Snapshot, now time.Time) string {
 }
 
 // RenderAnnouncement renders the channel announcement of one transition of task t, from state
-// from ("" when the task is new) to t's state, whose event is ev (tasks.EventFor). Text names
-// the event and the escaped title and tenant: "Task paused: Backup plan 'R&amp;D…' (Customer B
-// GmbH)". Blocks: a section with the event's emoji, the bold event and title, and fields
-// (tenant, type, queue, priority, started by, "from → to (result code)"); for a failed task a
-// section with the error's domain/code, reason and context; a context line with the task id
-// and its update time. now is unused today and kept so every renderer has the same shape.
+// from ("" when the task is new) to t's state, whose event is ev (tasks.EventFor): what on-call
+// needs to act, and nothing that goes stale. Text names the event and the escaped title and
+// tenant: "Task paused: Backup plan 'R&amp;D…' (Customer B GmbH)". Blocks: a section with the
+// event's emoji, the bold event and title, and fields (tenant, machine, plan, "from → to
+// (result code)", type, started by; each only where the task has it); for a failed task a
+// section with the error's domain/code, reason, cause and effect; for a paused task a section
+// with its blockers and their possible solutions; a context line with the task id and when it
+// was updated, as a Slack date token that keeps saying how long ago
+// (https://api.slack.com/reference/surfaces/formatting#date-formatting). now is unused and kept
+// so every renderer has the same shape.
 func RenderAnnouncement(ev tasks.Event, from tasks.State, t tasks.Snapshot, now time.Time) Message {
 	event := eventWord(ev)
 	m := Message{Text: taskFallback("Task "+event, &t)}
@@ -188,10 +192,8 @@ func RenderAnnouncement(ev tasks.Event, from tasks.State, t tasks.Snapshot, now 
 		}
 	}
 	addField("Tenant", t.Tenant())
-	addField("Type", t.Type)
-	addField("Queue", t.Queue)
-	addField("Priority", t.Priority)
-	addField("Started by", t.StartedBy)
+	addField("Machine", t.Machine)
+	addField("Plan", t.Plan)
 	toWord := string(t.State)
 	if code := t.Result; code != "" {
 		toWord += " (" + string(code) + ")"
@@ -201,24 +203,29 @@ func RenderAnnouncement(ev tasks.Event, from tasks.State, t tasks.Snapshot, now 
 	} else {
 		addField("State", toWord+" (first seen)") // not seen in an earlier state
 	}
+	addField("Type", t.Type)
+	addField("Started by", t.StartedBy)
 
 	head := eventEmoji(ev, &t) + " *" + capitalizeFirst(event) + "* · " + mrkdwnBold(taskTitle(&t, announceTitle))
 	m.Blocks = append(m.Blocks, slack.NewSectionBlock(mrkdwnText(head), fields, nil))
 
-	if t.Failed() {
+	if t.Failed {
 		m.Blocks = append(m.Blocks, mrkdwnSection(errorDetails(&t)))
+	}
+	if t.State == tasks.Paused && len(t.Blockers) > 0 {
+		m.Blocks = append(m.Blocks, mrkdwnSection(blockerDetails(&t)))
 	}
 
 	ctx := "Task " + escapeCut(t.ID, nameMax)
 	if !t.UpdatedAt.IsZero() {
-		ctx += " · updated " + slackDate(t.UpdatedAt)
+		ctx += " · updated " + slackAgo(t.UpdatedAt)
 	}
 	m.Blocks = append(m.Blocks, slack.NewContextBlock("", mrkdwnText(ctx)))
 	return m
 }
 
 // errorDetails is the section text of a failed task's error: "*Error:* domain/code", the
-// reason, and up to errorCtxKeys context entries "key: value", sorted by key.
+// reason, and the cause and effect the Acronis console shows.
 func errorDetails(t *tasks.Snapshot) string {
 	var b strings.Builder
 	b.WriteString("*Error:* ")
@@ -228,20 +235,32 @@ func errorDetails(t *tasks.Snapshot) string {
 	}
 	b.WriteString(name)
 	if e := t.Error; e != nil {
-		if r := escapeCut(e.Reason, errorReasonMax); !isBlankText(r) {
+		if r := escapeCut(e.Reason, errorReasonMax); !isBlankText(r) && r != escapeCut(e.Code, nameMax) {
 			b.WriteString("\n" + r)
 		}
-		keys := slices.Sorted(maps.Keys(e.Context))
-		for i, k := range keys {
-			if i == errorCtxKeys {
-				fmt.Fprintf(&b, "\n… and %d more", len(keys)-i)
-				break
-			}
-			v := escapeCut(e.Context[k], errorCtxMax)
-			if isBlankText(v) {
-				v = "(empty)"
-			}
-			b.WriteString("\n" + escapeCut(k, nameMax) + ": " + v)
+		if c := escapeCut(e.Cause, errorReasonMax); !isBlankText(c) {
+			b.WriteString("\n*Cause:* " + c)
+		}
+		if f := escapeCut(e.Effect, errorReasonMax); !isBlankText(f) {
+			b.WriteString("\n*Effect:* " + f)
+		}
+	}
+	return truncate(b.String(), MaxTextObject)
+}
+
+// blockerDetails is the section text of a paused task's blockers: "*Waiting for:*", then a
+// bullet per blocker with its possible solutions.
+func blockerDetails(t *tasks.Snapshot) string {
+	var b strings.Builder
+	b.WriteString("*Waiting for:*")
+	for _, bl := range t.Blockers {
+		b.WriteString("\n• " + escapeCut(bl.Issue, errorReasonMax))
+		var sols []string
+		for _, s := range bl.Solutions {
+			sols = appendName(sols, s)
+		}
+		if len(sols) > 0 {
+			b.WriteString("\n   possible solutions: " + strings.Join(sols, " · "))
 		}
 	}
 	return truncate(b.String(), MaxTextObject)
@@ -250,14 +269,14 @@ func errorDetails(t *tasks.Snapshot) string {
 // RenderStatus renders the first (parent) message of a task's thread, which is updated in place
 // with chat.update (https://api.slack.com/methods/chat.update) to show the task's current
 // state: the emoji and bold title, the current state (with result or error) since the last
-// change, the tenant and type, and a context line with the task id. now is unused today: the
-// message shows absolute Slack dates, which stay true while the message is not updated.
+// change, the tenant, machine, plan and type, and a context line with the task id. now is
+// unused: the message shows Slack dates, which stay true while the message is not updated.
 func RenderStatus(t tasks.Snapshot, now time.Time) Message {
 	m := Message{Text: taskFallback(capitalizeFirst(stateWord(&t)), &t)}
 	var b strings.Builder
 	b.WriteString(stateEmoji(&t) + " " + mrkdwnBold(taskTitle(&t, listTitleMax)) + "\n")
 	b.WriteString("*" + capitalizeFirst(stateWord(&t)) + "*")
-	if t.Failed() {
+	if t.Failed {
 		if e := errorName(&t); e != "" {
 			b.WriteString(" (" + e + ")")
 		}
@@ -267,6 +286,8 @@ func RenderStatus(t tasks.Snapshot, now time.Time) Message {
 	}
 	var names []string
 	names = appendName(names, t.Tenant())
+	names = appendName(names, t.Machine)
+	names = appendName(names, t.Plan)
 	names = appendName(names, t.Type)
 	if len(names) > 0 {
 		b.WriteString("\n" + strings.Join(names, " · "))
@@ -508,7 +529,9 @@ func taskFallback(lead string, t *tasks.Snapshot) string {
 // result code error, and "completed (warning)" for other result codes than ok.
 func stateWord(t *tasks.Snapshot) string {
 	switch {
-	case t.Failed():
+	case t.Failed && t.Result != tasks.ResultError && t.Result != "":
+		return "failed (" + escapeCut(string(t.Result), nameMax) + ")"
+	case t.Failed:
 		return "failed"
 	case t.State == tasks.Completed && t.Result != "" && t.Result != tasks.ResultOK:
 		return "completed (" + escapeCut(string(t.Result), nameMax) + ")"
@@ -598,6 +621,12 @@ func mrkdwnSection(s string) *slack.SectionBlock {
 // (https://api.slack.com/reference/surfaces/formatting#date-formatting).
 func slackDate(t time.Time) string {
 	return fmt.Sprintf("<!date^%d^{date_short_pretty} {time}|%s>", t.Unix(), t.UTC().Format("2006-01-02 15:04 UTC"))
+}
+
+// slackAgo formats t as a Slack date token that reads "3 minutes ago" in Slack and keeps
+// being true later, with a UTC fallback.
+func slackAgo(t time.Time) string {
+	return fmt.Sprintf("<!date^%d^{ago}|%s>", t.Unix(), t.UTC().Format("2006-01-02 15:04 UTC"))
 }
 
 // humanDuration formats d, rounded down, in at most two units: "45s", "3m", "2h 5m", "3d 4h".

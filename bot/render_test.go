@@ -407,10 +407,10 @@ func TestRenderAnnouncement(t *testing.T) {
 		{"completed", tasks.EventCompleted, tasks.Started, ok, "Task completed: Replicating archive to cloud storage (customer-a@example.com)",
 			":white_check_mark: *Completed* · *Replicating archive to cloud storage*", "*State*\nstarted → completed (ok)", ""},
 		{"failed", tasks.EventFailed, tasks.Started, failed, "Task failed: Backup plan 'Daily' on SQL-01 (Customer B GmbH)",
-			":x: *Failed* · *Backup plan 'Daily' on SQL-01*", "*State*\nstarted → completed (error)", "*Error:* Backup/VolumeNotFound\nvolume: D:"},
+			":x: *Failed* · *Backup plan 'Daily' on SQL-01*", "*State*\nstarted → completed (error)", "*Error:* Backup/VolumeNotFound"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if ev := tasks.EventFor(tc.from, &tc.task); ev != tc.ev {
+			if ev := tasks.EventFor(tc.from, &tc.task, nil); ev != tc.ev {
 				t.Fatalf("test case: EventFor = %s, want %s", ev, tc.ev)
 			}
 			m := RenderAnnouncement(tc.ev, tc.from, snap(tc.task), renderNow)
@@ -439,7 +439,8 @@ func TestRenderAnnouncement(t *testing.T) {
 			case tc.details != "" && (len(secs) != 2 || secs[1] != tc.details):
 				t.Errorf("sections = %q, want the head and %q", secs, tc.details)
 			}
-			wantCtx := "Task " + tc.task.IDString + " · updated " + slackDate(tc.task.UpdatedAt)
+			// "updated" is a Slack date token that keeps saying how long ago.
+			wantCtx := "Task " + tc.task.IDString + " · updated " + slackAgo(tc.task.UpdatedAt)
 			if got := contextText(t, m); got != wantCtx {
 				t.Errorf("context = %q, want %q", got, wantCtx)
 			}
@@ -456,20 +457,20 @@ func containsString(list []string, s string) bool {
 	return false
 }
 
-func TestRenderAnnouncementErrorContext(t *testing.T) {
+func TestRenderAnnouncementErrorCauseAndEffect(t *testing.T) {
 	task := fixtureTask(t, fxFailed)
-	ctx := map[string]any{}
-	for i := range 12 {
-		ctx[fmt.Sprintf("k%02d", i)] = i
-	}
 	task.Result = &tasks.Result{Code: tasks.ResultError, Error: &tasks.DomainError{
-		Domain: "Backup", Code: "VolumeNotFound", Reason: "The volume\nis gone", Context: ctx}}
+		Domain: "Backup", Code: "VolumeNotFound", Reason: "The volume\nis gone",
+		Context: map[string]any{"cause_str": "Disk 2 is <offline>", "effect_str": "The backup did not run",
+			"$module": "disk_bundle_vs_14", "_src": map[string]any{"file": "volume.cpp", "line": 412}}}}
 	m := RenderAnnouncement(tasks.EventFailed, tasks.Started, snap(task), renderNow)
 	checkSafe(t, m)
-	want := "*Error:* Backup/VolumeNotFound\nThe volume is gone\n" +
-		"k00: 0\nk01: 1\nk02: 2\nk03: 3\nk04: 4\nk05: 5\nk06: 6\nk07: 7\nk08: 8\nk09: 9\n… and 2 more"
+	want := "*Error:* Backup/VolumeNotFound\nThe volume is gone\n*Cause:* Disk 2 is &lt;offline&gt;\n*Effect:* The backup did not run"
 	if s := sectionTexts(m); len(s) != 2 || s[1] != want {
 		t.Errorf("error section = %q, want %q", s, want)
+	}
+	if strings.Contains(fmt.Sprint(sectionTexts(m)), "module") || strings.Contains(fmt.Sprint(sectionTexts(m)), "volume.cpp") {
+		t.Errorf("raw context shown: %q", sectionTexts(m))
 	}
 
 	task.Result = &tasks.Result{Code: tasks.ResultError}
@@ -477,6 +478,36 @@ func TestRenderAnnouncementErrorContext(t *testing.T) {
 	checkSafe(t, m)
 	if s := sectionTexts(m); len(s) != 2 || s[1] != "*Error:* no details given" {
 		t.Errorf("error section without error = %q", s)
+	}
+
+	// A timed-out task is a failure too (tasks.DefaultFailures), and says which.
+	task.Result = &tasks.Result{Code: tasks.ResultTimedOut}
+	m = RenderStatus(snap(task), renderNow)
+	if !strings.Contains(m.Text, "Failed (timedout)") {
+		t.Errorf("status of a timed-out task: %q", m.Text)
+	}
+}
+
+func TestRenderAnnouncementShowsWhatOnCallNeeds(t *testing.T) {
+	task := fixtureTask(t, fxPaused)
+	task.Resource = &tasks.Reference{Name: "FS-02"}
+	task.Policy = &tasks.Reference{Name: "Nightly <files>"}
+	task.Blockers = []tasks.Blocker{{ID: 1, Issue: tasks.Message{Key: "ask_insert_tape", Context: map[string]any{"message": "Insert tape 7 into drive 1"}},
+		PossibleSolutions: []tasks.Message{{Key: "retry"}, {Key: "cancel_backup"}}}}
+	m := RenderAnnouncement(tasks.EventPaused, tasks.Started, snap(task), renderNow)
+	checkSafe(t, m)
+	var fields []string
+	for _, f := range m.Blocks[0].(*slack.SectionBlock).Fields {
+		fields = append(fields, f.Text)
+	}
+	for _, want := range []string{"*Tenant*\nCustomer B GmbH", "*Machine*\nFS-02", "*Plan*\nNightly &lt;files&gt;", "*State*\nstarted → paused"} {
+		if !containsString(fields, want) {
+			t.Errorf("fields %q lack %q", fields, want)
+		}
+	}
+	want := "*Waiting for:*\n• Insert tape 7 into drive 1\n   possible solutions: retry · cancel backup"
+	if s := sectionTexts(m); len(s) != 2 || s[1] != want {
+		t.Errorf("sections = %q, want the head and %q", s, want)
 	}
 }
 

@@ -35,7 +35,15 @@ var slackErrors = map[string]slackError{
 	"ekm_access_denied":       {announce.Blocked, "the workspace's encryption keys deny access"},
 	"team_access_not_granted": {announce.Blocked, "the token has no access to the workspace of SLACK_CHANNEL"},
 
+	"thread_not_found":        {announce.ThreadGone, ""},
+	"cannot_reply_to_message": {announce.ThreadGone, ""},
+	"message_not_found":       {announce.ThreadGone, ""},
+
 	"invalid_blocks":        {announce.Refused, ""},
+	"msg_blocks_too_long":   {announce.Refused, ""},
+	"invalid_attachments":   {announce.Refused, ""},
+	"cant_update_message":   {announce.Refused, ""},
+	"edit_window_closed":    {announce.Refused, ""},
 	"invalid_blocks_format": {announce.Refused, ""},
 	"msg_too_long":          {announce.Refused, ""},
 	"too_many_attachments":  {announce.Refused, ""},
@@ -56,6 +64,19 @@ var appTokenRefused = map[string]bool{"invalid_auth": true, "not_authed": true, 
 
 const fixAppToken = "SLACK_APP_TOKEN was refused: create an app-level token, xapp-…, with the connections:write scope under Basic Information → App-Level Tokens"
 
+// countedCodes are the error codes taskbot_slack_errors_total starts with at 0, so that alert
+// rules on them work before the first error: transport failures, rate limits and every code
+// that blocks a channel.
+func countedCodes() []string {
+	codes := []string{"network", "ratelimited", "missing_scope"}
+	for code, row := range slackErrors {
+		if row.outcome == announce.Blocked {
+			codes = append(codes, code)
+		}
+	}
+	return codes
+}
+
 // scopeFor names the OAuth scopes a Web API method needs, for the fix of missing_scope.
 func scopeFor(method string) string {
 	switch method {
@@ -74,7 +95,8 @@ func scopeFor(method string) string {
 // ClassifySlackError turns an error of the Web API method (e.g. "chat.postMessage") from
 // slack-go into a *announce.DeliveryError (nil for nil): 429s and 5xx are Retry with the
 // Retry-After Slack sent; a known error code takes its row of the table; an unknown code is
-// Blocked (kept, retried slowly, never dropped); anything else is a transport failure
+// Unknown (the announcer tries it a few times, then sends the plainest form, then drops it:
+// an error nobody foresaw must not stop the outbox); anything else is a transport failure
 // (timeout, reset, refused, a proxy's garbage), code "network", Retry.
 func ClassifySlackError(method string, err error) *announce.DeliveryError {
 	if err == nil {
@@ -103,9 +125,8 @@ func ClassifySlackError(method string, err error) *announce.DeliveryError {
 		if row, ok := slackErrors[se.Err]; ok {
 			return &announce.DeliveryError{Code: se.Err, Outcome: row.outcome, Hint: row.hint, Err: err}
 		}
-		// An unknown error code: keep the entry and retry slowly rather than drop it.
-		return &announce.DeliveryError{Code: se.Err, Outcome: announce.Blocked, Err: err,
-			Hint: "unexpected Slack error; see https://api.slack.com/methods/" + method + "#errors"}
+		return &announce.DeliveryError{Code: se.Err, Outcome: announce.Unknown, Err: err,
+			Hint: "an error taskbot does not know; see https://api.slack.com/methods/" + method + "#errors"}
 	}
 	return &announce.DeliveryError{Code: "network", Outcome: announce.Retry, Err: err}
 }

@@ -34,14 +34,11 @@ func TestPlainText(t *testing.T) {
 		{"announcement", RenderAnnouncement(tasks.EventFailed, tasks.Started, snap(fixtureTask(t, fxFailed)), renderNow), "" +
 			"  :x: *Failed* · *Backup plan 'Daily' on SQL-01*\n" +
 			"    Tenant: Customer B GmbH\n" +
-			"    Type: MachineBackup\n" +
-			"    Queue: backup\n" +
-			"    Priority: normal\n" +
-			"    Started by: scheduler\n" +
 			"    State: started → completed (error)\n" +
+			"    Type: MachineBackup\n" +
+			"    Started by: scheduler\n" +
 			"\n" +
 			"  *Error:* Backup/VolumeNotFound\n" +
-			"  volume: D:\n" +
 			"  — Task 944455285181770001 · updated 2020-04-22 10:41 UTC\n"},
 		{"text only", Message{Text: "Tasks &lt;x&gt;"}, "Tasks <x>\n"},
 		{"divider and foreign blocks", Message{Text: "t", Blocks: []slack.Block{

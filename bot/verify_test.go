@@ -57,7 +57,7 @@ func TestSlackSignatureVector(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			// synctest's clock starts at 2000-01-01; sleeping moves it to the vector's time.
 			time.Sleep(time.Until(time.Unix(ts, 0).Add(30 * time.Second)))
-			s := NewServer(ServerConfig{SigningSecret: v.Secret, Answerer: NewAnswerer(api, nil, nil), Logger: discardLogger()})
+			s := NewServer(ServerConfig{SigningSecret: v.Secret, Answerer: NewAnswerer(api, nil, nil, nil), Logger: discardLogger()})
 			if code := statusFor(v, s, v.Signature); code != http.StatusOK {
 				t.Fatalf("Slack's own example got %d, want 200", code)
 			}
@@ -73,7 +73,7 @@ func TestSlackSignatureVector(t *testing.T) {
 
 	t.Run("fails at today's clock", func(t *testing.T) {
 		before := api.calls.Load()
-		s := NewServer(ServerConfig{SigningSecret: v.Secret, Answerer: NewAnswerer(api, nil, nil), Logger: discardLogger()})
+		s := NewServer(ServerConfig{SigningSecret: v.Secret, Answerer: NewAnswerer(api, nil, nil, nil), Logger: discardLogger()})
 		if code := statusFor(v, s, v.Signature); code != http.StatusUnauthorized {
 			t.Fatalf("a 2018 timestamp got %d today, want 401", code)
 		}

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -13,15 +14,18 @@ import (
 	"github.com/taskbot/taskbot/tasks/announce"
 )
 
-// The file format, schema 2. Three buckets:
+// The file format, schema 3. Three buckets:
 //
-//	tasks   task key (uuid) → announce.Seen as JSON: the last sighting of the task
-//	outbox  big-endian uint64 sequence → announce.Entry as JSON: a pending announcement, whose
-//	        task is a tasks.Snapshot (a narrow, fixed set of fields), never the API's whole task
-//	meta    schema → "2"; baseline → RFC 3339 time of the silent baseline; watermark → RFC 3339
+//	tasks   task key (uuid) → announce.Seen as JSON: the last sighting of the task, with its
+//	        thread in each channel
+//	outbox  one bucket per channel (its ID; "_" for the default channel ""), each mapping a
+//	        big-endian uint64 sequence → announce.Entry as JSON: a pending announcement, whose
+//	        task is a tasks.Snapshot (a narrow, fixed set of fields), never the API's whole
+//	        task. The outbox bucket's own sequence numbers the entries of every channel.
+//	meta    schema → "3"; baseline → RFC 3339 time of the silent baseline; watermark → RFC 3339
 //
-// TestFormatIsPinned compares the encoding of a Seen and an Entry with
-// testdata/state/format-v2.json: a change to either type fails it, and must come with a new
+// TestFormatIsPinned compares the encoding of a Seen and of entries with
+// testdata/state/format-v3.json: a change to those types fails it, and must come with a new
 // SchemaVersion and a migration below.
 var (
 	bucketTasks  = []byte("tasks")
@@ -35,36 +39,176 @@ var (
 
 // SchemaVersion is the layout version this taskbot writes and reads.
 //
-// History: "1" (up to commit e32f5d7) stored the API's whole task in outbox entries; "2" stores
-// a tasks.Snapshot and the entry's channel.
-const SchemaVersion = "2"
+// History: "1" (up to commit e32f5d7) stored the API's whole task in outbox entries and one
+// thread per task; "2" a tasks.Snapshot with the error's whole context; "3" outbox buckets per
+// channel, a thread per channel, and snapshots with the error's cause and effect, the
+// blockers and whether the task failed.
+const SchemaVersion = "3"
 
-// migrate brings a file of any known schema to SchemaVersion inside tx: a new file gets the
-// buckets and the version; a schema-1 file has its outbox entries rewritten as schema 2. A file
-// of an unknown (newer) schema is refused, unchanged.
-func migrate(tx *bolt.Tx, log *slog.Logger) error {
+// defaultChannelBucket names the outbox bucket of the channel "".
+const defaultChannelBucket = "_"
+
+func channelBucket(channel string) []byte {
+	if channel == "" {
+		return []byte(defaultChannelBucket)
+	}
+	return []byte(channel)
+}
+
+func bucketChannel(name []byte) string {
+	if string(name) == defaultChannelBucket {
+		return ""
+	}
+	return string(name)
+}
+
+// migrate brings a file of any known schema to SchemaVersion inside tx, one version at a time:
+// a new file gets the buckets and the version; older files are rewritten (channel names the
+// single channel of schemas 1 and 2). A file of an unknown (newer) schema is refused,
+// unchanged.
+func migrate(tx *bolt.Tx, channel string, log *slog.Logger) error {
 	for _, b := range [][]byte{bucketTasks, bucketOutbox, bucketMeta} {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 			return err
 		}
 	}
 	meta := tx.Bucket(bucketMeta)
-	switch v := string(meta.Get(keySchema)); v {
+	from := string(meta.Get(keySchema))
+	switch from {
 	case SchemaVersion:
 		return nil
 	case "":
 		return meta.Put(keySchema, []byte(SchemaVersion))
-	case "1":
+	case "1", "2":
+	default:
+		return fmt.Errorf("schema version %q, this taskbot understands %q and older (is the file from a newer taskbot?)", from, SchemaVersion)
+	}
+	var stats []any
+	if from == "1" {
 		n, dropped, err := migrateOutbox1(tx.Bucket(bucketOutbox), log)
 		if err != nil {
-			return fmt.Errorf("migrate schema 1 to %s: %w", SchemaVersion, err)
+			return fmt.Errorf("migrate schema 1 to 2: %w", err)
 		}
-		log.Info("migrated the state file to a new format", "from_schema", v, "to_schema", SchemaVersion,
-			"outbox_entries", n, "dropped_unreadable", dropped)
-		return meta.Put(keySchema, []byte(SchemaVersion))
-	default:
-		return fmt.Errorf("schema version %q, this taskbot understands %q and older (is the file from a newer taskbot?)", v, SchemaVersion)
+		stats = append(stats, "outbox_entries", n, "dropped_unreadable", dropped)
 	}
+	n, err := migrate2to3(tx, channel, log)
+	if err != nil {
+		return fmt.Errorf("migrate schema 2 to 3: %w", err)
+	}
+	log.Info("migrated the state file to a new format", append([]any{"from_schema", from, "to_schema", SchemaVersion,
+		"channel", channel, "threads", n}, stats...)...)
+	return meta.Put(keySchema, []byte(SchemaVersion))
+}
+
+// seen2 is a task record of schemas 1 and 2: one thread, in the only channel.
+type seen2 struct {
+	announce.Seen
+	MessageTS string `json:"messageTs,omitempty"`
+}
+
+// entry2 is an outbox entry of schema 2 (and of schema 1 once migrated to 2): at the top of the
+// outbox bucket, its task's error with its whole context.
+type entry2 struct {
+	announce.Entry
+	Task    snapshot2 `json:"task,omitzero"`
+	Summary *struct {
+		Counts map[tasks.Event]int `json:"counts"`
+		First  []struct {
+			Event tasks.Event `json:"event"`
+			From  tasks.State `json:"from,omitempty"`
+			Task  snapshot2   `json:"task"`
+		} `json:"first"`
+	} `json:"summary,omitempty"`
+}
+
+type snapshot2 struct {
+	tasks.Snapshot
+	Error *struct {
+		Domain  string            `json:"domain,omitempty"`
+		Code    string            `json:"code,omitempty"`
+		Reason  string            `json:"reason,omitempty"`
+		Cause   string            `json:"cause,omitempty"`  // a schema-1 entry migrated by this version
+		Effect  string            `json:"effect,omitempty"` // idem
+		Context map[string]string `json:"context,omitempty"`
+	} `json:"error,omitempty"`
+}
+
+// snapshot3 is s as schema 3 has it: cause and effect taken out of the error context, and
+// whether it failed by the rule of schema 2 (result code error).
+func (s snapshot2) snapshot3() tasks.Snapshot {
+	out := s.Snapshot
+	if e := s.Error; e != nil {
+		out.Error = &tasks.SnapshotError{Domain: e.Domain, Code: e.Code, Reason: e.Reason,
+			Cause: cmp.Or(e.Cause, e.Context["cause_str"]), Effect: cmp.Or(e.Effect, e.Context["effect_str"])}
+	}
+	out.Failed = out.Failed || out.State == tasks.Completed && out.Result == tasks.ResultError
+	return out
+}
+
+// migrate2to3 moves every outbox entry into the bucket of its channel (an entry without one,
+// into channel's) and every record's one thread to channel. An entry that does not decode is
+// dropped and logged: kept, it would stop the outbox for good. It returns the threads moved.
+func migrate2to3(tx *bolt.Tx, channel string, log *slog.Logger) (threads int, err error) {
+	ob := tx.Bucket(bucketOutbox)
+	type kv struct{ k, v []byte }
+	var top []kv
+	c := ob.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if v != nil { // a value, not a nested bucket
+			top = append(top, kv{slices.Clone(k), slices.Clone(v)})
+		}
+	}
+	for _, it := range top {
+		if err := ob.Delete(it.k); err != nil {
+			return 0, err
+		}
+		var old entry2
+		if err := json.Unmarshal(it.v, &old); err != nil {
+			log.Error("dropped an unreadable outbox entry while migrating the state file", "key", fmt.Sprintf("%x", it.k), "err", err)
+			continue
+		}
+		e := old.Entry
+		e.Task = old.Task.snapshot3()
+		if e.Channel == "" {
+			e.Channel = channel
+		}
+		if old.Summary != nil {
+			e.Summary = &announce.Summary{Counts: old.Summary.Counts}
+			for _, tr := range old.Summary.First {
+				e.Summary.First = append(e.Summary.First, announce.Transition{Event: tr.Event, From: tr.From, Task: tr.Task.snapshot3()})
+			}
+		}
+		cb, err := ob.CreateBucketIfNotExists(channelBucket(e.Channel))
+		if err != nil {
+			return 0, err
+		}
+		if err := putJSON(cb, it.k, e); err != nil {
+			return 0, err
+		}
+	}
+	tb := tx.Bucket(bucketTasks)
+	type rec struct {
+		k []byte
+		s announce.Seen
+	}
+	var moved []rec
+	if err := tb.ForEach(func(k, v []byte) error {
+		var old seen2
+		if json.Unmarshal(v, &old) != nil || old.MessageTS == "" {
+			return nil
+		}
+		old.Seen.Threads = map[string]string{channel: old.MessageTS}
+		moved = append(moved, rec{slices.Clone(k), old.Seen})
+		return nil
+	}); err != nil {
+		return 0, err
+	}
+	for _, r := range moved {
+		if err := putJSON(tb, r.k, r.s); err != nil {
+			return 0, err
+		}
+	}
+	return len(moved), nil
 }
 
 // entry1 is an outbox entry of schema 1: the poll's whole API task.
@@ -84,8 +228,11 @@ type entry1 struct {
 	} `json:"summary,omitempty"`
 }
 
-// migrateOutbox1 rewrites every schema-1 outbox entry as an announce.Entry for the default
-// channel (schema 1 had one channel). An entry that does not decode is dropped and logged: kept,
+// failures1 is what schema 1 counted as failed: result code error.
+var failures1 = tasks.Failures{tasks.ResultError}
+
+// migrateOutbox1 rewrites every schema-1 outbox entry as an entry of schema 2 (a snapshot
+// instead of the whole task), in place; migrate2to3 then files it under its channel. An entry that does not decode is dropped and logged: kept,
 // it would stop the outbox for good. Schema-1 task records decode as announce.Seen unchanged.
 func migrateOutbox1(ob *bolt.Bucket, log *slog.Logger) (n, dropped int, err error) {
 	type kv struct{ k, v []byte }
@@ -110,10 +257,10 @@ func migrateOutbox1(ob *bolt.Bucket, log *slog.Logger) (n, dropped int, err erro
 		if old.Summary != nil {
 			e.Summary = &announce.Summary{Counts: old.Summary.Counts}
 			for _, tr := range old.Summary.First {
-				e.Summary.First = append(e.Summary.First, announce.Transition{Event: tr.Event, From: tr.From, Task: tasks.NewSnapshot(&tr.Task)})
+				e.Summary.First = append(e.Summary.First, announce.Transition{Event: tr.Event, From: tr.From, Task: tasks.NewSnapshot(&tr.Task, failures1)})
 			}
 		} else {
-			e.Task = tasks.NewSnapshot(&old.Task)
+			e.Task = tasks.NewSnapshot(&old.Task, failures1)
 		}
 		if err := putJSON(ob, it.k, e); err != nil {
 			return n, dropped, err

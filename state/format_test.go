@@ -16,7 +16,7 @@ import (
 	"github.com/taskbot/taskbot/tasks/announce"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/state/format-v2.json")
+var update = flag.Bool("update", false, "rewrite testdata/state/format-v<SchemaVersion>.json")
 
 // TestFormatIsPinned pins the encoding of the records and outbox entries of SchemaVersion: a
 // field added to announce.Seen, announce.Entry or tasks.Snapshot changes the file format, and
@@ -25,16 +25,20 @@ func TestFormatIsPinned(t *testing.T) {
 	at := time.Date(2026, 11, 30, 8, 10, 0, 0, time.UTC)
 	snap := tasks.Snapshot{Key: "11111111-1111-4111-8111-111111111111", ID: "944455285181775872",
 		Title: "Backup plan 'Daily' on SQL-01", Type: "MachineBackup", Queue: "backup", Priority: "normal",
-		StartedBy: "ops@example.com", State: tasks.Completed, Result: tasks.ResultError,
-		Error:    &tasks.SnapshotError{Domain: "Backup", Code: "VolumeNotFound", Reason: "The volume was not found.", Context: map[string]string{"cause_str": "Disk 2 is offline"}},
+		StartedBy: "ops@example.com", State: tasks.Completed, Result: tasks.ResultError, Failed: true,
+		Error: &tasks.SnapshotError{Domain: "Backup", Code: "VolumeNotFound", Reason: "The volume was not found.",
+			Cause: "Disk 2 is offline", Effect: "The backup did not run"},
+		Blockers: []tasks.SnapshotBlocker{{Issue: "Insert the next tape", Solutions: []string{"retry", "cancel"}}},
 		TenantID: "1496265", TenantName: "Customer A Ltd", Machine: "SQL-01", Plan: "Daily",
 		EnqueuedAt: at.Add(-time.Hour), AssignedAt: at.Add(-59 * time.Minute), StartedAt: at.Add(-58 * time.Minute),
 		UpdatedAt: at, CompletedAt: at}
 	doc := map[string]any{
 		"schema": SchemaVersion,
 		"record": announce.Seen{Key: snap.Key, Title: snap.Title, State: tasks.Completed, Result: tasks.ResultError,
-			UpdatedAt: at, CompletedAt: at, Thread: "1764493200.000100", MissingSince: at.Add(time.Minute)},
-		"entry": announce.Entry{Seq: 7, Channel: "C0123ABCDEF", Event: tasks.EventFailed, From: tasks.Started, Task: snap, QueuedAt: at},
+			UpdatedAt: at, CompletedAt: at, Threads: map[string]string{"C0123ABCDEF": "1764493200.000100", "C0SUBSCRIBED": ""},
+			MissingSince: at.Add(time.Minute)},
+		"entry":   announce.Entry{Seq: 7, Channel: "C0123ABCDEF", Event: tasks.EventFailed, From: tasks.Started, Task: snap, QueuedAt: at},
+		"refresh": announce.Entry{Seq: 9, Channel: "C0123ABCDEF", Task: snap, QueuedAt: at, Refresh: true},
 		"summary": announce.Entry{Seq: 8, Channel: "C0123ABCDEF", QueuedAt: at, Summary: &announce.Summary{
 			Counts: map[tasks.Event]int{tasks.EventStarted: 12},
 			First:  []announce.Transition{{Event: tasks.EventStarted, Task: tasks.Snapshot{Key: "k", State: tasks.Started}}}}},
@@ -71,8 +75,10 @@ func TestMigrateSchema1(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs strings.Builder
-	s := openTest(t, path, Options{Logger: quietTo(&logs)})
-	if !strings.Contains(logs.String(), "migrated the state file") || !strings.Contains(logs.String(), "outbox_entries=3") {
+	const channel = "C0123ABCDEF"
+	s := openTest(t, path, Options{Logger: quietTo(&logs), Channel: channel})
+	if !strings.Contains(logs.String(), "migrated the state file") || !strings.Contains(logs.String(), "outbox_entries=3") ||
+		!strings.Contains(logs.String(), "threads=1") {
 		t.Errorf("migration log %q", logs.String())
 	}
 	if ok, _ := s.Baselined(); !ok {
@@ -82,18 +88,21 @@ func TestMigrateSchema1(t *testing.T) {
 		t.Errorf("watermark = %v", w)
 	}
 	a, ok, err := s.Sighting("11111111-1111-4111-8111-111111111111")
-	if err != nil || !ok || a.Thread != "1764493200.000100" || a.State != tasks.Completed || a.Result != tasks.ResultError {
+	if err != nil || !ok || a.Threads[channel] != "1764493200.000100" || len(a.Threads) != 1 || a.State != tasks.Completed || a.Result != tasks.ResultError {
 		t.Errorf("record of the failed task: %+v, %v, %v", a, ok, err)
 	}
 	if c, ok, _ := s.Sighting("33333333-3333-4333-8333-333333333333"); !ok || c.MissingSince.IsZero() {
 		t.Errorf("record of the missing task: %+v, %v", c, ok)
 	}
-	p, err := s.Pending(0)
+	if chans, _ := s.Channels(); len(chans) != 1 || chans[0] != channel {
+		t.Errorf("outbox channels after migration: %q, want [%s]", chans, channel)
+	}
+	p, err := s.Pending(channel, 0)
 	if err != nil || len(p) != 3 {
 		t.Fatalf("pending after migration: %d entries, %v", len(p), err)
 	}
 	failed := p[0]
-	if failed.Event != tasks.EventFailed || failed.From != tasks.Paused || failed.Channel != "" {
+	if failed.Event != tasks.EventFailed || failed.From != tasks.Paused || failed.Channel != channel {
 		t.Errorf("first entry: %+v", failed)
 	}
 	want := tasks.Snapshot{Key: "11111111-1111-4111-8111-111111111111", ID: "944455285181775872",
@@ -101,7 +110,7 @@ func TestMigrateSchema1(t *testing.T) {
 	f := failed.Task
 	if f.Key != want.Key || f.ID != want.ID || f.Title != want.Title || f.TenantName != want.TenantName ||
 		f.Machine != want.Machine || f.Plan != want.Plan || f.Error == nil || f.Error.Code != "VolumeNotFound" ||
-		f.Error.Context["cause_str"] != "Disk 2 is offline" || !f.Failed() {
+		f.Error.Cause != "Disk 2 is offline" || f.Error.Effect != "The backup did not run" || !f.Failed {
 		t.Errorf("migrated snapshot: %+v (error %+v)", f, f.Error)
 	}
 	if p[1].Event != tasks.EventResumed || p[1].Task.Title != "Backup plan 'R&D <nightly>' on FS-02" {
@@ -115,10 +124,10 @@ func TestMigrateSchema1(t *testing.T) {
 		t.Errorf("sequence order lost: %d %d %d", p[0].Seq, p[1].Seq, p[2].Seq)
 	}
 
-	// The migrated file is schema 2 for good: reopening migrates nothing.
+	// The migrated file is of this schema for good: reopening migrates nothing.
 	s.Close()
 	logs.Reset()
-	s = openTest(t, path, Options{Logger: quietTo(&logs)})
+	s = openTest(t, path, Options{Logger: quietTo(&logs), Channel: channel})
 	if strings.Contains(logs.String(), "migrated") {
 		t.Errorf("second open migrated again: %s", logs.String())
 	}

@@ -56,6 +56,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock of pruning and of the corrupt file's new name; default time.Now.
 	Now func() time.Time
+	// Channel is the announcement channel (SLACK_CHANNEL): files of schema 2 and older knew
+	// only one channel and did not name it, so their threads and outbox entries migrate to it.
+	Channel string
 }
 
 // Store is an open state file. Its methods are safe for concurrent use (bbolt serialises
@@ -112,7 +115,7 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{db: db, opts: opts}
-	if err := s.db.Update(func(tx *bolt.Tx) error { return migrate(tx, opts.Logger) }); err != nil {
+	if err := s.db.Update(func(tx *bolt.Tx) error { return migrate(tx, opts.Channel, opts.Logger) }); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open state file %s: %w", path, err)
 	}
@@ -240,12 +243,7 @@ func (s *Store) Apply(p announce.Poll, decide func(announce.Input) announce.Deci
 		}
 		queued = d.Entries
 		for i := range queued {
-			seq, err := ob.NextSequence()
-			if err != nil {
-				return err
-			}
-			queued[i].Seq = seq
-			if err := putJSON(ob, seqKey(seq), queued[i]); err != nil {
+			if err := enqueue(ob, &queued[i]); err != nil {
 				return err
 			}
 		}
@@ -316,11 +314,44 @@ func (s *Store) prune(tb *bolt.Bucket, now time.Time) error {
 	return nil
 }
 
-// Pending returns up to limit outbox entries, oldest first (limit ≤ 0: all).
-func (s *Store) Pending(limit int) ([]announce.Entry, error) {
+// enqueue gives e the next sequence number of the outbox and puts it into its channel's bucket.
+func enqueue(ob *bolt.Bucket, e *announce.Entry) error {
+	seq, err := ob.NextSequence()
+	if err != nil {
+		return err
+	}
+	e.Seq = seq
+	cb, err := ob.CreateBucketIfNotExists(channelBucket(e.Channel))
+	if err != nil {
+		return err
+	}
+	return putJSON(cb, seqKey(seq), e)
+}
+
+// Channels lists the channels that have entries in the outbox, in byte order.
+func (s *Store) Channels() ([]string, error) {
+	var out []string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketOutbox).ForEachBucket(func(name []byte) error {
+			if k, _ := tx.Bucket(bucketOutbox).Bucket(name).Cursor().First(); k != nil {
+				out = append(out, bucketChannel(name))
+			}
+			return nil
+		})
+	})
+	return out, err
+}
+
+// Pending returns up to limit outbox entries of channel, oldest first (limit ≤ 0: all). An
+// entry that cannot be decoded is an error naming its sequence number.
+func (s *Store) Pending(channel string, limit int) ([]announce.Entry, error) {
 	var out []announce.Entry
 	err := s.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketOutbox).Cursor()
+		cb := tx.Bucket(bucketOutbox).Bucket(channelBucket(channel))
+		if cb == nil {
+			return nil
+		}
+		c := cb.Cursor()
 		for k, v := c.First(); k != nil && (limit <= 0 || len(out) < limit); k, v = c.Next() {
 			var e announce.Entry
 			if err := json.Unmarshal(v, &e); err != nil {
@@ -333,13 +364,36 @@ func (s *Store) Pending(limit int) ([]announce.Entry, error) {
 	return out, err
 }
 
-// Delivered removes entry seq from the outbox after it was delivered. When thread (the chat
-// message id of the post) is not empty and the task has no thread yet, it becomes the task's
-// thread. Delivering an entry twice is not an error.
-func (s *Store) Delivered(seq uint64, taskKey, thread string) error {
+// Backlog counts the outbox entries of every channel and gives the oldest one's QueuedAt (zero
+// when the outbox is empty); it reads one entry per channel.
+func (s *Store) Backlog() (n int, oldest time.Time, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		ob := tx.Bucket(bucketOutbox)
+		return ob.ForEachBucket(func(name []byte) error {
+			cb := ob.Bucket(name)
+			n += cb.Stats().KeyN
+			if _, v := cb.Cursor().First(); v != nil {
+				var e announce.Entry
+				if json.Unmarshal(v, &e) == nil && (oldest.IsZero() || e.QueuedAt.Before(oldest)) {
+					oldest = e.QueuedAt
+				}
+			}
+			return nil
+		})
+	})
+	return n, oldest, err
+}
+
+// Delivered removes entry seq of channel from the outbox after it was delivered. When thread
+// (the chat message id of the post) is not empty, it becomes the task's thread in channel if
+// the task has none there yet (or only a pending one), or in any case when replace is set (the
+// old thread is gone). Delivering an entry twice is not an error.
+func (s *Store) Delivered(channel string, seq uint64, taskKey, thread string, replace bool) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bucketOutbox).Delete(seqKey(seq)); err != nil {
-			return err
+		if cb := tx.Bucket(bucketOutbox).Bucket(channelBucket(channel)); cb != nil {
+			if err := cb.Delete(seqKey(seq)); err != nil {
+				return err
+			}
 		}
 		if thread == "" || taskKey == "" {
 			return nil
@@ -347,10 +401,13 @@ func (s *Store) Delivered(seq uint64, taskKey, thread string) error {
 		tb := tx.Bucket(bucketTasks)
 		var rec announce.Seen
 		found, err := getJSON(tb, []byte(taskKey), &rec)
-		if err != nil || !found || rec.Thread != "" {
+		if err != nil || !found || (rec.Threads[channel] != "" && !replace) {
 			return err
 		}
-		rec.Thread = thread
+		if rec.Threads == nil {
+			rec.Threads = map[string]string{}
+		}
+		rec.Threads[channel] = thread
 		return putJSON(tb, []byte(taskKey), rec)
 	})
 }
@@ -394,16 +451,6 @@ type Stats struct {
 	FileSize  int64     // bytes
 }
 
-// PendingCount is the number of outbox entries, cheap enough to read after every post.
-func (s *Store) PendingCount() (int, error) {
-	var n int
-	err := s.db.View(func(tx *bolt.Tx) error {
-		n = tx.Bucket(bucketOutbox).Stats().KeyN
-		return nil
-	})
-	return n, err
-}
-
 // TaskCount is the number of task records; it walks the bucket's pages.
 func (s *Store) TaskCount() (int, error) {
 	st, err := s.Stats()
@@ -415,7 +462,13 @@ func (s *Store) Stats() (Stats, error) {
 	var st Stats
 	err := s.db.View(func(tx *bolt.Tx) error {
 		st.Tasks = tx.Bucket(bucketTasks).Stats().KeyN
-		st.Pending = tx.Bucket(bucketOutbox).Stats().KeyN
+		ob := tx.Bucket(bucketOutbox)
+		if err := ob.ForEachBucket(func(name []byte) error {
+			st.Pending += ob.Bucket(name).Stats().KeyN
+			return nil
+		}); err != nil {
+			return err
+		}
 		st.Watermark = getTime(tx.Bucket(bucketMeta), keyWatermark)
 		st.FileSize = tx.Size()
 		return nil

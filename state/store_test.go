@@ -1,12 +1,14 @@
 package state
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -58,13 +60,41 @@ func apply(s *Store, p announce.Poll) ([]announce.Entry, error) {
 }
 
 // applyRules records p with the policy r, deciding at the store's clock.
+// The API's clock is the real one (the tasks here are from 2026-11-29), so no task is stamped
+// in its future.
 func applyRules(s *Store, r announce.Rules, p announce.Poll) ([]announce.Entry, error) {
+	if p.ServerTime.IsZero() {
+		p.ServerTime = time.Now()
+	}
 	return s.Apply(p, func(in announce.Input) announce.Decision { return r.Decide(in, s.opts.Now()) })
 }
 
+// allPending is every outbox entry, in sequence order.
+func allPending(s *Store) ([]announce.Entry, error) {
+	chans, err := s.Channels()
+	if err != nil {
+		return nil, err
+	}
+	var all []announce.Entry
+	for _, ch := range chans {
+		p, err := s.Pending(ch, 0)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, p...)
+	}
+	slices.SortFunc(all, func(a, b announce.Entry) int { return cmp.Compare(a.Seq, b.Seq) })
+	return all, nil
+}
+
+// events are the announcements among es as "key:event" (thread refreshes left out: they are
+// the policy's business, tested in package announce).
 func events(es []announce.Entry) []string {
 	var out []string
 	for _, e := range es {
+		if e.Refresh {
+			continue
+		}
 		out = append(out, fmt.Sprintf("%s:%s", e.Task.Key, e.Event))
 	}
 	return out
@@ -114,10 +144,11 @@ func TestApplyTransitions(t *testing.T) {
 		}
 		all = append(all, st.want...)
 	}
-	pending, err := s.Pending(0)
+	pending, err := allPending(s)
 	if err != nil {
 		t.Fatal(err)
 	}
+	pending = slices.DeleteFunc(pending, func(e announce.Entry) bool { return e.Refresh })
 	if g := strings.Join(events(pending), " "); g != strings.Join(all, " ") {
 		t.Fatalf("Pending = %q, want %q", g, strings.Join(all, " "))
 	}
@@ -163,29 +194,35 @@ func TestDeliveredSetsThreadOnce(t *testing.T) {
 	apply(s, announce.Poll{Baseline: true})
 	q1, _ := apply(s, announce.Poll{Tasks: []tasks.Task{task("a", tasks.Started, t0)}})
 	q2, _ := apply(s, announce.Poll{Tasks: []tasks.Task{task("a", tasks.Paused, t0.Add(time.Second))}})
+	q2 = slices.DeleteFunc(q2, func(e announce.Entry) bool { return e.Refresh })
 	if len(q1) != 1 || len(q2) != 1 {
 		t.Fatalf("queued %d and %d entries, want 1 and 1", len(q1), len(q2))
 	}
-	if err := s.Delivered(q1[0].Seq, "a", "1700000000.000100"); err != nil {
+	if err := s.Delivered("", q1[0].Seq, "a", "1700000000.000100", false); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Delivered(q2[0].Seq, "a", "1700000000.000200"); err != nil {
+	if err := s.Delivered("", q2[0].Seq, "a", "1700000000.000200", false); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Delivered(q2[0].Seq, "a", ""); err != nil {
+	if err := s.Delivered("", q2[0].Seq, "a", "", false); err != nil {
 		t.Fatalf("delivering twice: %v", err)
 	}
-	rec, _, _ := s.Sighting("a")
-	if rec.Thread != "1700000000.000100" {
-		t.Fatalf("thread ts = %q, want the first message's ts", rec.Thread)
+	if p, _ := allPending(s); len(p) != 1 || !p[0].Refresh {
+		t.Fatalf("outbox holds %+v, want the refresh of a's thread", p)
+	} else if err := s.Delivered("", p[0].Seq, "a", "", false); err != nil {
+		t.Fatal(err)
 	}
-	if p, _ := s.Pending(0); len(p) != 0 {
+	rec, _, _ := s.Sighting("a")
+	if rec.Threads[""] != "1700000000.000100" {
+		t.Fatalf("thread ts = %q, want the first message's ts", rec.Threads[""])
+	}
+	if p, _ := allPending(s); len(p) != 0 {
 		t.Fatalf("outbox still holds %d entries", len(p))
 	}
 	// A later poll keeps the thread.
 	apply(s, announce.Poll{Tasks: []tasks.Task{task("a", tasks.Started, t0.Add(2*time.Second))}})
-	if rec, _, _ := s.Sighting("a"); rec.Thread != "1700000000.000100" {
-		t.Fatalf("thread ts lost after an update: %q", rec.Thread)
+	if rec, _, _ := s.Sighting("a"); rec.Threads[""] != "1700000000.000100" {
+		t.Fatalf("thread ts lost after an update: %q", rec.Threads[""])
 	}
 }
 
@@ -203,7 +240,7 @@ func TestReopenKeepsEverything(t *testing.T) {
 	if ok, _ := s.Baselined(); !ok {
 		t.Fatal("baseline lost on reopen")
 	}
-	p, _ := s.Pending(0)
+	p, _ := allPending(s)
 	if g := strings.Join(events(p), " "); g != "a:paused" {
 		t.Fatalf("pending after reopen = %q, want a:paused", g)
 	}
@@ -365,7 +402,7 @@ func TestPruneKeepsFileBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, e := range append(q, q2...) {
-			if err := s.Delivered(e.Seq, e.Task.Key, "1.1"); err != nil {
+			if err := s.Delivered("", e.Seq, e.Task.Key, "1.1", false); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -442,7 +479,7 @@ func TestBurstBecomesOneSummary(t *testing.T) {
 	if q, _ := applyRules(s, announce.Rules{Announce: everything, Burst: 10}, announce.Poll{Tasks: poll[10:]}); len(q) != 0 {
 		t.Fatalf("re-seen flood queued %d entries", len(q))
 	}
-	p, _ := s.Pending(0)
+	p, _ := allPending(s)
 	if len(p) != 11 {
 		t.Fatalf("outbox holds %d entries, want 10 + 1 summary", len(p))
 	}

@@ -1,9 +1,6 @@
 package tasks
 
 import (
-	"fmt"
-	"maps"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -28,8 +25,13 @@ type Snapshot struct {
 
 	State  State      `json:"state"`
 	Result ResultCode `json:"result,omitempty"`
-	// Error is a failed task's error; nil when the result carries none.
+	// Failed: the task completed with a result code that Failures counts as failing, when the
+	// snapshot was taken.
+	Failed bool `json:"failed,omitempty"`
+	// Error is a completed task's error; nil when the result carries none.
 	Error *SnapshotError `json:"error,omitempty"`
+	// Blockers are what a paused task waits for, with the possible solutions.
+	Blockers []SnapshotBlocker `json:"blockers,omitempty"`
 
 	TenantID   string `json:"tenantId,omitempty"`
 	TenantName string `json:"tenantName,omitempty"`
@@ -43,24 +45,34 @@ type Snapshot struct {
 	CompletedAt time.Time `json:"completedAt,omitzero"`
 }
 
-// SnapshotError is the part of a task's result error that taskbot shows.
+// SnapshotError is the part of a task's result error that on-call reads: what failed, why
+// (cause) and with what effect. Cause and Effect are the context's cause_str and effect_str,
+// the texts the Acronis console shows; the rest of the context (module names, source files)
+// is left out.
 type SnapshotError struct {
 	Domain string `json:"domain,omitempty"`
 	Code   string `json:"code,omitempty"`
 	Reason string `json:"reason,omitempty"`
-	// Context is the error's context with every value printed as text (fmt.Sprint).
-	Context map[string]string `json:"context,omitempty"`
+	Cause  string `json:"cause,omitempty"`
+	Effect string `json:"effect,omitempty"`
 }
 
-// Bounds of a Snapshot's texts, in characters; renderers cut far shorter.
+// SnapshotBlocker is one blocker of a paused task: the issue and its possible solutions, as
+// text (MessageText).
+type SnapshotBlocker struct {
+	Issue     string   `json:"issue"`
+	Solutions []string `json:"solutions,omitempty"`
+}
+
+// Bounds of a Snapshot's texts and lists; renderers cut far shorter.
 const (
-	maxSnapshotText    = 1000 // title, reason, names
-	maxSnapshotContext = 50   // error context entries kept
-	maxSnapshotValue   = 500  // one error context value
+	maxSnapshotText      = 1000 // title, reason, names, in characters
+	maxSnapshotBlockers  = 5
+	maxSnapshotSolutions = 5
 )
 
-// NewSnapshot narrows t to a Snapshot.
-func NewSnapshot(t *Task) Snapshot {
+// NewSnapshot narrows t to a Snapshot, with f deciding whether it failed.
+func NewSnapshot(t *Task, f Failures) Snapshot {
 	s := Snapshot{
 		Key:         t.Key(),
 		ID:          t.IDString,
@@ -71,6 +83,7 @@ func NewSnapshot(t *Task) Snapshot {
 		StartedBy:   cut(t.StartedByUser, maxSnapshotText),
 		State:       t.State,
 		Result:      t.ResultCode(),
+		Failed:      f.Failed(t),
 		EnqueuedAt:  t.EnqueuedAt,
 		AssignedAt:  t.AssignedAt,
 		StartedAt:   t.StartedAt,
@@ -91,23 +104,20 @@ func NewSnapshot(t *Task) Snapshot {
 	}
 	if t.Result != nil && t.Result.Error != nil {
 		e := t.Result.Error
-		se := &SnapshotError{Domain: cut(e.Domain, maxSnapshotText), Code: cut(e.Code, maxSnapshotText), Reason: cut(e.Reason, maxSnapshotText)}
-		for _, k := range slices.Sorted(maps.Keys(e.Context)) { // sorted: the same keys are kept every time
-			if len(se.Context) == maxSnapshotContext {
-				break
-			}
-			if se.Context == nil {
-				se.Context = map[string]string{}
-			}
-			se.Context[cut(k, maxSnapshotText)] = cut(fmt.Sprint(e.Context[k]), maxSnapshotValue)
+		s.Error = &SnapshotError{Domain: cut(e.Domain, maxSnapshotText), Code: cut(e.Code, maxSnapshotText),
+			Reason: cut(e.Reason, maxSnapshotText),
+			Cause:  cut(contextText(e.Context, "cause_str"), maxSnapshotText),
+			Effect: cut(contextText(e.Context, "effect_str"), maxSnapshotText)}
+	}
+	for _, b := range t.Blockers[:min(len(t.Blockers), maxSnapshotBlockers)] {
+		sb := SnapshotBlocker{Issue: cut(MessageText(b.Issue), maxSnapshotText)}
+		for _, m := range b.PossibleSolutions[:min(len(b.PossibleSolutions), maxSnapshotSolutions)] {
+			sb.Solutions = append(sb.Solutions, cut(MessageText(m), maxSnapshotText))
 		}
-		s.Error = se
+		s.Blockers = append(s.Blockers, sb)
 	}
 	return s
 }
-
-// Failed reports whether the task completed with result code "error" (Task.Failed).
-func (s Snapshot) Failed() bool { return s.State == Completed && s.Result == ResultError }
 
 // Tenant is the tenant's name, else its id, else "".
 func (s Snapshot) Tenant() string {
@@ -115,6 +125,28 @@ func (s Snapshot) Tenant() string {
 		return s.TenantName
 	}
 	return s.TenantID
+}
+
+// contextText is the string under key in an error or message context, "" when there is none
+// or it is not a string.
+func contextText(ctx map[string]any, key string) string {
+	v, _ := ctx[key].(string)
+	return strings.TrimSpace(v)
+}
+
+// messageTextKeys are the context keys a message's readable text is looked for under.
+var messageTextKeys = []string{"message", "text", "description", "msg"}
+
+// MessageText is the readable text of a localisable message (OpenAPI schema "message"): the
+// first non-empty string of its context under message, text, description or msg, else its key
+// with underscores and dots as spaces ("ask_insert_tape" → "ask insert tape").
+func MessageText(m Message) string {
+	for _, k := range messageTextKeys {
+		if v := contextText(m.Context, k); v != "" {
+			return v
+		}
+	}
+	return strings.TrimSpace(strings.NewReplacer("_", " ", ".", " ").Replace(m.Key))
 }
 
 // cut shortens s to at most n characters (runes) without splitting one.

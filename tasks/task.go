@@ -153,10 +153,6 @@ func (t *Task) ResultCode() ResultCode {
 	return t.Result.Code
 }
 
-// Failed reports whether the task completed with result code "error"; taskbot calls that
-// "failed" in slash commands and announcements.
-func (t *Task) Failed() bool { return t.State == Completed && t.ResultCode() == ResultError }
-
 // Result is a completed task's outcome (OpenAPI schema "executionResult").
 type Result struct {
 	Code     ResultCode      `json:"code"`

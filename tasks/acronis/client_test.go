@@ -367,7 +367,7 @@ func TestListDecodesTheFixturePages(t *testing.T) {
 	if got := res.Tasks[1].Title(); got != "Backup plan 'R&D <nightly> & archive' on FS-02" {
 		t.Errorf("Title() = %q", got)
 	}
-	if !res.Tasks[2].Failed() || res.Tasks[3].Failed() {
+	if f := tasks.DefaultFailures; !f.Failed(&res.Tasks[2]) || f.Failed(&res.Tasks[3]) {
 		t.Error("Failed() should hold for the error result only")
 	}
 	if res.Tasks[0].AssignCount != 0 {

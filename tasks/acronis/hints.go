@@ -58,6 +58,12 @@ func problem(err error) tasks.Problem {
 // Problem implements tasks.Explainer.
 func (e *APIError) Problem() tasks.Problem { return problem(e) }
 
+// HTTPStatus is the answer's status code, for metrics that count failures by status.
+func (e *APIError) HTTPStatus() int { return e.StatusCode }
+
+// NotFound reports a 404: the API does not know the task or path asked for (tasks.IsNotFound).
+func (e *APIError) NotFound() bool { return e.StatusCode == http.StatusNotFound }
+
 // Problem implements tasks.Explainer.
 func (e *TokenError) Problem() tasks.Problem { return problem(e) }
 

@@ -17,6 +17,7 @@ package announce
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -32,23 +33,23 @@ type Seen struct {
 	Result      tasks.ResultCode `json:"result,omitempty"`
 	UpdatedAt   time.Time        `json:"updatedAt"`
 	CompletedAt time.Time        `json:"completedAt,omitzero"`
-	// Thread is the chat message id (Slack ts) of the task's first announcement, whose thread
-	// later announcements reply in; "" until one was delivered.
-	Thread string `json:"messageTs,omitempty"`
-	// MissingSince is when a reconciliation first found the task absent from the API (zero
+	// Threads maps each channel the task was announced in to the chat message id (Slack ts)
+	// of its first announcement there, whose thread later announcements reply in. The id is ""
+	// while that first announcement is queued and not yet delivered.
+	Threads map[string]string `json:"threads,omitempty"`
+	// MissingSince is when a reconciliation found that the API no longer knows the task (zero
 	// while it is seen). The store keeps such a record for a day (state.Options.GoneAfter), so
 	// that an API answering with nothing for a while does not make taskbot forget tasks and
 	// announce them again.
 	MissingSince time.Time `json:"missingSince,omitzero"`
 }
 
-// Entry is one pending announcement in the outbox: a transition of one task, or a Summary of
-// many, for one channel.
+// Entry is one pending item of the outbox, for one channel: the announcement of a transition
+// of one task, a Summary of many, or a Refresh of a task's thread parent.
 type Entry struct {
 	// Seq orders the outbox; the store assigns it, one more per entry, never reused.
 	Seq uint64 `json:"seq"`
-	// Channel is where the entry goes; "" means the Announcer's default channel (entries
-	// queued before channels were recorded).
+	// Channel is where the entry goes; "" means the Announcer's default channel.
 	Channel string      `json:"channel,omitempty"`
 	Event   tasks.Event `json:"event,omitempty"`
 	// From is the state the task was last seen in; "" if it was not seen before.
@@ -59,6 +60,9 @@ type Entry struct {
 	// Summary, when set, stands for all the transitions one poll found for the channel when
 	// they were more than Rules.Burst; Event, From and Task are then empty.
 	Summary *Summary `json:"summary,omitempty"`
+	// Refresh asks only for the first message of the task's thread in Channel to show Task
+	// (chat.update); nothing is posted. A task without a thread there needs nothing.
+	Refresh bool `json:"refresh,omitempty"`
 }
 
 // Summary is a flood of transitions queued as one entry.
@@ -92,11 +96,14 @@ const SummaryFirst = 10
 type Poll struct {
 	// Tasks are the tasks the API returned, in any order; a task may appear more than once.
 	Tasks []tasks.Task
-	// Gone are keys of tasks a reconciliation expected and the API no longer returns at all.
+	// Gone are keys of tasks a reconciliation expected and the API confirmed it does not know.
 	Gone []string
 	// Watermark is a lower bound for the new watermark (the newest updatedAt of any task at
 	// baseline).
 	Watermark time.Time
+	// ServerTime is the API's clock when it answered (its Date header); the watermark never
+	// moves past it by more than MaxClockAhead. Zero: unknown (the host clock is used).
+	ServerTime time.Time
 	// Baseline records Tasks silently and marks the store baselined.
 	Baseline bool
 }
@@ -120,6 +127,9 @@ type Decision struct {
 	Watermark time.Time
 	// Baselined marks the store baselined.
 	Baselined bool
+	// Future are the keys of tasks whose updatedAt lies beyond the API's clock (a clock or
+	// data error of the API); they did not move the watermark.
+	Future []string
 }
 
 // PollStore is what the Poller needs of the state file (state.Store implements it).
@@ -140,13 +150,17 @@ type PollStore interface {
 
 // OutboxStore is what the Announcer needs of the state file (state.Store implements it).
 type OutboxStore interface {
-	// Pending returns up to limit outbox entries, oldest first (limit ≤ 0: all).
-	Pending(limit int) ([]Entry, error)
-	// PendingCount is the number of outbox entries.
-	PendingCount() (int, error)
-	// Delivered removes entry seq from the outbox; a non-empty thread becomes the task's
-	// thread when it has none yet.
-	Delivered(seq uint64, taskKey, thread string) error
+	// Channels lists the channels that have entries in the outbox.
+	Channels() ([]string, error)
+	// Pending returns up to limit outbox entries of channel, oldest first (limit ≤ 0: all).
+	Pending(channel string, limit int) ([]Entry, error)
+	// Backlog counts the outbox entries of every channel and gives the oldest one's QueuedAt
+	// (zero when the outbox is empty).
+	Backlog() (n int, oldest time.Time, err error)
+	// Delivered removes entry seq of channel from the outbox. A non-empty thread becomes the
+	// task's thread in channel when it has none yet, or in any case when replace is set (the
+	// old thread is gone).
+	Delivered(channel string, seq uint64, taskKey, thread string, replace bool) error
 	// Sighting returns the last sighting of the task with key, and whether there is one.
 	Sighting(key string) (Seen, bool, error)
 }
@@ -160,6 +174,9 @@ type Delivery struct {
 	Thread string
 	// Broadcast asks for a reply in Thread to be shown in the channel too.
 	Broadcast bool
+	// Plain asks for the plainest form of the message (short text, no blocks): the entry
+	// failed too often in its full form.
+	Plain bool
 }
 
 // Receipt is what a Notifier reports of a delivered entry.
@@ -192,8 +209,14 @@ const (
 	// fixes it, and nothing is dropped.
 	Blocked
 	// Refused: the chat refuses this one message for good, in every form the Notifier could
-	// send; the entry is dropped.
+	// send; the Announcer tries it outside its thread, then drops it.
 	Refused
+	// Unknown: an error the Notifier does not know; retried a few times (maxUnknownTries),
+	// then the entry is sent in its plainest form and, refused again, dropped.
+	Unknown
+	// ThreadGone: the thread to reply in no longer exists (its first message was deleted);
+	// the Announcer sends the entry outside the thread, which becomes the task's new thread.
+	ThreadGone
 )
 
 // DeliveryError is a failed delivery as a Notifier classifies it.
@@ -206,6 +229,15 @@ type DeliveryError struct {
 	// Hint is the fix in the user's words, for Blocked errors.
 	Hint string
 	Err  error
+}
+
+// Outcome of err: the Outcome of a *DeliveryError in its chain, else Unknown.
+func outcomeOf(err error) (Outcome, *DeliveryError) {
+	var de *DeliveryError
+	if errors.As(err, &de) {
+		return de.Outcome, de
+	}
+	return Unknown, nil
 }
 
 // Error is the code and the hint: "not_in_channel (invite the bot to the channel …)".

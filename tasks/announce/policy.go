@@ -1,6 +1,7 @@
 package announce
 
 import (
+	"maps"
 	"slices"
 	"time"
 
@@ -10,6 +11,10 @@ import (
 // DefaultBurst is how many announcements one poll may queue for one channel before they
 // become one summary.
 const DefaultBurst = 10
+
+// MaxClockAhead is how far past the API's clock the watermark may move: a task stamped in the
+// future (seen: 150 s ahead) must not make later changes invisible to incremental polls.
+const MaxClockAhead = 5 * time.Second
 
 // Rules are the announce policy: which transitions are announced, where, and when many become
 // one. The zero Rules announce nothing.
@@ -22,29 +27,43 @@ type Rules struct {
 	// Summary instead, so a mass start is one message, not a flood. 0 means DefaultBurst; a
 	// negative Burst means no limit.
 	Burst int
+	// Failures are the result codes that make a completion "failed" (TASKBOT_FAILED_RESULTS;
+	// nil: tasks.DefaultFailures).
+	Failures tasks.Failures
 }
 
 // Decide is the policy of one poll, a pure function of what the poll saw, what the store
-// remembers, and now (the time stamped on new entries and missing tasks). Its stages, in order:
+// remembers, and now (the time stamped on new entries and missing tasks; also the API's clock
+// when the poll does not know it). Its stages, in order:
 //
 //  1. diff: tasks are taken in updatedAt order (so a poll's transitions are queued in the order
-//     they happened); a task whose updatedAt is not newer than its last sighting is ignored, so
-//     overlapping polls and stale answers cause no duplicate and no regression; a newer task
-//     whose state or result code differs is a transition, with the event tasks.EventFor names.
-//     A baseline poll records every task and finds no transition.
+//     they happened). A task older than its last sighting is a stale answer and ignored; one
+//     whose state or result code differs from its sighting, with an updatedAt not older, is a
+//     transition (the API does not always advance updatedAt with the state), with the event
+//     tasks.EventFor names. A baseline poll records every task and finds no transition.
 //  2. route: each transition whose event Rules.Announce names becomes an entry for
 //     Rules.Channel.
 //  3. group: more than Rules.Burst (default DefaultBurst) entries for one channel become one
 //     Summary entry.
+//  4. threads: a transition of a task that has a thread in a channel queues, after its
+//     announcement if any, a Refresh of the thread's first message there, announced or not,
+//     so that message always shows the task's current state. The first announcement of a task
+//     in a channel marks its thread there as pending.
 //
-// Every polled task's sighting is recorded (keeping its thread); a task seen again is no longer
-// missing; a gone task is marked missing since now. The watermark moves to the newest updatedAt
-// seen, never backwards.
+// Every polled task's sighting is recorded; a task seen again is no longer missing; a gone
+// task is marked missing since now. The watermark moves to the newest updatedAt seen, never
+// backwards, and never more than MaxClockAhead past the API's clock (Decision.Future names the
+// tasks stamped beyond it).
 func (r Rules) Decide(in Input, now time.Time) Decision {
 	d := Decision{Watermark: in.Watermark, Baselined: in.Baseline}
 	if in.Poll.Watermark.After(d.Watermark) {
 		d.Watermark = in.Poll.Watermark
 	}
+	clock := in.ServerTime
+	if clock.IsZero() {
+		clock = now
+	}
+	limit := clock.Add(MaxClockAhead)
 	last := make(map[string]Seen, len(in.Tasks))
 	lookup := func(key string) (Seen, bool) {
 		if s, ok := last[key]; ok {
@@ -63,15 +82,22 @@ func (r Rules) Decide(in Input, now time.Time) Decision {
 
 	ts := slices.Clone(in.Tasks)
 	slices.SortStableFunc(ts, func(a, b tasks.Task) int { return a.UpdatedAt.Compare(b.UpdatedAt) })
-	var found []Transition
+	type found struct {
+		tr      Transition
+		threads map[string]string // the task's threads before this transition
+	}
+	var changes []found
 	for i := range ts {
 		t := &ts[i]
-		if t.UpdatedAt.After(d.Watermark) {
+		switch {
+		case t.UpdatedAt.After(limit):
+			d.Future = append(d.Future, t.Key())
+		case t.UpdatedAt.After(d.Watermark):
 			d.Watermark = t.UpdatedAt
 		}
 		prev, ok := lookup(t.Key())
-		tr, changed, newer := diff(prev, ok, t)
-		if !newer {
+		tr, changed, fresh := r.diff(prev, ok, t)
+		if !fresh {
 			if !prev.MissingSince.IsZero() { // seen again: no longer missing
 				prev.MissingSince = time.Time{}
 				record(prev)
@@ -79,10 +105,10 @@ func (r Rules) Decide(in Input, now time.Time) Decision {
 			continue
 		}
 		if changed && !in.Baseline {
-			found = append(found, tr)
+			changes = append(changes, found{tr, prev.Threads})
 		}
 		record(Seen{Key: t.Key(), Title: t.Title(), State: t.State, Result: t.ResultCode(),
-			UpdatedAt: t.UpdatedAt, CompletedAt: t.CompletedAt, Thread: prev.Thread})
+			UpdatedAt: t.UpdatedAt, CompletedAt: t.CompletedAt, Threads: prev.Threads})
 	}
 	for _, k := range in.Gone {
 		if prev, ok := lookup(k); ok && prev.MissingSince.IsZero() {
@@ -90,32 +116,63 @@ func (r Rules) Decide(in Input, now time.Time) Decision {
 			record(prev)
 		}
 	}
-	for _, k := range order {
-		d.Seen = append(d.Seen, last[k])
-	}
+
 	burst := r.Burst
 	if burst == 0 {
 		burst = DefaultBurst
 	}
-	d.Entries = group(r.route(found, now), burst, now)
+	var trs []Transition
+	for _, c := range changes {
+		trs = append(trs, c.tr)
+	}
+	announced := group(r.route(trs, now), burst, now)
+	// Threads: a task's first announcement in a channel opens a pending thread; every
+	// transition of a task with a thread refreshes the thread's first message.
+	pos := 0
+	for _, c := range changes {
+		key := c.tr.Task.Key
+		for pos < len(announced) && (announced[pos].Summary != nil || announced[pos].Task.Key == key) {
+			e := announced[pos]
+			d.Entries = append(d.Entries, e)
+			pos++
+			if e.Summary != nil {
+				continue
+			}
+			if s := last[key]; s.Threads == nil || !hasKey(s.Threads, e.Channel) {
+				s.Threads = withThread(s.Threads, e.Channel, "")
+				record(s)
+			}
+		}
+		for _, ch := range sortedKeys(c.threads) {
+			d.Entries = append(d.Entries, Entry{Channel: ch, Task: c.tr.Task, QueuedAt: now, Refresh: true})
+		}
+	}
+	d.Entries = append(d.Entries, announced[pos:]...)
+	for _, k := range order {
+		d.Seen = append(d.Seen, last[k])
+	}
 	return d
 }
 
-// diff compares a polled task with its last sighting (ok=false: never seen). newer reports that
-// t is newer than the sighting by updatedAt; changed that its state or result code differs; tr
-// is then the transition.
-func diff(prev Seen, ok bool, t *tasks.Task) (tr Transition, changed, newer bool) {
-	if ok && !t.UpdatedAt.After(prev.UpdatedAt) {
-		return Transition{}, false, false
+// diff compares a polled task with its last sighting (ok=false: never seen). fresh reports
+// that t is not older than the sighting and differs from it or is newer; changed that its
+// state or result code differs; tr is then the transition.
+func (r Rules) diff(prev Seen, ok bool, t *tasks.Task) (tr Transition, changed, fresh bool) {
+	if ok && t.UpdatedAt.Before(prev.UpdatedAt) {
+		return Transition{}, false, false // a stale answer
 	}
-	if ok && prev.State == t.State && prev.Result == t.ResultCode() {
+	same := ok && prev.State == t.State && prev.Result == t.ResultCode()
+	switch {
+	case same && !t.UpdatedAt.After(prev.UpdatedAt):
+		return Transition{}, false, false // the same answer again
+	case same:
 		return Transition{}, false, true
 	}
 	from := tasks.State("")
 	if ok {
 		from = prev.State
 	}
-	return Transition{Event: tasks.EventFor(from, t), From: from, Task: tasks.NewSnapshot(t)}, true, true
+	return Transition{Event: tasks.EventFor(from, t, r.Failures), From: from, Task: tasks.NewSnapshot(t, r.Failures)}, true, true
 }
 
 // route turns the transitions that are announced into entries, one per channel that wants them.
@@ -164,3 +221,17 @@ func group(es []Entry, burst int, now time.Time) []Entry {
 // Broadcast reports whether a reply in a task's thread announcing ev is also shown in the
 // channel: pauses and failures are what on-call must not miss inside a thread.
 func Broadcast(ev tasks.Event) bool { return ev == tasks.EventPaused || ev == tasks.EventFailed }
+
+func hasKey(m map[string]string, k string) bool { _, ok := m[k]; return ok }
+
+// withThread is a copy of threads with channel set to id.
+func withThread(threads map[string]string, channel, id string) map[string]string {
+	out := maps.Clone(threads)
+	if out == nil {
+		out = map[string]string{}
+	}
+	out[channel] = id
+	return out
+}
+
+func sortedKeys(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }

@@ -46,6 +46,10 @@ func describe(es []announce.Entry) string {
 			out = append(out, fmt.Sprintf("%s summary[%s first=%d]", e.Channel, counts(e.Summary.Counts), len(e.Summary.First)))
 			continue
 		}
+		if e.Refresh {
+			out = append(out, fmt.Sprintf("%s %s:refresh", e.Channel, e.Task.Key))
+			continue
+		}
 		out = append(out, fmt.Sprintf("%s %s:%s(%s)", e.Channel, e.Task.Key, e.Event, e.From))
 	}
 	return strings.Join(out, " ")
@@ -183,7 +187,7 @@ func mustSet(t *testing.T, names ...string) tasks.AnnounceSet {
 func TestDecideRecordsSightings(t *testing.T) {
 	rules := announce.Rules{Channel: "C1", Announce: everything(t)}
 	threaded := seen("a", tasks.Started, "", 1)
-	threaded.Thread = "1700000000.000100"
+	threaded.Threads = map[string]string{"C1": "1700000000.000100"}
 	missing := seen("m", tasks.Paused, "", 1)
 	missing.MissingSince = t0.Add(-time.Hour)
 	alreadyMissing := seen("n", tasks.Paused, "", 1)
@@ -204,7 +208,7 @@ func TestDecideRecordsSightings(t *testing.T) {
 		}
 		got[s.Key] = s
 	}
-	if a := got["a"]; a.State != tasks.Paused || a.Thread != threaded.Thread || !a.UpdatedAt.Equal(at(5)) {
+	if a := got["a"]; a.State != tasks.Paused || a.Threads["C1"] != "1700000000.000100" || !a.UpdatedAt.Equal(at(5)) {
 		t.Errorf("a = %+v; want paused at +5s with its thread kept", a)
 	}
 	if m := got["m"]; !m.MissingSince.IsZero() || m.State != tasks.Paused {
@@ -246,7 +250,7 @@ func TestDecideSnapshotsWhatAnnouncementsShow(t *testing.T) {
 	tk.Resource = &tasks.Reference{Name: "SQL-01"}
 	tk.Policy = &tasks.Reference{Name: "Daily"}
 	tk.Result.Error = &tasks.DomainError{Domain: "Backup", Code: "VolumeNotFound", Reason: "gone",
-		Context: map[string]any{"volume": "D:", "size": 3}}
+		Context: map[string]any{"volume": "D:", "$module": "disk_bundle", "cause_str": "Disk 2 is offline", "effect_str": "No backup"}}
 	tk.Argument = []byte(`{"huge":"payload"}`)
 	d := announce.Rules{Channel: "C1", Announce: everything(t)}.Decide(
 		announce.Input{Poll: announce.Poll{Tasks: []tasks.Task{tk}}, Last: lastOf(seen("a", tasks.Started, "", 1))}, t0)
@@ -255,7 +259,8 @@ func TestDecideSnapshotsWhatAnnouncementsShow(t *testing.T) {
 	}
 	s := d.Entries[0].Task
 	if s.ID != "944455285181775872" || s.Title != "Backup a" || s.Tenant() != "Customer A Ltd" || s.Machine != "SQL-01" ||
-		s.Plan != "Daily" || s.Error == nil || s.Error.Code != "VolumeNotFound" || s.Error.Context["size"] != "3" || !s.Failed() {
+		s.Plan != "Daily" || s.Error == nil || s.Error.Code != "VolumeNotFound" || s.Error.Cause != "Disk 2 is offline" ||
+		s.Error.Effect != "No backup" || !s.Failed {
 		t.Errorf("snapshot = %+v (error %+v)", s, s.Error)
 	}
 }

@@ -29,7 +29,7 @@ var inProgress = []tasks.State{tasks.Enqueued, tasks.Assigned, tasks.Started, ta
 // PollerConfig configures a Poller. API, Store and Rules are required; zero values of the
 // other fields mean their defaults.
 type PollerConfig struct {
-	API   tasks.Lister
+	API   tasks.Service
 	Store PollStore
 	Rules Rules
 	// Interval is the time between polls (TASKBOT_POLL_INTERVAL); default 30s.
@@ -67,6 +67,7 @@ type Poller struct {
 	lastErr  error
 	lastOK   time.Time
 	failures int
+	future   map[string]bool // tasks logged for an updatedAt beyond the API's clock
 }
 
 // NewPoller returns a Poller for cfg with its defaults filled in. It makes no request.
@@ -83,7 +84,7 @@ func NewPoller(cfg PollerConfig) *Poller {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Poller{cfg: cfg}
+	return &Poller{cfg: cfg, future: map[string]bool{}}
 }
 
 // Run polls at once and then every Interval until ctx ends; a failed poll is logged with its
@@ -188,7 +189,8 @@ func (p *Poller) poll(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("poll: list updated tasks: %w", err)
 	}
-	poll := Poll{Tasks: res.Tasks}
+	p.cfg.Metrics.TasksSkipped.Add(float64(res.Skipped))
+	poll := Poll{Tasks: res.Tasks, ServerTime: res.ServerTime}
 
 	p.mu.Lock()
 	resync := p.polls%p.cfg.ResyncEvery == 0
@@ -198,8 +200,7 @@ func (p *Poller) poll(ctx context.Context) error {
 			return err
 		}
 	}
-	now := p.cfg.Now()
-	queued, err := st.Apply(poll, func(in Input) Decision { return p.cfg.Rules.Decide(in, now) })
+	queued, err := p.apply(poll)
 	if err != nil {
 		return fmt.Errorf("poll: %w", err)
 	}
@@ -216,9 +217,36 @@ func (p *Poller) poll(ctx context.Context) error {
 	return nil
 }
 
+// apply records poll with the policy, and logs once each task stamped beyond the API's clock.
+func (p *Poller) apply(poll Poll) ([]Entry, error) {
+	now := p.cfg.Now()
+	var future []string
+	queued, err := p.cfg.Store.Apply(poll, func(in Input) Decision {
+		d := p.cfg.Rules.Decide(in, now)
+		future = d.Future
+		return d
+	})
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, k := range future {
+		if !p.future[k] {
+			p.future[k] = true
+			p.cfg.Logger.Warn("the API stamped a task in the future; it does not move the watermark past the API's clock",
+				"task", k, "api_clock", poll.ServerTime)
+		}
+	}
+	return queued, nil
+}
+
 // count records the queued entries in the metrics and the log.
 func (p *Poller) count(queued []Entry) {
 	for _, e := range queued {
+		if e.Refresh {
+			continue
+		}
 		if e.Summary != nil {
 			for ev, n := range e.Summary.Counts {
 				p.cfg.Metrics.Transitions.WithLabelValues(string(ev)).Add(float64(n))
@@ -247,8 +275,13 @@ func (p *Poller) baseline(ctx context.Context) error {
 	}
 	var wm time.Time
 	seen := res.Tasks
-	for _, t := range latest.Tasks {
-		wm = t.UpdatedAt
+	for _, t := range latest.Tasks { // the API may ignore the order: take the newest itself
+		if t.UpdatedAt.After(wm) {
+			wm = t.UpdatedAt
+		}
+	}
+	if clock := latest.ServerTime; !clock.IsZero() && wm.After(clock.Add(MaxClockAhead)) {
+		wm = clock.Add(MaxClockAhead)
 	}
 	if !wm.IsZero() {
 		recent, err := api.List(ctx, tasks.Query{UpdatedAfter: wm.Add(-p.cfg.Overlap), Order: tasks.Order{Field: "updatedAt"}, Limit: size})
@@ -257,9 +290,7 @@ func (p *Poller) baseline(ctx context.Context) error {
 		}
 		seen = append(seen, recent.Tasks...)
 	}
-	now := p.cfg.Now()
-	if _, err := p.cfg.Store.Apply(Poll{Baseline: true, Tasks: seen, Watermark: wm},
-		func(in Input) Decision { return p.cfg.Rules.Decide(in, now) }); err != nil {
+	if _, err := p.apply(Poll{Baseline: true, Tasks: seen, Watermark: wm, ServerTime: latest.ServerTime}); err != nil {
 		return fmt.Errorf("poll: baseline: %w", err)
 	}
 	p.cfg.Logger.Info("recorded a silent baseline", "tasks_in_progress", len(res.Tasks), "watermark", wm)
@@ -267,12 +298,17 @@ func (p *Poller) baseline(ctx context.Context) error {
 }
 
 // reconcile adds to poll the full list of in-progress tasks and the current state of tasks the
-// store believes in progress that the list lacks (they completed, or were deleted: Gone).
+// store believes in progress that the list lacks: they completed, or the API forgot them. Those
+// are looked up by UUID in batches, and each one the batch does not return is looked up alone
+// (GET /tasks/{id}); only a "not found" there marks it Gone, so an API that ignores the uuid
+// filter or answers with nothing for a while does not make taskbot forget tasks.
 func (p *Poller) reconcile(ctx context.Context, poll *Poll) error {
-	res, err := p.cfg.API.List(ctx, tasks.Query{States: inProgress, Limit: p.cfg.PageSize})
+	api := p.cfg.API
+	res, err := api.List(ctx, tasks.Query{States: inProgress, Limit: p.cfg.PageSize})
 	if err != nil {
 		return fmt.Errorf("poll: reconcile: list tasks in progress: %w", err)
 	}
+	p.cfg.Metrics.TasksSkipped.Add(float64(res.Skipped))
 	seen := map[string]bool{}
 	for _, t := range slices.Concat(poll.Tasks, res.Tasks) {
 		seen[t.Key()] = true
@@ -289,7 +325,7 @@ func (p *Poller) reconcile(ctx context.Context, poll *Poll) error {
 		}
 	}
 	for batch := range slices.Chunk(missing, lookupBatch) {
-		got, err := p.cfg.API.List(ctx, tasks.Query{UUIDs: batch, Limit: len(batch)})
+		got, err := api.List(ctx, tasks.Query{UUIDs: batch, Limit: len(batch)})
 		if err != nil {
 			return fmt.Errorf("poll: reconcile: look up %d tasks: %w", len(batch), err)
 		}
@@ -299,8 +335,17 @@ func (p *Poller) reconcile(ctx context.Context, poll *Poll) error {
 		}
 		poll.Tasks = append(poll.Tasks, got.Tasks...)
 		for _, k := range batch {
-			if !found[k] {
+			if found[k] {
+				continue
+			}
+			t, err := api.Task(ctx, k)
+			switch {
+			case tasks.IsNotFound(err):
 				poll.Gone = append(poll.Gone, k)
+			case err != nil:
+				return fmt.Errorf("poll: reconcile: look up task %s: %w", k, err)
+			default:
+				poll.Tasks = append(poll.Tasks, *t)
 			}
 		}
 	}

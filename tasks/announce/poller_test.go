@@ -86,13 +86,15 @@ func (f *pollerFixture) poll(t *testing.T) {
 
 func (f *pollerFixture) queued(t *testing.T) []string {
 	t.Helper()
-	p, err := f.store.Pending(0)
+	p, err := f.store.Pending(f.cfg.Rules.Channel, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out []string
 	for _, e := range p {
-		out = append(out, e.Task.Title+":"+string(e.Event))
+		if !e.Refresh {
+			out = append(out, e.Task.Title+":"+string(e.Event))
+		}
 	}
 	return out
 }
@@ -172,17 +174,18 @@ func TestPollerFaultsChangeNothing(t *testing.T) {
 	raw, _ := os.ReadFile("../../testdata/acronis/error-gateway.html")
 	html := string(raw)
 	for _, tc := range []struct {
-		name  string
-		fault taskstest.Fault
-		why   string
+		name   string
+		fault  taskstest.Fault
+		why    string
+		status string // the label the failure is counted under
 	}{
-		{"502 HTML from a gateway", taskstest.Fault{Status: 502, ContentType: "text/html", Body: html}, "502"},
-		{"500 domain error", taskstest.Fault{Status: 500, ContentType: "application/json", Body: `{"domain":"TaskManager","code":"internalError"}`}, "500"},
-		{"403 missing scope", taskstest.Fault{Status: 403, ContentType: "application/json", Body: `{"domain":"Access","code":"forbidden"}`}, "lacks the scope urn:acronis.com::task_manager::viewer"},
-		{"200 with a truncated body", taskstest.Fault{Status: 200, ContentType: "application/json", Body: `{"items":[{"id":1,`}, "JSON"},
-		{"a page failing in the middle of paging", taskstest.Fault{Status: 503, AfterPages: 1}, "503"},
-		{"an answer slower than the timeout", taskstest.Fault{Delay: 2 * time.Second}, "timed out"},
-		{"revoked token endpoint", taskstest.Fault{Path: "/api/2/idp/token", Status: 401, ContentType: "application/json", Body: `{"error":"access_denied","error_description":"Invalid client credentials"}`}, "check ACRONIS_CLIENT_ID and ACRONIS_CLIENT_SECRET"},
+		{"502 HTML from a gateway", taskstest.Fault{Status: 502, ContentType: "text/html", Body: html}, "502", "502"},
+		{"500 domain error", taskstest.Fault{Status: 500, ContentType: "application/json", Body: `{"domain":"TaskManager","code":"internalError"}`}, "500", "500"},
+		{"403 missing scope", taskstest.Fault{Status: 403, ContentType: "application/json", Body: `{"domain":"Access","code":"forbidden"}`}, "lacks the scope urn:acronis.com::task_manager::viewer", "403"},
+		{"200 with a truncated body", taskstest.Fault{Status: 200, ContentType: "application/json", Body: `{"items":[{"id":1,`}, "JSON", "other"},
+		{"a page failing in the middle of paging", taskstest.Fault{Status: 503, AfterPages: 1}, "503", "503"},
+		{"an answer slower than the timeout", taskstest.Fault{Delay: 2 * time.Second}, "timed out", "other"},
+		{"revoked token endpoint", taskstest.Fault{Path: "/api/2/idp/token", Status: 401, ContentType: "application/json", Body: `{"error":"access_denied","error_description":"Invalid client credentials"}`}, "check ACRONIS_CLIENT_ID and ACRONIS_CLIENT_SECRET", "other"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newPollerFixture(t, nil)
@@ -210,6 +213,9 @@ func TestPollerFaultsChangeNothing(t *testing.T) {
 			}
 			if n := testutil.ToFloat64(f.metrics.Polls.WithLabelValues("error")); n != 1 {
 				t.Errorf("taskbot_polls_total{result=error} = %v", n)
+			}
+			if n := testutil.ToFloat64(f.metrics.APIErrors.WithLabelValues(tc.status)); n != 1 {
+				t.Errorf("taskbot_task_manager_errors_total{status=%q} = %v, want 1", tc.status, n)
 			}
 			f.api.ClearFaults()
 			f.poll(t) // recovers without a restart
@@ -329,6 +335,10 @@ func (d *downAPI) List(ctx context.Context, q tasks.Query) (*tasks.ListResult, e
 	defer d.mu.Unlock()
 	d.calls = append(d.calls, time.Now())
 	return nil, errors.New("GET /tasks: 503 Service Unavailable")
+}
+
+func (d *downAPI) Task(ctx context.Context, key string) (*tasks.Task, error) {
+	return nil, errors.New("GET /tasks/{id}: 503 Service Unavailable")
 }
 
 func (d *downAPI) times() []time.Time {

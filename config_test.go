@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/taskbot/taskbot/state"
+	"github.com/taskbot/taskbot/tasks"
 )
 
 // secrets are values that must never appear in any output.
@@ -68,6 +69,10 @@ func TestConfigProblems(t *testing.T) {
 		{"unknown announce state", with(goodEnv(), "TASKBOT_ANNOUNCE_STATES", "started, pausd"), []string{"TASKBOT_ANNOUNCE_STATES", `"pausd"`}},
 		{"bot token of the wrong kind", with(goodEnv(), "SLACK_BOT_TOKEN", "xoxp-user-token-Zq85"), []string{"SLACK_BOT_TOKEN must be a bot token starting with xoxb-"}},
 		{"bad log level", with(goodEnv(), "TASKBOT_LOG_LEVEL", "loud"), []string{"TASKBOT_LOG_LEVEL"}},
+		{"unknown failed result", with(goodEnv(), "TASKBOT_FAILED_RESULTS", "error, broken"), []string{"TASKBOT_FAILED_RESULTS", `"broken"`, "abandoned"}},
+		{"a token pasted into TASKBOT_FAILED_RESULTS is not echoed", with(goodEnv(), "TASKBOT_FAILED_RESULTS", secrets["SLACK_BOT_TOKEN"]), []string{"TASKBOT_FAILED_RESULTS holds something that looks like a token"}},
+		{"timeout without a unit", with(goodEnv(), "ACRONIS_TIMEOUT", "30"), []string{"ACRONIS_TIMEOUT \"30\" has no unit"}},
+		{"zero timeout", with(goodEnv(), "ACRONIS_TIMEOUT", "0s"), []string{"ACRONIS_TIMEOUT", "must be greater than zero"}},
 		{"malformed channel ID", with(goodEnv(), "SLACK_CHANNEL", "c0123456789"), []string{"SLACK_CHANNEL \"c0123456789\" is not a valid channel ID"}},
 		{"direct message ID", with(goodEnv(), "SLACK_CHANNEL", "D0123456789"), []string{"SLACK_CHANNEL \"D0123456789\" is not a valid channel ID"}},
 		{"plain http to a remote host", with(goodEnv(), "ACRONIS_URL", "http://eu2-cloud.acronis.com"), []string{"ACRONIS_URL must start with https://", "clear text"}},
@@ -114,8 +119,21 @@ func TestConfigTrimsAndDefaults(t *testing.T) {
 		t.Errorf("values not trimmed: %q, %q", cfg.AcronisURL, cfg.SlackSigningSecret)
 	}
 	if cfg.Announce.String() != "paused,failed" || cfg.PollInterval != 30*time.Second || cfg.ListenAddr != ":8080" ||
-		cfg.DBPath != "taskbot.db" || cfg.SlackAPIURL != "http://127.0.0.1:1/api/" {
+		cfg.DBPath != "taskbot.db" || cfg.SlackAPIURL != "http://127.0.0.1:1/api/" || cfg.AcronisTimeout != 30*time.Second ||
+		cfg.Failures.String() != "error,abandoned,timedout" {
 		t.Errorf("config %+v", cfg)
+	}
+	// The defaults announce failures, and count abandoned and timed-out tasks as failed.
+	cfg, err = loadConfig(mapEnv(goodEnv()), needs{acronis: true, slack: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Announce.String() != "started,paused,failed" || !cfg.Failures.Has(tasks.ResultAbandoned) || !cfg.Failures.Has(tasks.ResultTimedOut) {
+		t.Errorf("defaults: announce %s, failures %s", cfg.Announce, cfg.Failures)
+	}
+	cfg, err = loadConfig(mapEnv(with(goodEnv(), "TASKBOT_FAILED_RESULTS", " Error ", "ACRONIS_TIMEOUT", "2m")), needs{acronis: true, slack: true})
+	if err != nil || cfg.Failures.String() != "error" || cfg.AcronisTimeout != 2*time.Minute {
+		t.Errorf("TASKBOT_FAILED_RESULTS=error, ACRONIS_TIMEOUT=2m: %v, %+v", err, cfg)
 	}
 	// Socket Mode does not need a signing secret.
 	getenv = mapEnv(with(goodEnv(), "SLACK_SIGNING_SECRET", "", "SLACK_APP_TOKEN", secrets["SLACK_APP_TOKEN"]))

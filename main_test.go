@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -314,6 +316,30 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("metrics alert rules rely on exist before the first error", func(t *testing.T) {
+		resp, err := http.Get("http://" + e.addr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, want := range []string{
+			`taskbot_polls_total{result="error"} 0`,
+			`taskbot_announcements_total{result="dropped"} 0`,
+			`taskbot_slack_errors_total{code="not_in_channel"} 0`,
+			`taskbot_slack_errors_total{code="invalid_auth"} 0`,
+			`taskbot_slack_errors_total{code="network"} 0`,
+			`taskbot_task_manager_errors_total{status="other"} 0`,
+			`taskbot_tasks_skipped_total 0`,
+			"taskbot_outbox_pending 0",
+			"taskbot_outbox_oldest_age_seconds 0",
+		} {
+			if !strings.Contains(string(b), want+"\n") {
+				t.Errorf("/metrics lacks %q", want)
+			}
+		}
+	})
+
 	if err := stop(); err != nil {
 		t.Fatalf("first run: %v\n%s", err, logs)
 	}
@@ -408,6 +434,7 @@ func TestSlackOutageQueuesAndDrainsInOrder(t *testing.T) {
 	}
 	// Polling goes on while Slack is down, and the outbox holds all three.
 	pollsAfter(t, e.api, 5)
+	var metrics string
 	waitFor(t, "three pending announcements in /metrics", func() bool {
 		resp, err := http.Get("http://" + e.addr + "/metrics")
 		if err != nil {
@@ -415,8 +442,15 @@ func TestSlackOutageQueuesAndDrainsInOrder(t *testing.T) {
 		}
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
-		return strings.Contains(string(b), "taskbot_outbox_pending 3")
+		metrics = string(b)
+		return strings.Contains(metrics, "taskbot_outbox_pending 3")
 	})
+	// The oldest announcement has waited at least since two polls after its transition.
+	if m := regexp.MustCompile(`taskbot_outbox_oldest_age_seconds ([0-9.e+-]+)`).FindStringSubmatch(metrics); m == nil {
+		t.Errorf("/metrics lacks taskbot_outbox_oldest_age_seconds")
+	} else if age, _ := strconv.ParseFloat(m[1], 64); age <= 0 {
+		t.Errorf("taskbot_outbox_oldest_age_seconds = %s during the outage, want > 0", m[1])
+	}
 	if n := len(e.slack.Messages()); n != 0 {
 		t.Fatalf("%d messages accepted during the outage", n)
 	}

@@ -85,6 +85,40 @@ func TestShutdown(t *testing.T) {
 		}
 	})
 
+	t.Run("SIGTERM during a post Slack holds for 15s exits within 10s, and the restart delivers it", func(t *testing.T) {
+		t.Parallel()
+		e := newBinEnv(t)
+		task := e.api.Add(tasks.Task{State: tasks.Started, Context: map[string]any{"title": "slow-slack task"}})
+		p := e.start(t)
+		p.waitReady(t)
+		e.slack.Fail(bottest.Fault{Method: "chat.postMessage", Delay: 15 * time.Second, Times: 1})
+		calls := e.slack.Calls()
+		if _, err := e.api.SetState(task.UUID, tasks.Paused, ""); err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, 30*time.Second, "the announcement to be in flight", func() bool { return e.slack.Calls() > calls })
+		sent := time.Now()
+		p.signal(t, syscall.SIGTERM)
+		code := p.wait(t, 30*time.Second)
+		took := p.exitAt.Sub(sent)
+		t.Logf("exited %d after %v with the post cut short", code, took.Round(time.Millisecond))
+		if code != 0 || took >= 10*time.Second {
+			t.Fatalf("exit %d after %v; want 0 within Docker's 10s stop timeout\n%s", code, took, p.tail(20))
+		}
+		if got := announcementsOf(e.slack, "slow-slack task"); len(got) != 0 {
+			t.Fatalf("Slack recorded %+v though it never answered", got)
+		}
+		again := e.start(t)
+		again.waitReady(t)
+		waitUntil(t, 30*time.Second, "the cut-short announcement after the restart", func() bool {
+			return len(announcementsOf(e.slack, "slow-slack task")) == 1
+		})
+		again.signal(t, syscall.SIGTERM)
+		if code := again.wait(t, 30*time.Second); code != 0 {
+			t.Errorf("restart: exit status %d, want 0\n%s", code, again.tail(20))
+		}
+	})
+
 	t.Run("SIGTERM during a slash command delivers the answer to response_url before exit", func(t *testing.T) {
 		t.Parallel()
 		e := newBinEnv(t)

@@ -35,9 +35,12 @@ type Post struct {
 	Token     string
 }
 
-// Fault makes the next Times calls to Method fail ("" matches both methods).
+// Fault makes the next Times calls to Method fail ("" matches both methods), of Channel when it
+// is set, and only replies in a thread when InThread is set.
 type Fault struct {
 	Method     string
+	Channel    string
+	InThread   bool
 	Error      string        // Slack error string, e.g. "not_in_channel" (HTTP 200, ok:false)
 	Status     int           // HTTP status, e.g. 429 or 503, instead of an error string
 	RetryAfter int           // seconds, sent as Retry-After with Status 429 when > 0
@@ -165,11 +168,11 @@ func (s *Slack) Calls() int {
 	return s.calls
 }
 
-func (s *Slack) fault(method string) (Fault, bool) {
+func (s *Slack) fault(method, channel, thread string) (Fault, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i, f := range s.faults {
-		if f.Method != "" && f.Method != method {
+		if f.Method != "" && f.Method != method || f.Channel != "" && f.Channel != channel || f.InThread && thread == "" {
 			continue
 		}
 		if f.Times > 0 {
@@ -191,7 +194,7 @@ func (s *Slack) handle(method string) http.HandlerFunc {
 		s.calls++
 		s.mu.Unlock()
 		var hold time.Duration
-		if f, ok := s.fault(method); ok {
+		if f, ok := s.fault(method, form.Get("channel"), form.Get("thread_ts")); ok {
 			hold = f.DelayAfterRecord
 			if f.Delay > 0 {
 				select {

@@ -264,3 +264,125 @@ func TestDecideSnapshotsWhatAnnouncementsShow(t *testing.T) {
 		t.Errorf("snapshot = %+v (error %+v)", s, s.Error)
 	}
 }
+
+// TestDecideThreads: a task's first announcement in a channel opens a pending thread there;
+// every later transition of the task, announced or not, refreshes the thread's first message,
+// after the reply that announces it.
+func TestDecideThreads(t *testing.T) {
+	rules := announce.Rules{Channel: "C1", Announce: mustSet(t, "started", "paused", "failed")}
+	first := rules.Decide(announce.Input{Poll: announce.Poll{Tasks: []tasks.Task{polled("a", tasks.Started, "", 1)}}}, t0)
+	if got := describe(first.Entries); got != "C1 a:started()" {
+		t.Fatalf("first transition: %s", got)
+	}
+	if th, ok := first.Seen[0].Threads["C1"]; !ok || th != "" {
+		t.Fatalf("threads after the first announcement = %v, want a pending thread in C1", first.Seen[0].Threads)
+	}
+
+	threaded := seen("a", tasks.Paused, "", 2)
+	threaded.Threads = map[string]string{"C1": "1700000000.000100"}
+	for _, tc := range []struct {
+		name string
+		task tasks.Task
+		want string
+	}{
+		{"an announced transition: the reply, then the refresh", polled("a", tasks.Started, "", 3), "C1 a:resumed(paused) C1 a:refresh"},
+		{"a transition not announced (completed ok): the refresh alone", polled("a", tasks.Completed, tasks.ResultOK, 3), "C1 a:refresh"},
+		{"no transition: nothing", polled("a", tasks.Paused, "", 3), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := rules.Decide(announce.Input{Poll: announce.Poll{Tasks: []tasks.Task{tc.task}}, Last: lastOf(threaded)}, t0)
+			if got := describe(d.Entries); got != tc.want {
+				t.Errorf("entries = %s, want %s", got, tc.want)
+			}
+			for _, e := range d.Entries {
+				if e.Refresh && e.Task.State != tc.task.State {
+					t.Errorf("the refresh shows %s, want the current state %s", e.Task.State, tc.task.State)
+				}
+			}
+			if len(d.Seen) > 0 && d.Seen[0].Threads["C1"] != "1700000000.000100" {
+				t.Errorf("the thread was lost: %v", d.Seen[0].Threads)
+			}
+		})
+	}
+}
+
+// TestDecideStateChangeWithoutNewUpdatedAt: the API does not always advance updatedAt with the
+// state. A state change with the same updatedAt is a transition (and the task's next real
+// transition is then announced too); an older answer is still stale.
+func TestDecideStateChangeWithoutNewUpdatedAt(t *testing.T) {
+	rules := announce.Rules{Channel: "C1", Announce: everything(t)}
+	last := lastOf(seen("a", tasks.Paused, "", 5))
+	d := rules.Decide(announce.Input{Poll: announce.Poll{Tasks: []tasks.Task{polled("a", tasks.Started, "", 5)}}, Last: last}, t0)
+	if got := describe(d.Entries); got != "C1 a:resumed(paused)" {
+		t.Fatalf("same updatedAt, new state: %s", got)
+	}
+	d = rules.Decide(announce.Input{Poll: announce.Poll{Tasks: []tasks.Task{polled("a", tasks.Paused, "", 6)}}, Last: lastOf(d.Seen...)}, t0)
+	if got := describe(d.Entries); got != "C1 a:paused(started) C1 a:refresh" { // the resume opened a thread
+		t.Fatalf("the next real transition: %s", got)
+	}
+	d = rules.Decide(announce.Input{Poll: announce.Poll{Tasks: []tasks.Task{polled("a", tasks.Started, "", 4)}}, Last: last}, t0)
+	if got := describe(d.Entries); got != "" {
+		t.Fatalf("an older answer with another state: %s, want nothing", got)
+	}
+}
+
+// TestDecideFutureTaskDoesNotPoisonTheWatermark: a task stamped 150 s past the API's clock is
+// announced, but the watermark stops at the API's clock plus MaxClockAhead, so later changes
+// stay visible to incremental polls; the task is named in Future.
+func TestDecideFutureTaskDoesNotPoisonTheWatermark(t *testing.T) {
+	rules := announce.Rules{Channel: "C1", Announce: everything(t)}
+	apiClock := at(100)
+	d := rules.Decide(announce.Input{
+		Poll: announce.Poll{ServerTime: apiClock, Tasks: []tasks.Task{
+			polled("now", tasks.Started, "", 99), polled("future", tasks.Started, "", 250)}},
+		Watermark: at(50),
+	}, t0)
+	if got := describe(d.Entries); got != "C1 now:started() C1 future:started()" {
+		t.Errorf("entries = %s", got)
+	}
+	if !d.Watermark.Equal(at(99)) {
+		t.Errorf("watermark = %v, want %v (the newest task within the API's clock)", d.Watermark, at(99))
+	}
+	if len(d.Future) != 1 || d.Future[0] != "future" {
+		t.Errorf("Future = %v, want [future]", d.Future)
+	}
+	// Without the API's clock, the host's (now) bounds it.
+	d = rules.Decide(announce.Input{Poll: announce.Poll{Tasks: []tasks.Task{polled("future", tasks.Started, "", 250)}}}, at(100))
+	if !d.Watermark.IsZero() || len(d.Future) != 1 {
+		t.Errorf("without a server clock: watermark %v, future %v", d.Watermark, d.Future)
+	}
+}
+
+// TestDecideFailures: abandoned and timed-out completions are failures by default
+// (TASKBOT_FAILED_RESULTS); a narrower set makes them plain completions.
+func TestDecideFailures(t *testing.T) {
+	last := lastOf(seen("a", tasks.Started, "", 1))
+	for _, tc := range []struct {
+		name     string
+		failures tasks.Failures
+		code     tasks.ResultCode
+		want     string
+	}{
+		{"abandoned, by default", nil, tasks.ResultAbandoned, "C1 a:failed(started)"},
+		{"timedout, by default", nil, tasks.ResultTimedOut, "C1 a:failed(started)"},
+		{"warning is no failure", nil, tasks.ResultWarning, "C1 a:completed(started)"},
+		{"abandoned, when only error fails", tasks.Failures{tasks.ResultError}, tasks.ResultAbandoned, "C1 a:completed(started)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rules := announce.Rules{Channel: "C1", Announce: everything(t), Failures: tc.failures}
+			d := rules.Decide(announce.Input{Poll: announce.Poll{Tasks: []tasks.Task{polled("a", tasks.Completed, tc.code, 2)}}, Last: last}, t0)
+			if got := describe(d.Entries); got != tc.want {
+				t.Errorf("entries = %s, want %s", got, tc.want)
+			}
+			if len(d.Entries) == 1 && d.Entries[0].Task.Failed != (d.Entries[0].Event == tasks.EventFailed) {
+				t.Errorf("snapshot Failed = %v for event %s", d.Entries[0].Task.Failed, d.Entries[0].Event)
+			}
+		})
+	}
+	// Only failures are announced under "failed".
+	rules := announce.Rules{Channel: "C1", Announce: mustSet(t, "failed")}
+	d := rules.Decide(announce.Input{Poll: announce.Poll{Tasks: []tasks.Task{polled("a", tasks.Completed, tasks.ResultTimedOut, 2)}}, Last: last}, t0)
+	if got := describe(d.Entries); got != "C1 a:failed(started)" {
+		t.Errorf("a timed-out task under TASKBOT_ANNOUNCE_STATES=failed: %s", got)
+	}
+}

@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -95,6 +97,77 @@ func TestCheckCommand(t *testing.T) {
 	}
 	if n := len(e.slack.Posts()); n != 0 || e.slack.Joins() != 0 {
 		t.Errorf("check posted %d messages and joined %d times; it must be read-only", n, e.slack.Joins())
+	}
+}
+
+// silentServer is a TCP server that accepts connections and never answers (a hung API behind a
+// load balancer); it returns its http:// URL.
+func silentServer(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return "http://" + ln.Addr().String()
+}
+
+// TestCheckHangingAcronis: an ACRONIS_URL that accepts connections and never answers fails the
+// Acronis checks on their own time limit, and the Slack checks still run and pass. Before each
+// check had its own limit, the Acronis sign-in used up the whole minute and Slack was reported
+// as failing.
+func TestCheckHangingAcronis(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	e.slack.SetChannel("C0123ABCDEF", "ops-alerts", true)
+	e.set("ACRONIS_URL", silentServer(t))
+
+	var out syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(context.Background(), []string{"check"}, e.getenv, strings.NewReader(""), &out, &out)
+	}()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(50 * time.Second): // the limit is 15 s a check; the old whole-check limit was 60 s
+		t.Fatalf("check still running after 50s:\n%s", out.String())
+	}
+	code := exitCode(err, &out)
+	got := out.String()
+	if code != 1 {
+		t.Errorf("exit %d, want 1\n%s", code, got)
+	}
+	for _, w := range []string{
+		"FAIL Acronis sign-in at " + e.getenv("ACRONIS_URL") + ": no answer within 15s (token: context deadline exceeded)\n",
+		"skip the task list check (no answer from ACRONIS_URL)",
+		"ok   Slack bot token: signed in as @",
+		"ok   Slack channel C0123ABCDEF: the bot is a member of #ops-alerts",
+		"1 check failed",
+	} {
+		if !strings.Contains(got, w) {
+			t.Errorf("output lacks %q:\n%s", w, got)
+		}
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -86,13 +87,17 @@ const (
 	// checkLimit is how long each check may take, so that a server that accepts connections and
 	// never answers fails its own check and leaves the others their time.
 	checkLimit = 15 * time.Second
+	// maxClockSkew is the largest difference between the host clock and a server's Date header
+	// that passes. Slack refuses requests whose signature timestamp is more than 5 minutes off
+	// (https://api.slack.com/authentication/verifying-requests-from-slack); a minute leaves room.
+	maxClockSkew = time.Minute
 )
 
 // check is `taskbot check`: read-only checks of the configuration against Acronis and Slack,
 // each reported on a line with what to do when it fails, each with its own time limit
 // (checkLimit). Exit status 1 when one fails. It never posts, joins or writes anything: the
 // Slack calls are auth.test, conversations.info and, with SLACK_APP_TOKEN,
-// apps.connections.open.
+// apps.connections.open; the clock checks are plain GETs without credentials.
 func check(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
 	cfg, err := loadConfig(getenv, needs{acronis: true, slack: true})
 	if err != nil {
@@ -126,7 +131,10 @@ func check(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	case failed:
 		c.skip("the task list check (no token)")
 	case timedOut:
-		c.skip("the task list check (no answer from ACRONIS_URL)")
+		c.skip("the task list check and the Acronis clock check (no answer from ACRONIS_URL)")
+	}
+	if c.last != timedOut {
+		c.step(ctx, "Host clock vs Acronis at "+cfg.AcronisURL, c.clock(cfg.AcronisURL))
 	}
 
 	api := newSlackClient(cfg)
@@ -152,7 +160,10 @@ func check(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	case failed:
 		c.skip("the channel check (the bot token does not work)")
 	case timedOut:
-		c.skip("the channel check (no answer from SLACK_API_URL)")
+		c.skip("the channel check and the Slack clock check (no answer from SLACK_API_URL)")
+	}
+	if c.last != timedOut {
+		c.step(ctx, "Host clock vs Slack at "+cfg.SlackAPIURL, c.clock(cfg.SlackAPIURL))
 	}
 	if cfg.SlackAppToken != "" {
 		c.step(ctx, "Slack app-level token (Socket Mode)", func(ctx context.Context) (bool, string) {
@@ -214,6 +225,66 @@ func (c *checkRun) step(ctx context.Context, what string, fn func(ctx context.Co
 
 // skip prints that the checks named by what were not run.
 func (c *checkRun) skip(what string) { fmt.Fprintln(c.out, "skip "+what) }
+
+// clock is the check that the host clock is within maxClockSkew of the Date header with which
+// rawURL answers a plain GET (no credentials, no redirects followed: any answer has a Date).
+func (c *checkRun) clock(rawURL string) func(ctx context.Context) (bool, string) {
+	return func(ctx context.Context) (bool, string) {
+		skew, err := clockSkew(ctx, &http.Client{Timeout: c.limit}, rawURL)
+		switch {
+		case errors.Is(err, errNoDate):
+			return true, "not compared (" + err.Error() + ")"
+		case err != nil:
+			return false, err.Error()
+		}
+		off := skew.Abs().Round(time.Second)
+		if off > maxClockSkew {
+			side := "ahead of"
+			if skew < 0 {
+				side = "behind"
+			}
+			return false, fmt.Sprintf("the host clock is %v off (%s the server's); enable time synchronisation (NTP)", off, side)
+		}
+		return true, fmt.Sprintf("the host clock is within %v of the server's", max(off, time.Second))
+	}
+}
+
+// errNoDate is returned by clockSkew for an answer without a valid Date header.
+var errNoDate = errors.New("the answer has no valid Date header")
+
+// clockSkew sends GET rawURL with hc and returns how far the host clock is from the answer's
+// Date header (RFC 9110, section 6.6.1; whole seconds, so the result is good to about half a
+// second): positive when the host clock is ahead. The host's time is taken halfway through the
+// request. Any status will do, and redirects are
+// not followed (a 3xx carries a Date too). Errors: the request failed ("GET host: …"), or
+// errNoDate.
+func clockSkew(ctx context.Context, hc *http.Client, rawURL string) (time.Duration, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return 0, fmt.Errorf("GET %s: %w", rawURL, err)
+	}
+	noRedirects := *hc
+	noRedirects.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	sent := time.Now()
+	resp, err := noRedirects.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // the URL is in our own prefix
+		}
+		return 0, fmt.Errorf("GET %s: %w", req.URL.Redacted(), err)
+	}
+	received := time.Now()
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	date, err := http.ParseTime(resp.Header.Get("Date"))
+	if err != nil {
+		return 0, fmt.Errorf("GET %s: %s: %w", req.URL.Redacted(), resp.Status, errNoDate)
+	}
+	// Date is truncated to the second: the server's clock read between date and date+1s.
+	host := sent.Add(received.Sub(sent) / 2)
+	return host.Sub(date.Add(500 * time.Millisecond)), nil
+}
 
 // explainAcronis is err with its fix from the Acronis error table: "GET /tasks: 403 … — the
 // API client lacks the scope …". An error of a check that ran out of time (ctx ended) gets no

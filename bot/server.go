@@ -59,9 +59,10 @@ type ServerConfig struct {
 type Server struct {
 	cfg ServerConfig
 
-	inflight sync.WaitGroup
-	base     context.Context    // parent of every answer's context
-	cancel   context.CancelFunc // cancels answers still running when Drain gives up
+	inflight   sync.WaitGroup
+	base       context.Context    // parent of every answer's context
+	cancel     context.CancelFunc // cancels answers still running when Drain gives up
+	deliveries deliveries         // Socket Mode envelopes of the last redeliveryWindow
 }
 
 // NewServer returns a Server for cfg with its defaults filled in.

@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -80,86 +82,215 @@ func plainUsage(s string) string {
 	return strings.NewReplacer("&amp;", "&", "&lt;", "<", "&gt;", ">", "`", "", "*", "").Replace(s)
 }
 
+// Limits of `taskbot check`.
+const (
+	// checkLimit is how long each check may take, so that a server that accepts connections and
+	// never answers fails its own check and leaves the others their time.
+	checkLimit = 15 * time.Second
+	// maxClockSkew is the largest difference between the host clock and a server's Date header
+	// that passes. Slack refuses requests whose signature timestamp is more than 5 minutes off
+	// (https://api.slack.com/authentication/verifying-requests-from-slack); a minute leaves room.
+	maxClockSkew = time.Minute
+)
+
 // check is `taskbot check`: read-only checks of the configuration against Acronis and Slack,
-// each reported on a line with what to do when it fails. Exit status 1 when one fails.
+// each reported on a line with what to do when it fails, each with its own time limit
+// (checkLimit). Exit status 1 when one fails. It never posts, joins or writes anything: the
+// Slack calls are auth.test, conversations.info and, with SLACK_APP_TOKEN,
+// apps.connections.open; the clock checks are plain GETs without credentials.
 func check(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
 	cfg, err := loadConfig(getenv, needs{acronis: true, slack: true})
 	if err != nil {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	failed := 0
-	report := func(ok bool, what, detail string) {
-		mark := "ok  "
-		if !ok {
-			mark = "FAIL"
-			failed++
-		}
-		fmt.Fprintf(stdout, "%s %s", mark, what)
-		if detail != "" {
-			fmt.Fprintf(stdout, ": %s", detail)
-		}
-		fmt.Fprintln(stdout)
-	}
+	c := &checkRun{out: stdout, limit: checkLimit}
 
 	client, err := newTasksClient(cfg, log)
 	if err != nil {
 		return err
 	}
-	if err := client.Token(ctx); err != nil {
-		report(false, "Acronis sign-in at "+cfg.AcronisURL, explainAcronis(err))
-		fmt.Fprintln(stdout, "skip the task list check (no token)")
-	} else {
-		report(true, "Acronis sign-in at "+cfg.AcronisURL, "the API client got a token")
-		res, err := client.List(ctx, tasks.Query{States: []tasks.State{tasks.Started, tasks.Paused}, Limit: 10, MaxTasks: 10})
-		if err != nil {
-			report(false, "Task Manager API: list tasks", explainAcronis(err))
-		} else {
+	switch c.step(ctx, "Acronis sign-in at "+cfg.AcronisURL, func(ctx context.Context) (bool, string) {
+		if err := client.Token(ctx); err != nil {
+			return false, explainAcronis(ctx, err)
+		}
+		return true, "the API client got a token"
+	}) {
+	case passed:
+		c.step(ctx, "Task Manager API: list tasks", func(ctx context.Context) (bool, string) {
+			res, err := client.List(ctx, tasks.Query{States: []tasks.State{tasks.Started, tasks.Paused}, Limit: 10, MaxTasks: 10})
+			if err != nil {
+				return false, explainAcronis(ctx, err)
+			}
 			n := fmt.Sprint(len(res.Tasks))
 			if res.More {
 				n += "+"
 			}
-			report(true, "Task Manager API: list tasks", n+" tasks in progress now")
-		}
+			return true, n + " tasks in progress now"
+		})
+	case failed:
+		c.skip("the task list check (no token)")
+	case timedOut:
+		c.skip("the task list check and the Acronis clock check (no answer from ACRONIS_URL)")
+	}
+	if c.last != timedOut {
+		c.step(ctx, "Host clock vs Acronis at "+cfg.AcronisURL, c.clock(cfg.AcronisURL))
 	}
 
 	api := newSlackClient(cfg)
-	auth, err := api.AuthTestContext(ctx)
-	if err != nil {
-		report(false, "Slack bot token", bot.ExplainSlack("auth.test", err))
-		fmt.Fprintln(stdout, "skip the channel check (the bot token does not work)")
-	} else {
-		report(true, "Slack bot token", fmt.Sprintf("signed in as @%s in workspace %s", auth.User, auth.Team))
-		ch, err := api.GetConversationInfoContext(ctx, &slack.GetConversationInfoInput{ChannelID: cfg.SlackChannel})
-		switch {
-		case err != nil:
-			report(false, "Slack channel "+cfg.SlackChannel, bot.ExplainSlack("conversations.info", err))
-		case !ch.IsMember:
-			report(false, "Slack channel "+cfg.SlackChannel, fmt.Sprintf("the bot is not a member of #%s; invite it with /invite @%s in that channel", ch.Name, auth.User))
-		default:
-			report(true, "Slack channel "+cfg.SlackChannel, fmt.Sprintf("the bot is a member of #%s", ch.Name))
+	var auth *slack.AuthTestResponse
+	switch c.step(ctx, "Slack bot token", func(ctx context.Context) (bool, string) {
+		var err error
+		if auth, err = api.AuthTestContext(ctx); err != nil {
+			return false, bot.ExplainSlack("auth.test", err)
 		}
+		return true, fmt.Sprintf("signed in as @%s in workspace %s", auth.User, auth.Team)
+	}) {
+	case passed:
+		c.step(ctx, "Slack channel "+cfg.SlackChannel, func(ctx context.Context) (bool, string) {
+			ch, err := api.GetConversationInfoContext(ctx, &slack.GetConversationInfoInput{ChannelID: cfg.SlackChannel})
+			switch {
+			case err != nil:
+				return false, bot.ExplainSlack("conversations.info", err)
+			case !ch.IsMember:
+				return false, fmt.Sprintf("the bot is not a member of #%s; invite it with /invite @%s in that channel", ch.Name, auth.User)
+			}
+			return true, fmt.Sprintf("the bot is a member of #%s", ch.Name)
+		})
+	case failed:
+		c.skip("the channel check (the bot token does not work)")
+	case timedOut:
+		c.skip("the channel check and the Slack clock check (no answer from SLACK_API_URL)")
+	}
+	if c.last != timedOut {
+		c.step(ctx, "Host clock vs Slack at "+cfg.SlackAPIURL, c.clock(cfg.SlackAPIURL))
 	}
 	if cfg.SlackAppToken != "" {
-		if _, _, err := api.StartSocketModeContext(ctx); err != nil {
-			report(false, "Slack app-level token (Socket Mode)", bot.ExplainSlack("apps.connections.open", err))
-		} else {
-			report(true, "Slack app-level token (Socket Mode)", "Socket Mode connections can be opened")
-		}
+		c.step(ctx, "Slack app-level token (Socket Mode)", func(ctx context.Context) (bool, string) {
+			if _, _, err := api.StartSocketModeContext(ctx); err != nil {
+				return false, bot.ExplainSlack("apps.connections.open", err)
+			}
+			return true, "Socket Mode connections can be opened"
+		})
 	}
-	if failed > 0 {
-		return fmt.Errorf("%d check%s failed", failed, plural(failed))
+	if c.failed > 0 {
+		return fmt.Errorf("%d check%s failed", c.failed, plural(c.failed))
 	}
 	fmt.Fprintln(stdout, "all checks passed")
 	return nil
 }
 
+// checkOutcome is how one check of `taskbot check` ended.
+type checkOutcome int
+
+const (
+	passed   checkOutcome = iota
+	failed                // the check got an answer, and it was wrong
+	timedOut              // the check ran out of its time limit
+)
+
+// checkRun prints the lines of `taskbot check` ("ok   what: detail", "FAIL what: detail",
+// "skip …") and counts the failures.
+type checkRun struct {
+	out    io.Writer
+	limit  time.Duration // of each check
+	failed int
+	last   checkOutcome // of the latest step
+}
+
+// step runs one check under its own time limit, derived from ctx, and prints its line. fn
+// reports whether the check passed and the detail to print; a check that failed because its
+// time ran out says so in front of fn's detail.
+func (c *checkRun) step(ctx context.Context, what string, fn func(ctx context.Context) (ok bool, detail string)) checkOutcome {
+	sctx, cancel := context.WithTimeout(ctx, c.limit)
+	defer cancel()
+	ok, detail := fn(sctx)
+	c.last = passed
+	mark := "ok  "
+	if !ok {
+		mark, c.last = "FAIL", failed
+		c.failed++
+		if ctx.Err() == nil && errors.Is(sctx.Err(), context.DeadlineExceeded) {
+			c.last = timedOut
+			detail = fmt.Sprintf("no answer within %v (%s)", c.limit, detail)
+		}
+	}
+	fmt.Fprintf(c.out, "%s %s", mark, what)
+	if detail != "" {
+		fmt.Fprintf(c.out, ": %s", detail)
+	}
+	fmt.Fprintln(c.out)
+	return c.last
+}
+
+// skip prints that the checks named by what were not run.
+func (c *checkRun) skip(what string) { fmt.Fprintln(c.out, "skip "+what) }
+
+// clock is the check that the host clock is within maxClockSkew of the Date header with which
+// rawURL answers a plain GET (no credentials, no redirects followed: any answer has a Date).
+func (c *checkRun) clock(rawURL string) func(ctx context.Context) (bool, string) {
+	return func(ctx context.Context) (bool, string) {
+		skew, err := clockSkew(ctx, &http.Client{Timeout: c.limit}, rawURL)
+		switch {
+		case errors.Is(err, errNoDate):
+			return true, "not compared (" + err.Error() + ")"
+		case err != nil:
+			return false, err.Error()
+		}
+		off := skew.Abs().Round(time.Second)
+		if off > maxClockSkew {
+			side := "ahead of"
+			if skew < 0 {
+				side = "behind"
+			}
+			return false, fmt.Sprintf("the host clock is %v off (%s the server's); enable time synchronisation (NTP)", off, side)
+		}
+		return true, fmt.Sprintf("the host clock is within %v of the server's", max(off, time.Second))
+	}
+}
+
+// errNoDate is returned by clockSkew for an answer without a valid Date header.
+var errNoDate = errors.New("the answer has no valid Date header")
+
+// clockSkew sends GET rawURL with hc and returns how far the host clock is from the answer's
+// Date header (RFC 9110, section 6.6.1; whole seconds, so the result is good to about half a
+// second): positive when the host clock is ahead. The host's time is taken halfway through the
+// request. Any status will do, and redirects are
+// not followed (a 3xx carries a Date too). Errors: the request failed ("GET host: …"), or
+// errNoDate.
+func clockSkew(ctx context.Context, hc *http.Client, rawURL string) (time.Duration, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return 0, fmt.Errorf("GET %s: %w", rawURL, err)
+	}
+	noRedirects := *hc
+	noRedirects.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	sent := time.Now()
+	resp, err := noRedirects.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // the URL is in our own prefix
+		}
+		return 0, fmt.Errorf("GET %s: %w", req.URL.Redacted(), err)
+	}
+	received := time.Now()
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	date, err := http.ParseTime(resp.Header.Get("Date"))
+	if err != nil {
+		return 0, fmt.Errorf("GET %s: %s: %w", req.URL.Redacted(), resp.Status, errNoDate)
+	}
+	// Date is truncated to the second: the server's clock read between date and date+1s.
+	host := sent.Add(received.Sub(sent) / 2)
+	return host.Sub(date.Add(500 * time.Millisecond)), nil
+}
+
 // explainAcronis is err with its fix from the Acronis error table: "GET /tasks: 403 … — the
-// API client lacks the scope …".
-func explainAcronis(err error) string {
-	if fix := tasks.Fix(err); fix != "" {
+// API client lacks the scope …". An error of a check that ran out of time (ctx ended) gets no
+// fix: the table's advice for a timeout is about a slow API, not an unreachable one.
+func explainAcronis(ctx context.Context, err error) string {
+	if fix := tasks.Fix(err); fix != "" && ctx.Err() == nil {
 		return err.Error() + " — " + fix
 	}
 	return err.Error()

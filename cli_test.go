@@ -5,7 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -88,13 +95,164 @@ func TestCheckCommand(t *testing.T) {
 	if err != nil {
 		t.Fatalf("all good: %v\n%s", err, out.String())
 	}
-	for _, w := range []string{"ok   Acronis sign-in", "ok   Task Manager API: list tasks: 1 tasks in progress", "ok   Slack bot token", "ok   Slack channel C0123ABCDEF", "all checks passed"} {
+	for _, w := range []string{"ok   Acronis sign-in", "ok   Task Manager API: list tasks: 1 tasks in progress", "ok   Host clock vs Acronis",
+		"ok   Slack bot token", "ok   Slack channel C0123ABCDEF", "ok   Host clock vs Slack", "all checks passed"} {
 		if !strings.Contains(out.String(), w) {
 			t.Errorf("output lacks %q:\n%s", w, out.String())
 		}
 	}
 	if n := len(e.slack.Posts()); n != 0 || e.slack.Joins() != 0 {
 		t.Errorf("check posted %d messages and joined %d times; it must be read-only", n, e.slack.Joins())
+	}
+}
+
+// silentServer is a TCP server that accepts connections and never answers (a hung API behind a
+// load balancer); it returns its http:// URL.
+func silentServer(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return "http://" + ln.Addr().String()
+}
+
+// TestCheckHangingAcronis: an ACRONIS_URL that accepts connections and never answers fails the
+// Acronis checks on their own time limit, and the Slack checks still run and pass. Before each
+// check had its own limit, the Acronis sign-in used up the whole minute and Slack was reported
+// as failing.
+func TestCheckHangingAcronis(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	e.slack.SetChannel("C0123ABCDEF", "ops-alerts", true)
+	e.set("ACRONIS_URL", silentServer(t))
+
+	var out syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(context.Background(), []string{"check"}, e.getenv, strings.NewReader(""), &out, &out)
+	}()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(50 * time.Second): // the limit is 15 s a check; the old whole-check limit was 60 s
+		t.Fatalf("check still running after 50s:\n%s", out.String())
+	}
+	code := exitCode(err, &out)
+	got := out.String()
+	if code != 1 {
+		t.Errorf("exit %d, want 1\n%s", code, got)
+	}
+	for _, w := range []string{
+		"FAIL Acronis sign-in at " + e.getenv("ACRONIS_URL") + ": no answer within 15s (token: context deadline exceeded)\n",
+		"skip the task list check and the Acronis clock check",
+		"ok   Slack bot token: signed in as @",
+		"ok   Slack channel C0123ABCDEF: the bot is a member of #ops-alerts",
+		"ok   Host clock vs Slack",
+		"1 check failed",
+	} {
+		if !strings.Contains(got, w) {
+			t.Errorf("output lacks %q:\n%s", w, got)
+		}
+	}
+}
+
+// skewedProxy is a reverse proxy to target whose answers carry a Date header off by offset
+// (the rest of each answer is target's).
+func skewedProxy(t *testing.T, target string, offset time.Duration) string {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) { r.SetURL(u) },
+		ModifyResponse: func(resp *http.Response) error {
+			resp.Header.Set("Date", time.Now().Add(offset).UTC().Format(http.TimeFormat))
+			return nil
+		},
+	}
+	srv := httptest.NewServer(rp)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// TestCheckClockSkew: Acronis or Slack answering with a Date header hours away from the host
+// clock fails that service's clock check with the fix; a few seconds pass.
+func TestCheckClockSkew(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name                 string
+		acronisOff, slackOff time.Duration // of the server's clock from the host's
+		wantFail             string        // the failing line, up to the offset
+		wantSide             string        // and after it
+		wantOK               []string
+	}{
+		{"Acronis 3 hours ahead", 3 * time.Hour, 0,
+			"FAIL Host clock vs Acronis at http://127.0.0.1:", "off (behind the server's); enable time synchronisation (NTP)",
+			[]string{"ok   Host clock vs Slack", "ok   Acronis sign-in", "ok   Task Manager API", "ok   Slack bot token", "ok   Slack channel"}},
+		{"Slack 3 hours behind", 0, -3 * time.Hour,
+			"FAIL Host clock vs Slack at http://127.0.0.1:", "off (ahead of the server's); enable time synchronisation (NTP)",
+			[]string{"ok   Host clock vs Acronis", "ok   Acronis sign-in", "ok   Task Manager API", "ok   Slack bot token", "ok   Slack channel"}},
+		{"20 seconds either way pass", 20 * time.Second, -20 * time.Second,
+			"", "",
+			[]string{"ok   Host clock vs Acronis", "ok   Host clock vs Slack", "all checks passed"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newTestEnv(t)
+			e.slack.SetChannel("C0123ABCDEF", "ops-alerts", true)
+			e.set("ACRONIS_URL", skewedProxy(t, e.api.URL, tc.acronisOff))
+			e.set("SLACK_API_URL", skewedProxy(t, e.slack.URL(), tc.slackOff)+"/")
+
+			var out bytes.Buffer
+			err := run(context.Background(), []string{"check"}, e.getenv, strings.NewReader(""), &out, &out)
+			code := exitCode(err, &out)
+			got := out.String()
+			wantCode := 0
+			if tc.wantFail != "" {
+				wantCode = 1
+				// The Date header has whole seconds: the offset read is 3h give or take a second.
+				m := regexp.MustCompile(regexp.QuoteMeta(tc.wantFail) + `.*: the host clock is (\S+) ` + regexp.QuoteMeta(tc.wantSide)).FindStringSubmatch(got)
+				if m == nil {
+					t.Errorf("output lacks %q … the host clock is … %q:\n%s", tc.wantFail, tc.wantSide, got)
+				} else if d, err := time.ParseDuration(m[1]); err != nil || (d-3*time.Hour).Abs() > 2*time.Second {
+					t.Errorf("the host clock is %s off, want about 3h:\n%s", m[1], got)
+				}
+			}
+			if code != wantCode {
+				t.Errorf("exit %d, want %d\n%s", code, wantCode, got)
+			}
+			for _, w := range tc.wantOK {
+				if !strings.Contains(got, w) {
+					t.Errorf("output lacks %q:\n%s", w, got)
+				}
+			}
+			if n := len(e.slack.Posts()); n != 0 || e.slack.Joins() != 0 {
+				t.Errorf("check posted %d messages and joined %d times; it must be read-only", n, e.slack.Joins())
+			}
+		})
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"sync"
 	"time"
 
@@ -58,9 +59,10 @@ type ServerConfig struct {
 type Server struct {
 	cfg ServerConfig
 
-	inflight sync.WaitGroup
-	base     context.Context    // parent of every answer's context
-	cancel   context.CancelFunc // cancels answers still running when Drain gives up
+	inflight   sync.WaitGroup
+	base       context.Context    // parent of every answer's context
+	cancel     context.CancelFunc // cancels answers still running when Drain gives up
+	deliveries deliveries         // Socket Mode envelopes of the last redeliveryWindow
 }
 
 // NewServer returns a Server for cfg with its defaults filled in.
@@ -143,7 +145,9 @@ func (s *Server) verified(w http.ResponseWriter, r *http.Request) (url.Values, b
 	}
 	if err != nil {
 		s.cfg.Metrics.Commands.WithLabelValues("bad_signature").Inc()
-		s.cfg.Logger.Warn("rejected a request with a missing, bad or stale signature", "path", r.URL.Path, "remote", r.RemoteAddr)
+		reason, fix := rejection(err)
+		s.cfg.Logger.Warn("rejected a request with a missing, bad or stale signature", "path", r.URL.Path, "remote", r.RemoteAddr,
+			"reason", reason, requestSkew(r.Header.Get("X-Slack-Request-Timestamp"), time.Now()), "fix", fix)
 		http.Error(w, "invalid or stale request signature", http.StatusUnauthorized)
 		return nil, false
 	}
@@ -157,6 +161,41 @@ func (s *Server) verified(w http.ResponseWriter, r *http.Request) (url.Values, b
 		return nil, false
 	}
 	return form, true
+}
+
+// rejection words a slack.SecretsVerifier error for the log: a stable reason ("stale
+// timestamp", "signature mismatch", "missing headers", "malformed headers") and what to check.
+// slack-go checks the timestamp before the signature, so a stale request says nothing about
+// the secret.
+func rejection(err error) (reason, fix string) {
+	switch {
+	case errors.Is(err, slack.ErrExpiredTimestamp):
+		return "stale timestamp", "if skew is about the same on every request, the host clock is off: enable time synchronisation (NTP); otherwise the request was delayed or replayed"
+	case errors.Is(err, slack.ErrInvalidSignature):
+		return "signature mismatch", "check SLACK_SIGNING_SECRET (Slack app → Basic Information → Signing Secret) and that no proxy rewrites the body"
+	case errors.Is(err, slack.ErrMissingHeaders):
+		return "missing headers", "the request did not come from Slack, or a proxy dropped the X-Slack-* headers"
+	case errors.Is(err, slack.ErrInvalidConfiguration):
+		return "no signing secret", "set SLACK_SIGNING_SECRET"
+	}
+	return "malformed headers", "the request did not come from Slack"
+}
+
+// requestSkew is the log attribute "skew" of a request whose X-Slack-Request-Timestamp header
+// (Unix seconds) is ts: the host clock now minus that timestamp, in whole seconds (positive:
+// the request is older than the host clock says, or the host clock is ahead). About zero on a
+// request rejected for a wrong secret; beyond Slack's 5-minute window
+// (https://api.slack.com/authentication/verifying-requests-from-slack) for a skewed clock. "missing" or
+// "not a number" when the header is absent or not an integer.
+func requestSkew(ts string, now time.Time) slog.Attr {
+	if ts == "" {
+		return slog.String("skew", "missing")
+	}
+	secs, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return slog.String("skew", "not a number")
+	}
+	return slog.Duration("skew", now.Sub(time.Unix(secs, 0)).Round(time.Second))
 }
 
 func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request) {

@@ -3,13 +3,18 @@ package bot
 import (
 	"bytes"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/taskbot/taskbot/bot/bottest"
 )
 
 // signatureVector is Slack's documented request-signing example
@@ -81,4 +86,69 @@ func TestSlackSignatureVector(t *testing.T) {
 			t.Fatal("a rejected request reached the API")
 		}
 	})
+}
+
+// TestRejectedSignatureLogsSkew: the warning about a rejected request says how far its
+// X-Slack-Request-Timestamp is from the host clock, so that a skewed clock (minutes or hours)
+// and a wrong secret (about zero) can be told apart.
+func TestRejectedSignatureLogsSkew(t *testing.T) {
+	skewOf := regexp.MustCompile(`skew=("[^"]*"|\S+)`)
+	reasonOf := regexp.MustCompile(`reason="([^"]*)"`)
+	body := []byte("command=%2Ftasks&text=paused")
+	for _, tc := range []struct {
+		name       string
+		sign       func(req *http.Request)
+		wantReason string
+		wantSkew   func(v string) bool
+		skewWanted string
+	}{
+		{"wrong secret, clock right", func(req *http.Request) { bottest.Sign(req, "not-the-secret", body, time.Now()) },
+			"signature mismatch", func(v string) bool { d, err := time.ParseDuration(v); return err == nil && d.Abs() <= 2*time.Second }, "about 0s"},
+		{"request 3 hours old (host clock ahead)", func(req *http.Request) { bottest.Sign(req, secret, body, time.Now().Add(-3*time.Hour)) },
+			"stale timestamp", func(v string) bool {
+				d, err := time.ParseDuration(v)
+				return err == nil && (d-3*time.Hour).Abs() <= 2*time.Second
+			}, "about 3h0m0s"},
+		{"request 10 minutes ahead (host clock behind)", func(req *http.Request) { bottest.Sign(req, secret, body, time.Now().Add(10*time.Minute)) },
+			"stale timestamp", func(v string) bool {
+				d, err := time.ParseDuration(v)
+				return err == nil && (d+10*time.Minute).Abs() <= 2*time.Second
+			}, "about -10m0s"},
+		{"no timestamp", func(req *http.Request) { req.Header.Set("X-Slack-Signature", "v0=00") },
+			"missing headers", func(v string) bool { return v == "missing" }, `"missing"`},
+		{"timestamp not a number", func(req *http.Request) {
+			bottest.Sign(req, secret, body, time.Now())
+			req.Header.Set("X-Slack-Request-Timestamp", "yesterday")
+		}, "malformed headers", func(v string) bool { return v == "not a number" }, `"not a number"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs logBuffer
+			api := &countingLister{}
+			s := NewServer(ServerConfig{SigningSecret: secret, Answerer: NewAnswerer(api, nil, nil, nil), Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			hs := httptest.NewServer(s.Handler())
+			defer hs.Close()
+			req, _ := http.NewRequest("POST", hs.URL+"/slack/commands", bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			tc.sign(req)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusUnauthorized || api.calls.Load() != 0 {
+				t.Fatalf("status %d with %d API calls, want 401 and none", resp.StatusCode, api.calls.Load())
+			}
+			line := logs.String()
+			m := skewOf.FindStringSubmatch(line)
+			if m == nil || !tc.wantSkew(strings.Trim(m[1], `"`)) {
+				t.Errorf("skew in the log is %q, want %s:\n%s", m, tc.skewWanted, line)
+			}
+			if r := reasonOf.FindStringSubmatch(line); r == nil || r[1] != tc.wantReason {
+				t.Errorf("reason in the log is %q, want %q:\n%s", r, tc.wantReason, line)
+			}
+			if strings.Contains(line, secret) {
+				t.Errorf("the log holds the signing secret:\n%s", line)
+			}
+		})
+	}
 }

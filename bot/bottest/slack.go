@@ -105,7 +105,7 @@ func (s *Slack) conversationsInfo(w http.ResponseWriter, r *http.Request) {
 
 // NewSlack starts a fake Slack; its API base URL (for SLACK_API_URL) is URL().
 func NewSlack() *Slack {
-	s := &Slack{chans: map[string]channel{}, sock: socketMode{ready: make(chan struct{}), acks: map[string]chan json.RawMessage{}}}
+	s := &Slack{chans: map[string]channel{}, sock: socketMode{ready: make(chan struct{}), acks: map[string][]chan json.RawMessage{}, counts: map[string]int{}}}
 	s.Server = slacktest.NewTestServer(func(c slacktest.Customize) {
 		c.Handle("/chat.postMessage", s.handle("chat.postMessage"))
 		c.Handle("/chat.update", s.handle("chat.update"))

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/taskbot/taskbot/bot/bottest"
 	"github.com/taskbot/taskbot/tasks"
 )
 
@@ -69,6 +70,20 @@ func TestTasksCommand(t *testing.T) {
 			t.Fatalf("exit %d, output %q", code, out.String())
 		}
 	})
+}
+
+// TestCheckNamesTheScopeTheChannelCheckLacks: conversations.info needs channels:read (and
+// groups:read for private channels), not chat:write.
+func TestCheckNamesTheScopeTheChannelCheckLacks(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	e.slack.Fail(bottest.Fault{Method: "conversations.info", Error: "missing_scope"})
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"check"}, e.getenv, strings.NewReader(""), &out, &out)
+	if code := exitCode(err, &out); code != 1 || !strings.Contains(out.String(), "FAIL Slack channel C0123ABCDEF: missing_scope") ||
+		!strings.Contains(out.String(), "channels:read and groups:read") || strings.Contains(out.String(), "chat:write") {
+		t.Fatalf("exit %d\n%s", code, out.String())
+	}
 }
 
 func TestCheckCommand(t *testing.T) {

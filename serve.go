@@ -94,7 +94,13 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	}
 	defer store.Close()
 
+	// The poller and the slash commands each have a client of their own (connections and
+	// token): a poll stuck on a slow or misbehaving API never holds up an answer.
 	client, err := newTasksClient(cfg, log)
+	if err != nil {
+		return err
+	}
+	commands, err := newTasksClient(cfg, log)
 	if err != nil {
 		return err
 	}
@@ -109,7 +115,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		Interval: cfg.PollInterval, OnQueued: ann.Wake, Logger: log, Metrics: pipeline})
 	srv := bot.NewServer(bot.ServerConfig{
 		SigningSecret:  cfg.SlackSigningSecret,
-		Answerer:       bot.NewAnswerer(client, cfg.Failures, log, slackMetrics),
+		Answerer:       bot.NewAnswerer(commands, cfg.Failures, log, slackMetrics),
 		Ready:          allReady(poller.Ready, ann.Ready),
 		MetricsHandler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
 		Logger:         log,

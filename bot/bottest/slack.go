@@ -35,8 +35,9 @@ type Post struct {
 	Token     string
 }
 
-// Fault makes the next Times calls to Method fail ("" matches both methods), of Channel when it
-// is set, and only replies in a thread when InThread is set.
+// Fault makes the next Times calls to Method fail ("" matches chat.postMessage and chat.update;
+// conversations.info takes an Error only), of Channel when it is set, and only replies in a
+// thread when InThread is set.
 type Fault struct {
 	Method     string
 	Channel    string
@@ -91,6 +92,11 @@ func (s *Slack) Joins() int {
 func (s *Slack) conversationsInfo(w http.ResponseWriter, r *http.Request) {
 	r.ParseForm()
 	id := r.Form.Get("channel")
+	if f, ok := s.fault("conversations.info", id, ""); ok && f.Error != "" {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"ok":false,"error":%q}`, f.Error)
+		return
+	}
 	s.mu.Lock()
 	ch, ok := s.chans[id]
 	s.mu.Unlock()

@@ -172,6 +172,11 @@ func (a *Announcer) drain(ctx context.Context, channel string, wake chan struct{
 			if err == nil {
 				failures = 0
 				a.unblock(channel, log)
+				if e.Refresh {
+					// chat.update is rate-limited per workspace (Tier 3), not by the channel's
+					// one message a second: a refresh does not take a posting slot.
+					wait = a.cfg.Pace / 5
+				}
 				break
 			}
 			failures++

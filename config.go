@@ -115,6 +115,10 @@ var (
 // contain a secret's value.
 func loadConfig(getenv func(string) string, n needs) (*Config, error) {
 	e := readEnv(getenv)
+	// A value in the wrong variable may be a secret: never echo one (the secrets set in this
+	// environment, and anything shaped like a Slack token).
+	r := redactor{secrets: []string{e.AcronisClientSecret, e.SlackSigningSecret, e.SlackBotToken, e.SlackAppToken}}
+	display, looksSecret := r.display, r.secret
 	var p []string
 	c := &Config{}
 
@@ -175,8 +179,8 @@ func loadConfig(getenv func(string) string, n needs) (*Config, error) {
 	if c.DBPath == "" {
 		c.DBPath = defaultDBPath
 	}
-	c.PollInterval = duration("TASKBOT_POLL_INTERVAL", text("TASKBOT_POLL_INTERVAL", e.PollInterval, false, ""), defaultPollInterval, &p)
-	c.AcronisTimeout = duration("ACRONIS_TIMEOUT", text("ACRONIS_TIMEOUT", e.AcronisTimeout, false, ""), defaultAcronisTimeout, &p)
+	c.PollInterval = r.duration("TASKBOT_POLL_INTERVAL", text("TASKBOT_POLL_INTERVAL", e.PollInterval, false, ""), defaultPollInterval, &p)
+	c.AcronisTimeout = r.duration("ACRONIS_TIMEOUT", text("ACRONIS_TIMEOUT", e.AcronisTimeout, false, ""), defaultAcronisTimeout, &p)
 	states := text("TASKBOT_ANNOUNCE_STATES", e.AnnounceStates, false, "")
 	if states == "" {
 		states = defaultAnnounceStates
@@ -201,7 +205,8 @@ func loadConfig(getenv func(string) string, n needs) (*Config, error) {
 			c.Failures = f
 		}
 	}
-	switch lvl := strings.ToLower(text("TASKBOT_LOG_LEVEL", e.LogLevel, false, "")); lvl {
+	level := text("TASKBOT_LOG_LEVEL", e.LogLevel, false, "")
+	switch strings.ToLower(level) {
 	case "", "info":
 		c.LogLevel = slog.LevelInfo
 	case "debug":
@@ -211,7 +216,7 @@ func loadConfig(getenv func(string) string, n needs) (*Config, error) {
 	case "error":
 		c.LogLevel = slog.LevelError
 	default:
-		p = append(p, fmt.Sprintf("TASKBOT_LOG_LEVEL %s is not one of debug, info, warn, error", display(lvl)))
+		p = append(p, fmt.Sprintf("TASKBOT_LOG_LEVEL %s is not one of debug, info, warn, error", display(level)))
 	}
 	if len(p) > 0 {
 		return nil, &ConfigError{Problems: p}
@@ -220,7 +225,8 @@ func loadConfig(getenv func(string) string, n needs) (*Config, error) {
 }
 
 // duration parses the Go duration v of variable name (empty: def); it must be greater than zero.
-func duration(name, v string, def time.Duration, p *[]string) time.Duration {
+func (r redactor) duration(name, v string, def time.Duration, p *[]string) time.Duration {
+	display := r.display
 	if v == "" {
 		return def
 	}
@@ -271,8 +277,12 @@ func slackAPIURL(v string, p *[]string) string {
 		return defaultSlackAPIURL
 	}
 	u, err := url.Parse(v)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+	switch {
+	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
 		*p = append(*p, "SLACK_API_URL must be an http(s) URL such as https://slack.com/api/")
+		return ""
+	case u.Scheme == "http" && !isLoopback(u.Hostname()):
+		*p = append(*p, "SLACK_API_URL must start with https:// (over http:// the bot token would travel in clear text; http is accepted only for localhost)")
 		return ""
 	}
 	if !strings.HasSuffix(v, "/") {
@@ -281,20 +291,39 @@ func slackAPIURL(v string, p *[]string) string {
 	return v
 }
 
-// display quotes a configuration value for an error message, unless it looks like a secret
-// pasted into the wrong variable (a Slack token), and cuts long values.
-func display(v string) string {
-	if looksSecret(v) {
-		return "(a value that looks like a token; not shown)"
+// redactor decides which configuration values must never appear in a message: the values of
+// the secret variables (a secret pasted into another variable is still a secret) and anything
+// that looks like a Slack token.
+type redactor struct{ secrets []string }
+
+// minSecretLen: shorter secret values are not searched for in other values (they would match
+// by chance; real secrets are far longer).
+const minSecretLen = 8
+
+// secret reports whether v contains a secret or looks like a Slack token (xoxb-, xoxp-, xapp-, …).
+func (r redactor) secret(v string) bool {
+	if tokenLike.MatchString(v) {
+		return true
 	}
-	if r := []rune(v); len(r) > 40 {
-		v = string(r[:40]) + "…"
+	for _, s := range r.secrets {
+		if s = strings.TrimSpace(s); len(s) >= minSecretLen && strings.Contains(v, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// display quotes a configuration value for an error message, unless it is a secret, and cuts
+// long values.
+func (r redactor) display(v string) string {
+	if r.secret(v) {
+		return "(a value that looks like a token or one of the secrets; not shown)"
+	}
+	if rs := []rune(v); len(rs) > 40 {
+		v = string(rs[:40]) + "…"
 	}
 	return strconv.Quote(v)
 }
-
-// looksSecret reports whether v contains a Slack token (xoxb-, xoxp-, xapp-, …).
-func looksSecret(v string) bool { return tokenLike.MatchString(v) }
 
 var tokenLike = regexp.MustCompile(`xox[a-z]-|xapp-`)
 

@@ -81,6 +81,7 @@ func TestConfigProblems(t *testing.T) {
 		{"a token pasted into TASKBOT_ANNOUNCE_STATES is not echoed", with(goodEnv(), "TASKBOT_ANNOUNCE_STATES", secrets["SLACK_APP_TOKEN"]), []string{"TASKBOT_ANNOUNCE_STATES holds something that looks like a token"}},
 		{"a token pasted into TASKBOT_LOG_LEVEL is not echoed", with(goodEnv(), "TASKBOT_LOG_LEVEL", secrets["SLACK_BOT_TOKEN"]), []string{"TASKBOT_LOG_LEVEL (a value"}},
 		{"a token as signing secret", with(goodEnv(), "SLACK_SIGNING_SECRET", "xoxb-Zq86"), []string{"SLACK_SIGNING_SECRET looks like a token"}},
+		{"plain http to a remote Slack", with(goodEnv(), "SLACK_API_URL", "http://slack.com/api/"), []string{"SLACK_API_URL must start with https://", "clear text"}},
 		{"several problems at once", with(goodEnv(), "TASKBOT_POLL_INTERVAL", "0s", "SLACK_CHANNEL", "general", "ACRONIS_URL", "ftp://x"),
 			[]string{"TASKBOT_POLL_INTERVAL", "SLACK_CHANNEL", "ACRONIS_URL"}},
 	} {

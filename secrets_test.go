@@ -562,6 +562,10 @@ func TestConfigErrorsShowNoSecrets(t *testing.T) {
 			"ACRONIS_URL must not contain credentials", false},
 		{"the secret in ACRONIS_URL", map[string]string{"ACRONIS_URL": leakWrongSecret},
 			"ACRONIS_URL needs a scheme", false},
+		{"the signing secret in SLACK_CHANNEL (swapped variables)", map[string]string{"SLACK_CHANNEL": leakSigningSecret},
+			"SLACK_CHANNEL holds something that looks like a token", true},
+		{"the Acronis secret in TASKBOT_POLL_INTERVAL and TASKBOT_LOG_LEVEL", map[string]string{"TASKBOT_POLL_INTERVAL": "x" + leakWrongSecret,
+			"ACRONIS_CLIENT_SECRET": leakWrongSecret, "TASKBOT_LOG_LEVEL": leakWrongSecret}, "TASKBOT_POLL_INTERVAL (a value", false},
 		{"an empty required variable beside the secrets", map[string]string{"ACRONIS_CLIENT_ID": " "},
 			"ACRONIS_CLIENT_ID is missing", false},
 	} {

@@ -122,11 +122,14 @@ func check(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 			if err != nil {
 				return false, explainAcronis(ctx, err)
 			}
-			n := fmt.Sprint(len(res.Tasks))
+			n, noun := fmt.Sprint(len(res.Tasks)), "tasks"
+			if len(res.Tasks) == 1 && !res.More {
+				noun = "task"
+			}
 			if res.More {
 				n += "+"
 			}
-			return true, n + " tasks in progress now"
+			return true, n + " " + noun + " in progress now"
 		})
 	case failed:
 		c.skip("the task list check (no token)")

@@ -110,7 +110,7 @@ func TestCheckCommand(t *testing.T) {
 	if err != nil {
 		t.Fatalf("all good: %v\n%s", err, out.String())
 	}
-	for _, w := range []string{"ok   Acronis sign-in", "ok   Task Manager API: list tasks: 1 tasks in progress", "ok   Host clock vs Acronis",
+	for _, w := range []string{"ok   Acronis sign-in", "ok   Task Manager API: list tasks: 1 task in progress", "ok   Host clock vs Acronis",
 		"ok   Slack bot token", "ok   Slack channel C0123ABCDEF", "ok   Host clock vs Slack", "all checks passed"} {
 		if !strings.Contains(out.String(), w) {
 			t.Errorf("output lacks %q:\n%s", w, out.String())

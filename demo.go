@@ -97,11 +97,20 @@ Type a slash command and Enter, e.g. /tasks paused, /tasks failed, /tasks help. 
 
 	lines := make(chan string)
 	go func() { // not in wg: a terminal read cannot be interrupted; it ends with the process
-		sc := bufio.NewScanner(stdin)
-		for sc.Scan() {
-			lines <- sc.Text()
+		rd := bufio.NewReader(stdin)
+		for {
+			line, err := rd.ReadString('\n')
+			if len(line) > maxDemoLine {
+				line = line[:maxDemoLine] // an overlong line is answered by its start, not the end of input
+			}
+			if line != "" || err == nil {
+				lines <- strings.TrimRight(line, "\r\n")
+			}
+			if err != nil {
+				close(lines)
+				return
+			}
 		}
-		close(lines)
 	}()
 	for running := true; running; {
 		select {
@@ -130,15 +139,19 @@ Type a slash command and Enter, e.g. /tasks paused, /tasks failed, /tasks help. 
 	return nil
 }
 
-// demoCommand accepts "/tasks ARGS" (or "tasks ARGS"), separated by any whitespace, and
-// returns ARGS.
+// maxDemoLine is the longest stdin line the demo reads whole, in bytes: the size Slack allows a
+// slash command's text is far smaller.
+const maxDemoLine = 64 << 10
+
+// demoCommand accepts "/tasks ARGS" (or "tasks ARGS", in any case), separated by any
+// whitespace, and returns ARGS.
 func demoCommand(line string) (string, bool) {
 	f := strings.TrimLeftFunc(line, unicode.IsSpace)
 	for _, p := range []string{"/tasks", "tasks"} {
-		rest, ok := strings.CutPrefix(f, p)
-		if !ok {
+		if len(f) < len(p) || !strings.EqualFold(f[:len(p)], p) {
 			continue
 		}
+		rest := f[len(p):]
 		if r, _ := utf8.DecodeRuneInString(rest); rest == "" || unicode.IsSpace(r) {
 			return rest, true
 		}

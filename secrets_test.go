@@ -275,12 +275,20 @@ func serveOnce(t *testing.T, e *testEnv, w *leakWatch, during func()) {
 		for _, path := range []string{"/metrics", "/readyz", "/healthz"} {
 			resp, err := http.Get("http://" + e.addr + path)
 			if err != nil {
-				t.Fatal(err)
+				select {
+				case runErr = <-done: // it stopped on its own meanwhile (a refused app token)
+					ended = true
+				case <-time.After(5 * time.Second):
+					t.Fatal(err)
+				}
+				break
 			}
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			w.show("GET "+path, string(b))
 		}
+	}
+	if !ended {
 		for _, c := range []struct {
 			name, text string
 			at         time.Time

@@ -28,6 +28,9 @@ import (
 // local fakes poll faster).
 const minSensiblePoll = 5 * time.Second
 
+// maxSensiblePoll is the poll interval above which serve warns: announcements come that late.
+const maxSensiblePoll = time.Hour
+
 // Shutdown bounds. Docker and Kubernetes send SIGKILL 10 s (Docker's default stop timeout) or
 // terminationGracePeriodSeconds after SIGTERM; taskbot exits well within 10 s in every case.
 const (
@@ -88,6 +91,17 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 			"poll_interval", cfg.PollInterval, "suggested", "30s")
 	}
 
+	if cfg.PollInterval > maxSensiblePoll {
+		log.Warn("TASKBOT_POLL_INTERVAL is very long; announcements come up to this late, and failed polls are retried only this often",
+			"poll_interval", cfg.PollInterval, "suggested", "30s")
+	}
+
+	// Listen first: a busy port must not leave a new state file behind.
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return fmt.Errorf("listen on TASKBOT_LISTEN_ADDR %s: %w", cfg.ListenAddr, err)
+	}
+	defer ln.Close()
 	store, err := state.Open(cfg.DBPath, state.Options{Logger: log, Channel: cfg.SlackChannel})
 	if err != nil {
 		return err
@@ -124,10 +138,6 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	handler := srv.Handler()
 	if cfg.SlackAppToken != "" {
 		handler = withoutSlackPaths(handler) // commands arrive over Socket Mode only
-	}
-	ln, err := net.Listen("tcp", cfg.ListenAddr)
-	if err != nil {
-		return fmt.Errorf("listen on TASKBOT_LISTEN_ADDR %s: %w", cfg.ListenAddr, err)
 	}
 	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode"
 )
 
 // Event names what happened to a task in a transition, in the words announcements use.
@@ -57,7 +58,16 @@ func ParseAnnounceSet(items []string) (AnnounceSet, error) {
 		set[it] = true
 	}
 	if len(bad) > 0 {
-		return nil, fmt.Errorf("unknown state %s (use any of: enqueued, assigned, started, paused, completed, failed)", strings.Join(bad, ", "))
+		noun, hint := "state", ""
+		if len(bad) > 1 {
+			noun = "states"
+		}
+		for _, b := range bad {
+			if strings.ContainsFunc(b, unicode.IsSpace) {
+				hint = "; separate them with commas"
+			}
+		}
+		return nil, fmt.Errorf("unknown %s %s (use any of: enqueued, assigned, started, paused, completed, failed%s)", noun, strings.Join(bad, ", "), hint)
 	}
 	if len(set) == 0 {
 		return nil, fmt.Errorf("no state given (use any of: enqueued, assigned, started, paused, completed, failed)")

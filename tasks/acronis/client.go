@@ -8,6 +8,7 @@
 package acronis
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -177,6 +178,11 @@ func (c *Client) Token(ctx context.Context) error {
 // `cursors.after` (what the OpenAPI document describes). It stops early once q.MaxTasks tasks
 // are collected (ListResult.More then says whether there were more).
 //
+// Items are decoded one by one: an item that is not a task object taskbot can read (`"id":"abc"`,
+// `"completedAt":12`, `"state":5`) is left out, counted in ListResult.Skipped and logged once at
+// WARN with its uuid (key "task", "" when it has none) and the field that failed (key "field").
+// Empty and null times are absent times (see tasks.Task.UnmarshalJSON), not errors.
+//
 // Errors: any page failing fails the whole List, with no partial result. A non-2xx answer is
 // an *APIError, a failed token request a *TokenError, an answer that is not the documented JSON
 // an error naming the path and content type; a cursor that repeats or more than 10000 pages
@@ -204,7 +210,12 @@ func (c *Client) List(ctx context.Context, q tasks.Query) (*tasks.ListResult, er
 			return nil, err
 		}
 		res.Pages = page
-		res.Tasks = append(res.Tasks, p.Items...)
+		for _, b := range p.Bad {
+			c.log.LogAttrs(ctx, slog.LevelWarn, "skipped a task the Task Manager API sent: it does not decode",
+				slog.String("task", b.UUID), slog.String("field", b.Field), slog.Int("page", page), slog.Any("err", b.Err))
+		}
+		res.Skipped += len(p.Bad)
+		res.Tasks = append(res.Tasks, p.Tasks...)
 		if !p.TimeStamp.IsZero() {
 			res.TimeStamp = p.TimeStamp
 		}
@@ -245,13 +256,19 @@ func (c *Client) Task(ctx context.Context, key string) (*tasks.Task, error) {
 
 // listPage is one answer of GET /tasks:
 // {items:[Task], size, timeStamp, paging:{cursors:{after,before}}, cursors:{after,before}}.
+// Its items are decoded one by one, so one malformed task does not cost the rest of the page.
 type listPage struct {
-	Items     []tasks.Task `json:"items"`
-	TimeStamp time.Time    `json:"-"`
+	// Tasks are the items that decoded, in the order the API sent them.
+	Tasks []tasks.Task `json:"-"`
+	// Bad are the items that did not, in the order the API sent them.
+	Bad []badItem `json:"-"`
+	// TimeStamp is the answer's "timeStamp"; zero when absent or not an RFC 3339 string.
+	TimeStamp time.Time `json:"-"`
 
-	RawTimeStamp string  `json:"timeStamp"`
-	Paging       paging  `json:"paging"`
-	Cursors      cursors `json:"cursors"`
+	Items        []json.RawMessage `json:"items"`
+	RawTimeStamp json.RawMessage   `json:"timeStamp"`
+	Paging       paging            `json:"paging"`
+	Cursors      cursors           `json:"cursors"`
 }
 
 type paging struct {
@@ -263,8 +280,17 @@ type cursors struct {
 	Before string `json:"before"`
 }
 
-// decode parses a list answer. Ids stay exact int64 (encoding/json parses integer literals
-// into int64 without passing through float64). An answer without "items" is an error.
+// badItem is a list item that is not a task taskbot can read.
+type badItem struct {
+	UUID  string // its "uuid" when the raw item has a string there (at most 64 bytes), else ""
+	Field string // the field that failed ("id", "completedAt", "result.code"); "" when unknown
+	Err   error
+}
+
+// decode parses a list answer. An answer that is not a JSON object with an "items" array is an
+// error; an item that is not a task object (a field of the wrong type, a time that is not RFC
+// 3339, not an object at all) goes to p.Bad instead. Ids stay exact int64 (encoding/json parses
+// integer literals into int64 without passing through float64).
 func (p *listPage) decode(b []byte) error {
 	if err := json.Unmarshal(b, p); err != nil {
 		return err
@@ -272,12 +298,53 @@ func (p *listPage) decode(b []byte) error {
 	if p.Items == nil {
 		return errors.New(`the answer has no "items"`)
 	}
-	if p.RawTimeStamp != "" {
-		if t, err := time.Parse(time.RFC3339Nano, p.RawTimeStamp); err == nil {
+	p.Tasks = make([]tasks.Task, 0, len(p.Items))
+	for _, raw := range p.Items {
+		var t tasks.Task
+		if err := decodeItem(raw, &t); err != nil {
+			p.Bad = append(p.Bad, badItem{UUID: itemUUID(raw), Field: errorField(err), Err: err})
+			continue
+		}
+		p.Tasks = append(p.Tasks, t)
+	}
+	var ts string
+	if json.Unmarshal(p.RawTimeStamp, &ts) == nil && ts != "" {
+		if t, err := time.Parse(time.RFC3339Nano, ts); err == nil {
 			p.TimeStamp = t
 		}
 	}
 	return nil
+}
+
+// decodeItem decodes one list item, which the page's decoding has already checked to be valid
+// JSON (so Task.UnmarshalJSON is called directly, without a second validation).
+func decodeItem(raw json.RawMessage, t *tasks.Task) error {
+	if b := bytes.TrimSpace(raw); len(b) == 0 || b[0] != '{' {
+		return fmt.Errorf("the item is %s, not a task object", snippet(b, 20))
+	}
+	return t.UnmarshalJSON(raw)
+}
+
+// itemUUID is the "uuid" of a raw list item, best effort: "" when the item is not an object or
+// its uuid is not a string. It is cut to 64 bytes, as it ends up in a log.
+func itemUUID(raw json.RawMessage) string {
+	var probe struct {
+		UUID json.RawMessage `json:"uuid"`
+	}
+	var u string
+	if json.Unmarshal(raw, &probe) != nil || json.Unmarshal(probe.UUID, &u) != nil {
+		return ""
+	}
+	return snippet([]byte(u), 64)
+}
+
+// errorField is the field a decoding error names (*json.UnmarshalTypeError's Field), else "".
+func errorField(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return te.Field
+	}
+	return ""
 }
 
 // after is the next page's cursor: paging.cursors.after, else cursors.after; "" on the last page.

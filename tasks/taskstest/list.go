@@ -120,9 +120,14 @@ func (s *Server) listPage(q *listQuery) ([]byte, error) {
 		}
 	}
 	end := min(start+limit, len(matched))
-	page := make([]tasks.Task, 0, end-start)
+	page := make([]any, 0, end-start+len(s.rawItems))
 	for _, t := range matched[start:end] {
 		page = append(page, *t)
+	}
+	if q.after == nil {
+		for _, raw := range s.rawItems {
+			page = append(page, raw)
+		}
 	}
 	var next string
 	if end < len(matched) {
@@ -140,7 +145,7 @@ func (s *Server) listPage(q *listQuery) ([]byte, error) {
 
 // listAnswer is the list answer, shaped like testdata/acronis/tasks-in-progress.json.
 type listAnswer struct {
-	Items     []tasks.Task `json:"items"`
+	Items     []any        `json:"items"` // tasks.Task, or json.RawMessage from SetRawItems
 	Size      int          `json:"size"`
 	TimeStamp string       `json:"timeStamp"`
 	Paging    *pagingJSON  `json:"paging,omitempty"`

@@ -73,6 +73,7 @@ type Server struct {
 	tokenReqs    int
 	pageCap      int
 	cursorStyle  CursorStyle
+	rawItems     []json.RawMessage // SetRawItems
 }
 
 // Request is one request the server received, for assertions. The Authorization header is

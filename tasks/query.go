@@ -37,7 +37,9 @@ type Query struct {
 	UUIDs       []string
 
 	// UpdatedAfter and CompletedAfter become `updatedAt=gt(T)` / `completedAt=gt(T)` with T in
-	// RFC 3339 with nanoseconds, UTC; the only time operator the API documents is gt.
+	// RFC 3339, UTC, in whole seconds truncated toward the past (FilterTime), as public clients
+	// of the API send them; the only time operator the API documents is gt. A task matches when
+	// its time is strictly after FilterTime(UpdatedAfter): up to a second more than asked for.
 	UpdatedAfter   time.Time
 	CompletedAfter time.Time
 
@@ -47,6 +49,16 @@ type Query struct {
 	// MaxTasks stops paging once this many tasks were collected (0: all pages). The slash
 	// command uses it so a huge result cannot exhaust memory.
 	MaxTasks int
+}
+
+// FilterTime is the time a time filter of a Query really sends and compares with: t in UTC,
+// truncated to the whole second toward the past (10:00:00.9 → 10:00:00). The zero time stays
+// zero.
+func FilterTime(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return t.UTC().Truncate(time.Second)
 }
 
 func formatInt(n int64) string { return strconv.FormatInt(n, 10) }

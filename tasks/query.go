@@ -1,7 +1,9 @@
 package tasks
 
 import (
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -49,6 +51,30 @@ type Query struct {
 	// MaxTasks stops paging once this many tasks were collected (0: all pages). The slash
 	// command uses it so a huge result cannot exhaust memory.
 	MaxTasks int
+}
+
+// Matches reports whether t satisfies q's filters as the API is documented to apply them
+// (OpenAPI GET /tasks: the values of one key are ORed, different keys ANDed): its state is one
+// of States, its result code one of ResultCodes, its type one of Types, its UUID one of UUIDs
+// (ignoring case), its UpdatedAt strictly after FilterTime(UpdatedAfter) and its CompletedAt
+// strictly after FilterTime(CompletedAfter) — whole seconds, exactly what the query sends. An
+// empty slice or a zero time filters nothing. A task without a result matches no ResultCodes
+// and one without the time (zero) no time filter on it, as the API selects. Order, Limit and
+// MaxTasks are no filters and play no part.
+//
+// The Acronis client uses it to drop what the API sends despite the query: public clients of the
+// API do not rely on its filters being honoured.
+func (q Query) Matches(t *Task) bool {
+	switch {
+	case len(q.States) > 0 && !slices.Contains(q.States, t.State),
+		len(q.ResultCodes) > 0 && (t.Result == nil || !slices.Contains(q.ResultCodes, t.Result.Code)),
+		len(q.Types) > 0 && !slices.Contains(q.Types, t.Type),
+		len(q.UUIDs) > 0 && !slices.ContainsFunc(q.UUIDs, func(u string) bool { return strings.EqualFold(u, t.UUID) }),
+		!q.UpdatedAfter.IsZero() && !t.UpdatedAt.After(FilterTime(q.UpdatedAfter)),
+		!q.CompletedAfter.IsZero() && !t.CompletedAt.After(FilterTime(q.CompletedAfter)):
+		return false
+	}
+	return true
 }
 
 // FilterTime is the time a time filter of a Query really sends and compares with: t in UTC,

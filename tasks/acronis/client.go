@@ -22,6 +22,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -91,6 +92,9 @@ type Client struct {
 	retries   int
 	retryBase time.Duration
 	log       *slog.Logger
+
+	warnMu sync.Mutex
+	warned map[string]bool // warnings about the API's behaviour already logged (firstTime)
 }
 
 // NewClient checks cfg and returns a Client. It makes no request.
@@ -183,6 +187,12 @@ func (c *Client) Token(ctx context.Context) error {
 // WARN with its uuid (key "task", "" when it has none) and the field that failed (key "field").
 // Empty and null times are absent times (see tasks.Task.UnmarshalJSON), not errors.
 //
+// Filters are not trusted to be honoured: a task that q does not select (tasks.Query.Matches) is
+// dropped, and the first time a Client meets one it logs at WARN which filter the API ignored
+// (key "filter": "state", "uuid", "updatedAt" …). The order is not relied on either: tasks come
+// in the order the API sent them, and an answer out of q.Order is logged at WARN once per Client
+// (key "order"); a caller that needs the newest task takes the maximum itself.
+//
 // Errors: any page failing fails the whole List, with no partial result. A non-2xx answer is
 // an *APIError, a failed token request a *TokenError, an answer that is not the documented JSON
 // an error naming the path and content type; a cursor that repeats or more than 10000 pages
@@ -190,6 +200,7 @@ func (c *Client) Token(ctx context.Context) error {
 func (c *Client) List(ctx context.Context, q tasks.Query) (*tasks.ListResult, error) {
 	base := QueryValues(q)
 	res := &tasks.ListResult{}
+	order := &orderCheck{order: q.Order}
 	seen := map[string]bool{}
 	after := ""
 	for page := 1; ; page++ {
@@ -215,7 +226,8 @@ func (c *Client) List(ctx context.Context, q tasks.Query) (*tasks.ListResult, er
 				slog.String("task", b.UUID), slog.String("field", b.Field), slog.Int("page", page), slog.Any("err", b.Err))
 		}
 		res.Skipped += len(p.Bad)
-		res.Tasks = append(res.Tasks, p.Tasks...)
+		c.checkOrder(ctx, order, p.Tasks)
+		res.Tasks = append(res.Tasks, c.keepMatching(ctx, q, p.Tasks)...)
 		if !p.TimeStamp.IsZero() {
 			res.TimeStamp = p.TimeStamp
 		}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/taskbot/taskbot/tasks"
 	"github.com/taskbot/taskbot/tasks/acronis"
@@ -134,5 +135,123 @@ func TestTaskByKeyReadsEmptyTimesAsAbsent(t *testing.T) {
 	}
 	if got.IDString != "" || got.Key() != id || !got.StartedAt.IsZero() || !got.CompletedAt.IsZero() || got.UpdatedAt.IsZero() {
 		t.Errorf("task %+v, want id %s with startedAt and completedAt absent", got, id)
+	}
+}
+
+func TestFiltersTheAPIIgnoresAreAppliedByTheClient(t *testing.T) {
+	at := func(sec int) time.Time { return time.Date(2026, 12, 1, 10, 0, sec, 0, time.UTC) }
+	tests := []struct {
+		key  string
+		q    func(all []tasks.Task) tasks.Query
+		want func(all []tasks.Task) []tasks.Task
+	}{
+		{"state", func([]tasks.Task) tasks.Query { return tasks.Query{States: []tasks.State{tasks.Paused}} },
+			func(all []tasks.Task) []tasks.Task { return all[1:2] }},
+		{"resultCode", func([]tasks.Task) tasks.Query {
+			return tasks.Query{ResultCodes: []tasks.ResultCode{tasks.ResultError}}
+		}, func(all []tasks.Task) []tasks.Task { return all[3:4] }},
+		{"type", func([]tasks.Task) tasks.Query { return tasks.Query{Types: []string{"ArchiveReplication"}} },
+			func(all []tasks.Task) []tasks.Task { return all[1:2] }},
+		{"uuid", func(all []tasks.Task) tasks.Query { return tasks.Query{UUIDs: []string{all[0].UUID, all[2].UUID}} },
+			func(all []tasks.Task) []tasks.Task { return []tasks.Task{all[0], all[2]} }},
+		{"updatedAt", func([]tasks.Task) tasks.Query { return tasks.Query{UpdatedAfter: at(2).Add(time.Millisecond)} },
+			func(all []tasks.Task) []tasks.Task { return all[2:] }},
+		{"completedAt", func([]tasks.Task) tasks.Query { return tasks.Query{CompletedAfter: at(3)} },
+			func(all []tasks.Task) []tasks.Task { return all[3:4] }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.key, func(t *testing.T) {
+			s := newServer(t)
+			s.SetPageSizeCap(2)
+			all := []tasks.Task{
+				s.Add(tasks.Task{State: tasks.Started, UpdatedAt: at(1)}),
+				s.Add(tasks.Task{State: tasks.Paused, Type: "ArchiveReplication", UpdatedAt: at(2)}),
+				s.Add(tasks.Task{State: tasks.Completed, UpdatedAt: at(3), CompletedAt: at(3)}),
+				s.Add(tasks.Task{State: tasks.Completed, Result: &tasks.Result{Code: tasks.ResultError}, UpdatedAt: at(4), CompletedAt: at(4)}),
+				s.Add(tasks.Task{State: tasks.Started, UpdatedAt: at(5)}),
+			}
+			s.IgnoreParams(tt.key)
+			logs := newLogRecorder()
+			c := newClient(t, s, withLogger(logs))
+			q := tt.q(all)
+			for range 3 { // warned once per Client, not per List
+				res, err := c.List(context.Background(), q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got, want := ids(res.Tasks), ids(tt.want(all)); !slices.Equal(got, want) {
+					t.Fatalf("ids = %v, want %v", got, want)
+				}
+				if res.Pages != 3 {
+					t.Errorf("Pages = %d, want all 3 pages of the unfiltered answer", res.Pages)
+				}
+			}
+			ws := logs.warnings()
+			if len(ws) != 1 || ws[0].attrs["filter"] != tt.key {
+				t.Errorf("warnings %+v, want one naming filter %q", ws, tt.key)
+			}
+			// The API did honour the filter in another client's answers: a new Client warns anew.
+			other := newLogRecorder()
+			if _, err := newClient(t, s, withLogger(other)).List(context.Background(), q); err != nil {
+				t.Fatal(err)
+			}
+			if len(other.warnings()) != 1 {
+				t.Errorf("second client: %d warnings, want 1", len(other.warnings()))
+			}
+		})
+	}
+
+	t.Run("a filter the API honours causes no warning", func(t *testing.T) {
+		s := newServer(t)
+		addN(s, 3, tasks.Started)
+		s.Add(tasks.Task{State: tasks.Paused})
+		logs := newLogRecorder()
+		res, err := newClient(t, s, withLogger(logs)).List(context.Background(), tasks.Query{States: []tasks.State{tasks.Paused},
+			UpdatedAfter: time.Now().Add(-time.Hour)})
+		if err != nil || len(res.Tasks) != 1 {
+			t.Fatalf("List = %v, %v; want the paused task", res, err)
+		}
+		if ws := logs.warnings(); len(ws) != 0 {
+			t.Errorf("warnings %+v, want none", ws)
+		}
+	})
+}
+
+func TestAnOrderTheAPIIgnoresIsNotReliedOn(t *testing.T) {
+	at := func(sec int) time.Time { return time.Date(2026, 12, 1, 10, 0, sec, 0, time.UTC) }
+	s := newServer(t)
+	s.SetPageSizeCap(2)
+	var added []tasks.Task
+	for i := range 5 {
+		added = append(added, s.Add(tasks.Task{State: tasks.Started, UpdatedAt: at(i)}))
+	}
+	s.IgnoreParams("order")
+	logs := newLogRecorder()
+	c := newClient(t, s, withLogger(logs))
+	q := tasks.Query{Order: tasks.Order{Field: "updatedAt", Desc: true}}
+	for range 2 {
+		res, err := c.List(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Every task, as the API sent them (ascending ids): the client neither drops nor sorts.
+		if got, want := ids(res.Tasks), ids(added); !slices.Equal(got, want) {
+			t.Errorf("ids = %v, want %v", got, want)
+		}
+	}
+	ws := logs.warnings()
+	if len(ws) != 1 || ws[0].attrs["order"] != "desc(updatedAt)" {
+		t.Errorf("warnings %+v, want one naming the order desc(updatedAt)", ws)
+	}
+
+	// The same listing honoured by the API draws no warning.
+	s.IgnoreParams()
+	quiet := newLogRecorder()
+	res, err := newClient(t, s, withLogger(quiet)).List(context.Background(), q)
+	if err != nil || res.Tasks[0].ID != added[4].ID {
+		t.Fatalf("List = %v, %v; want the newest first", res, err)
+	}
+	if ws := quiet.warnings(); len(ws) != 0 {
+		t.Errorf("warnings %+v, want none", ws)
 	}
 }

@@ -98,6 +98,7 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request) {
 func (s *Server) listPage(q *listQuery) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	q = s.withoutIgnoredLocked(q)
 	limit := q.limit
 	if s.pageCap > 0 {
 		limit = min(limit, s.pageCap)

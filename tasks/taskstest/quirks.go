@@ -3,6 +3,8 @@ package taskstest
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 )
 
 // This file holds the knobs that make the fake behave like the real API where it departs from
@@ -26,4 +28,38 @@ func (s *Server) SetRawItems(items ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.rawItems = raw
+}
+
+// IgnoreParams makes GET /tasks accept the given query keys, and still refuse bad values of them
+// with 400, but not apply them: a filter key ("state", "resultCode", "type", "uuid", "id",
+// "queue", "priority", "enqueuedAt", "assignedAt", "startedAt", "updatedAt", "completedAt")
+// selects nothing out, and "order" leaves answers in ascending id order whatever it asks. Paging
+// stays consistent. Public clients of the API check what they get rather than trust either. No
+// keys restores the documented behaviour; an unknown key panics, as a bug in the calling test.
+func (s *Server) IgnoreParams(keys ...string) {
+	ignored := map[string]bool{}
+	for _, k := range keys {
+		if !listKeys[k] || k == "limit" || k == "after" {
+			panic(fmt.Sprintf("taskstest: IgnoreParams: %q is no filter nor order", k))
+		}
+		ignored[k] = true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ignored = ignored
+}
+
+// withoutIgnoredLocked is q without the filters and order that IgnoreParams named.
+func (s *Server) withoutIgnoredLocked(q *listQuery) *listQuery {
+	if len(s.ignored) == 0 {
+		return q
+	}
+	eq := *q
+	eq.sets = maps.Clone(q.sets)
+	maps.DeleteFunc(eq.sets, func(k string, _ map[string]bool) bool { return s.ignored[k] })
+	eq.times = slices.DeleteFunc(slices.Clone(q.times), func(f timeFilter) bool { return s.ignored[f.field] })
+	if s.ignored["order"] {
+		eq.order = orderSpec{field: "id"}
+	}
+	return &eq
 }

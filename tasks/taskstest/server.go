@@ -74,6 +74,7 @@ type Server struct {
 	pageCap      int
 	cursorStyle  CursorStyle
 	rawItems     []json.RawMessage // SetRawItems
+	ignored      map[string]bool   // IgnoreParams
 }
 
 // Request is one request the server received, for assertions. The Authorization header is

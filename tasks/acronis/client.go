@@ -49,6 +49,10 @@ const (
 	maxBody       = 64 << 20         // largest answer body read, in bytes
 )
 
+// maxEmptyPages is how many empty pages in a row, each naming a next page, end a List: the API
+// sends such pages, and following them could take up to maxPages requests.
+const maxEmptyPages = 3
+
 // maxPages is the most pages one List fetches before it fails with ErrPagingLoop (a variable
 // only so that tests can lower it).
 var maxPages = 10000
@@ -193,6 +197,9 @@ func (c *Client) Token(ctx context.Context) error {
 // in the order the API sent them, and an answer out of q.Order is logged at WARN once per Client
 // (key "order"); a caller that needs the newest task takes the maximum itself.
 //
+// Empty pages that name a next page are followed, but three in a row end the List: it returns
+// what was collected, and logs that at WARN (once per List).
+//
 // Errors: any page failing fails the whole List, with no partial result. A non-2xx answer is
 // an *APIError, a failed token request a *TokenError, an answer that is not the documented JSON
 // an error naming the path and content type; a cursor that repeats or more than 10000 pages
@@ -203,6 +210,7 @@ func (c *Client) List(ctx context.Context, q tasks.Query) (*tasks.ListResult, er
 	order := &orderCheck{order: q.Order}
 	seen := map[string]bool{}
 	after := ""
+	empty := 0 // consecutive empty pages that named a next page
 	for page := 1; ; page++ {
 		if page > maxPages {
 			return nil, fmt.Errorf("GET /tasks: %w: more than %d pages", ErrPagingLoop, maxPages)
@@ -238,6 +246,13 @@ func (c *Client) List(ctx context.Context, q tasks.Query) (*tasks.ListResult, er
 			return res, nil
 		}
 		if next == "" {
+			return res, nil
+		}
+		if len(p.Items) > 0 {
+			empty = 0
+		} else if empty++; empty >= maxEmptyPages {
+			c.log.LogAttrs(ctx, slog.LevelWarn, "the Task Manager API keeps sending empty pages that name a next page; taskbot stops paging",
+				slog.Int("pages", page), slog.Int("empty", empty), slog.Int("tasks", len(res.Tasks)))
 			return res, nil
 		}
 		if seen[next] {

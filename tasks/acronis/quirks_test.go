@@ -255,3 +255,36 @@ func TestAnOrderTheAPIIgnoresIsNotReliedOn(t *testing.T) {
 		t.Errorf("warnings %+v, want none", ws)
 	}
 }
+
+func TestEmptyPagesWithACursor(t *testing.T) {
+	tests := []struct {
+		name      string
+		empty     int
+		wantTasks int
+		wantPages int
+		wantWarn  bool
+	}{
+		{"two empty pages are followed to the tasks", 2, 4, 2 + 2, false},
+		{"three in a row end the list with what was collected", 5, 0, 3, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newServer(t)
+			s.SetPageSizeCap(2)
+			addN(s, 4, tasks.Started)
+			s.SetEmptyPages(tt.empty)
+			logs := newLogRecorder()
+			c := newClient(t, s, withLogger(logs))
+			res, err := c.List(context.Background(), tasks.Query{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Tasks) != tt.wantTasks || res.Pages != tt.wantPages || s.TaskRequests() != tt.wantPages {
+				t.Errorf("%d tasks in %d pages (%d requests), want %d in %d", len(res.Tasks), res.Pages, s.TaskRequests(), tt.wantTasks, tt.wantPages)
+			}
+			if ws := logs.warnings(); (len(ws) == 1) != tt.wantWarn || len(ws) > 1 {
+				t.Errorf("warnings %+v, want %v one", ws, tt.wantWarn)
+			}
+		})
+	}
+}

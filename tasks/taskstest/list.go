@@ -61,6 +61,10 @@ type cursor struct {
 	Key   string `json:"k"` // sort value of the last task: RFC 3339 time, "" for an absent time
 	ID    int64  `json:"i"`
 	Query string `json:"q"` // the first page's query string without limit
+	// Start marks the cursor of an empty page sent instead of the first page (SetEmptyPages):
+	// the next page starts from the beginning. N makes each such cursor differ from the last.
+	Start bool  `json:"s,omitempty"`
+	N     int64 `json:"n,omitempty"`
 }
 
 // badRequest is a 400 answer: a domainError like testdata/acronis/error-task-manager.json.
@@ -99,6 +103,9 @@ func (s *Server) listPage(q *listQuery) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	q = s.withoutIgnoredLocked(q)
+	if s.emptyPages > 0 {
+		return s.emptyPageLocked(q)
+	}
 	limit := q.limit
 	if s.pageCap > 0 {
 		limit = min(limit, s.pageCap)
@@ -256,7 +263,9 @@ func parseNextPage(v url.Values) (*listQuery, *badRequest) {
 	if berr != nil {
 		return nil, berr
 	}
-	q.after, q.afterAt = &c, afterAt
+	if !c.Start {
+		q.after, q.afterAt = &c, afterAt
+	}
 	return q, nil
 }
 

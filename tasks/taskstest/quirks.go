@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 )
 
 // This file holds the knobs that make the fake behave like the real API where it departs from
@@ -62,4 +63,31 @@ func (s *Server) withoutIgnoredLocked(q *listQuery) *listQuery {
 		eq.order = orderSpec{field: "id"}
 	}
 	return &eq
+}
+
+// SetEmptyPages makes the next n answers to GET /tasks (counted across lists, whichever page they
+// answer) carry no items but a cursor to a next page, which continues where the empty page should
+// have: a client that follows the cursors gets every task after n empty pages. Each such cursor
+// is new, so a client's repeated-cursor check does not fire. n <= 0 ends it.
+func (s *Server) SetEmptyPages(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.emptyPages = max(n, 0)
+}
+
+// emptyPageLocked is an answer for q with no items and a fresh cursor to q's own position.
+func (s *Server) emptyPageLocked(q *listQuery) ([]byte, error) {
+	s.emptyPages--
+	s.emptyCursors++
+	c := cursor{V: 2, Order: q.order.String(), Query: q.queryID, N: s.emptyCursors, Start: q.after == nil}
+	if q.after != nil {
+		c.Key, c.ID = q.after.Key, q.after.ID
+	}
+	ans := listAnswer{Items: []any{}, TimeStamp: time.Now().UTC().Format(time.RFC3339Nano)}
+	if s.cursorStyle == CursorsTopLevel {
+		ans.Cursors = &cursorsJSON{After: encodeCursor(c)}
+	} else {
+		ans.Paging = &pagingJSON{Cursors: cursorsJSON{After: encodeCursor(c)}}
+	}
+	return json.Marshal(ans)
 }

@@ -75,6 +75,8 @@ type Server struct {
 	cursorStyle  CursorStyle
 	rawItems     []json.RawMessage // SetRawItems
 	ignored      map[string]bool   // IgnoreParams
+	emptyPages   int               // SetEmptyPages: empty answers still to send
+	emptyCursors int64             // cursors of empty pages sent so far
 }
 
 // Request is one request the server received, for assertions. The Authorization header is

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -197,6 +198,10 @@ func (c *Client) Token(ctx context.Context) error {
 // in the order the API sent them, and an answer out of q.Order is logged at WARN once per Client
 // (key "order"); a caller that needs the newest task takes the maximum itself.
 //
+// A page whose request exceeds Config.Timeout is retried asking for half as many tasks (`limit`
+// halved, never below 10; `after` and the smaller `limit` for later pages), and the rest of the
+// List keeps the smaller page size: a slow answer is usually a big one.
+//
 // Empty pages that name a next page are followed, but three in a row end the List: it returns
 // what was collected, and logs that at WARN (once per List).
 //
@@ -206,6 +211,7 @@ func (c *Client) Token(ctx context.Context) error {
 // wrap ErrPagingLoop. Errors of pages after the first read "page N: GET /tasks: …".
 func (c *Client) List(ctx context.Context, q tasks.Query) (*tasks.ListResult, error) {
 	base := QueryValues(q)
+	limit := base.Get("limit")
 	res := &tasks.ListResult{}
 	order := &orderCheck{order: q.Order}
 	seen := map[string]bool{}
@@ -217,17 +223,21 @@ func (c *Client) List(ctx context.Context, q tasks.Query) (*tasks.ListResult, er
 		}
 		// The published document allows `after` only with `limit`: the cursor carries the
 		// rest of the first page's query.
-		v := base
+		v := maps.Clone(base)
 		if after != "" {
-			v = url.Values{"limit": base["limit"], "after": {after}}
+			v = url.Values{"after": {after}}
 		}
+		v.Set("limit", limit)
+		r := &request{path: "/tasks", query: v, shrink: smallerPage}
 		var p listPage
-		if err := c.getJSON(ctx, "/tasks", v, p.decode); err != nil {
+		_, err := c.getJSON(ctx, r, p.decode)
+		if err != nil {
 			if page > 1 {
 				err = fmt.Errorf("page %d: %w", page, err)
 			}
 			return nil, err
 		}
+		limit = r.query.Get("limit") // smaller after a timeout, for the rest of this List
 		res.Pages = page
 		for _, b := range p.Bad {
 			c.log.LogAttrs(ctx, slog.LevelWarn, "skipped a task the Task Manager API sent: it does not decode",
@@ -274,7 +284,7 @@ func (c *Client) Task(ctx context.Context, key string) (*tasks.Task, error) {
 		return nil, fmt.Errorf("GET /tasks/{id}: %q is neither a task id nor a UUID", key)
 	}
 	var t tasks.Task
-	err := c.getJSON(ctx, "/tasks/"+key, nil, func(b []byte) error { return json.Unmarshal(b, &t) })
+	_, err := c.getJSON(ctx, &request{path: "/tasks/" + key}, func(b []byte) error { return json.Unmarshal(b, &t) })
 	if err != nil {
 		return nil, err
 	}
@@ -382,41 +392,52 @@ func (p *listPage) after() string {
 	return p.Cursors.After
 }
 
-// getJSON GETs path (below the API root) with query, then hands the 2xx body to decode.
-// A body decode rejects is an error naming the path, status and content type; it is not retried.
-func (c *Client) getJSON(ctx context.Context, path string, query url.Values, decode func([]byte) error) error {
-	ans, err := c.do(ctx, http.MethodGet, path, query)
+// request is a GET below the API root. One request may be sent several times (retries); its
+// query may change between attempts.
+type request struct {
+	path  string     // below the API root, without the query: "/tasks"
+	query url.Values // the query string of the next attempt
+	// shrink, when set, gives the query for the attempt after one that exceeded Config.Timeout:
+	// List asks for a smaller page (smallerPage). The final query stays in query.
+	shrink func(url.Values) url.Values
+}
+
+// getJSON sends r, then hands the 2xx body to decode. A body decode rejects is an error naming
+// the path, status and content type; it is not retried.
+func (c *Client) getJSON(ctx context.Context, r *request, decode func([]byte) error) (*answer, error) {
+	ans, err := c.do(ctx, http.MethodGet, r)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := decode(ans.body); err != nil {
-		return &badAnswerError{fmt.Errorf("%s %s: %s answer (%s, %d bytes) is not valid: %w",
-			http.MethodGet, path, ans.status, cmp.Or(ans.contentType, "no content type"), len(ans.body), err)}
+		return nil, &badAnswerError{fmt.Errorf("%s %s: %s answer (%s, %d bytes) is not valid: %w",
+			http.MethodGet, r.path, ans.status, cmp.Or(ans.contentType, "no content type"), len(ans.body), err)}
 	}
-	return nil
+	return ans, nil
 }
 
 // answer is a 2xx answer, read whole.
 type answer struct {
-	status      string // "200 OK"
-	contentType string // media type only
+	status      string    // "200 OK"
+	contentType string    // media type only
+	date        time.Time // its Date header (the server's clock, whole seconds); zero when absent or invalid
 	body        []byte
 }
 
-// do sends method path?query with a bearer token, retrying as Config says, and returns the 2xx
-// answer. A 401 drops the token and repeats the request once with a new one, without counting
-// as a retry.
-func (c *Client) do(ctx context.Context, method, path string, query url.Values) (*answer, error) {
-	u := *c.api
-	u.Path += path
-	u.RawQuery = query.Encode()
-	target := u.String()
-
+// do sends method r.path?r.query with a bearer token, retrying as Config says, and returns the
+// 2xx answer. A 401 drops the token and repeats the request once with a new one, without
+// counting as a retry. An attempt that exceeds Config.Timeout is retried with r.shrink's query
+// when r has one.
+func (c *Client) do(ctx context.Context, method string, r *request) (*answer, error) {
 	var ans *answer
 	refreshed := false
-	err := c.retry(ctx, method+" "+path, func() error {
+	what := method + " " + r.path
+	err := c.retry(ctx, what, func() error {
 		for {
-			a, tok, err := c.attempt(ctx, method, path, target)
+			u := *c.api
+			u.Path += r.path
+			u.RawQuery = r.query.Encode()
+			a, tok, err := c.attempt(ctx, method, r.path, u.String())
 			if err == nil {
 				ans = a
 				return nil
@@ -426,8 +447,16 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values) 
 				refreshed = true
 				c.tokens.invalidate(ctx, tok)
 				c.log.LogAttrs(ctx, slog.LevelDebug, "access token rejected, fetching a new one",
-					slog.String("request", method+" "+path))
+					slog.String("request", what))
 				continue
+			}
+			// tok != nil: the API, not the token endpoint, was slow.
+			if r.shrink != nil && tok != nil && errors.Is(err, ErrTimeout) && ctx.Err() == nil {
+				if q := r.shrink(r.query); q.Get("limit") != r.query.Get("limit") {
+					c.log.LogAttrs(ctx, slog.LevelDebug, "the Task Manager API did not answer in time; asking for a smaller page",
+						slog.String("request", what), slog.String("limit", q.Get("limit")))
+					r.query = q
+				}
 			}
 			return err
 		}

@@ -3,6 +3,9 @@ package acronis
 import (
 	"context"
 	"log/slog"
+	"maps"
+	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/taskbot/taskbot/tasks"
@@ -122,4 +125,24 @@ func taskTime(t *tasks.Task, field string) time.Time {
 		return t.CompletedAt
 	}
 	return time.Time{}
+}
+
+// minPageAfterTimeout is the smallest page size smallerPage asks for.
+const minPageAfterTimeout = 10
+
+// smallerPage is the query of a list page to send after an attempt with query v exceeded
+// Config.Timeout: v with its `limit` halved, but never below 10 (nor raised: a limit of 10 or
+// less stays). A slow answer is usually a big one; the rest of the List keeps the smaller size.
+func smallerPage(v url.Values) url.Values {
+	n, err := strconv.Atoi(v.Get("limit"))
+	if err != nil {
+		return v
+	}
+	m := max(n/2, minPageAfterTimeout)
+	if m >= n {
+		return v
+	}
+	w := maps.Clone(v) // shares the other keys' slices, which nobody changes
+	w["limit"] = []string{strconv.Itoa(m)}
+	return w
 }

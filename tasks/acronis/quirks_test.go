@@ -288,3 +288,49 @@ func TestEmptyPagesWithACursor(t *testing.T) {
 		})
 	}
 }
+
+func TestATimedOutPageIsRetriedWithAHalvedLimit(t *testing.T) {
+	tests := []struct {
+		name  string
+		limit int
+		fault taskstest.Fault
+		// want is each list request's limit, with "+after" when it carried a cursor.
+		want []string
+	}{
+		{"slow first page: half the limit, kept for the next pages", 40, taskstest.Fault{Delay: time.Minute, Times: 1},
+			[]string{"40", "20", "20+after"}},
+		{"slow second page: its cursor with a smaller limit", 12, taskstest.Fault{Delay: time.Minute, Times: 1, AfterPages: 1},
+			[]string{"12", "12+after", "10+after", "10+after"}},
+		{"slow twice: halved twice", 100, taskstest.Fault{Delay: time.Minute, Times: 2},
+			[]string{"100", "50", "25", "25+after"}},
+		{"never below 10", 15, taskstest.Fault{Delay: time.Minute, Times: 2},
+			[]string{"15", "10", "10", "10+after", "10+after"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := newServer(t)
+			added := addN(s, 30, tasks.Started)
+			s.Fail(tt.fault)
+			c := newClient(t, s, func(c *acronis.Config) { c.Timeout = 150 * time.Millisecond })
+			res, err := c.List(context.Background(), tasks.Query{Limit: tt.limit})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := ids(res.Tasks), ids(added); !slices.Equal(got, want) {
+				t.Errorf("ids = %v, want all 30 tasks", got)
+			}
+			var got []string
+			for _, v := range listQueries(t, s) {
+				l := v.Get("limit")
+				if v.Has("after") {
+					l += "+after"
+				}
+				got = append(got, l)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("limits sent %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

@@ -230,7 +230,7 @@ func (c *Client) List(ctx context.Context, q tasks.Query) (*tasks.ListResult, er
 		v.Set("limit", limit)
 		r := &request{path: "/tasks", query: v, shrink: smallerPage}
 		var p listPage
-		_, err := c.getJSON(ctx, r, p.decode)
+		ans, err := c.getJSON(ctx, r, p.decode)
 		if err != nil {
 			if page > 1 {
 				err = fmt.Errorf("page %d: %w", page, err)
@@ -239,6 +239,7 @@ func (c *Client) List(ctx context.Context, q tasks.Query) (*tasks.ListResult, er
 		}
 		limit = r.query.Get("limit") // smaller after a timeout, for the rest of this List
 		res.Pages = page
+		res.ServerTime = ans.date
 		for _, b := range p.Bad {
 			c.log.LogAttrs(ctx, slog.LevelWarn, "skipped a task the Task Manager API sent: it does not decode",
 				slog.String("task", b.UUID), slog.String("field", b.Field), slog.Int("page", page), slog.Any("err", b.Err))
@@ -278,7 +279,7 @@ var taskKeyRE = regexp.MustCompile(`^(?:[0-9]{1,20}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4
 
 // Task fetches one task by its decimal id (idString) or UUID: GET /tasks/{id}. A key of any
 // other shape is refused without a request, so user text never reaches the URL. A missing task
-// is an *APIError with StatusCode 404.
+// is an *APIError with StatusCode 404, which tasks.IsNotFound recognises (APIError.NotFound).
 func (c *Client) Task(ctx context.Context, key string) (*tasks.Task, error) {
 	if !taskKeyRE.MatchString(key) {
 		return nil, fmt.Errorf("GET /tasks/{id}: %q is neither a task id nor a UUID", key)
@@ -494,7 +495,8 @@ func (c *Client) attempt(ctx context.Context, method, path, target string) (*ans
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return nil, tok, newAPIError(method, path, resp, body, time.Now())
 	}
-	return &answer{status: resp.Status, contentType: mediaType(resp.Header.Get("Content-Type")), body: body}, tok, nil
+	date, _ := http.ParseTime(resp.Header.Get("Date")) // zero when absent or invalid
+	return &answer{status: resp.Status, contentType: mediaType(resp.Header.Get("Content-Type")), date: date, body: body}, tok, nil
 }
 
 // retry runs fn until it succeeds, fails with an error not worth retrying (see retryable),

@@ -61,8 +61,12 @@ func (e *APIError) Problem() tasks.Problem { return problem(e) }
 // HTTPStatus is the answer's status code, for metrics that count failures by status.
 func (e *APIError) HTTPStatus() int { return e.StatusCode }
 
-// NotFound reports a 404: the API does not know the task or path asked for (tasks.IsNotFound).
-func (e *APIError) NotFound() bool { return e.StatusCode == http.StatusNotFound }
+// NotFound reports a 404: the API does not know the task or path asked for (tasks.IsNotFound;
+// GET /tasks/{id} answers 404 for a task it does not know, OpenAPI GET /tasks/{task-id}). A 404
+// that is an HTML page is not one: a gateway's or web server's page means the request did not
+// reach the Task Manager (a wrong ACRONIS_URL, a proxy's routing), and the task must not be taken
+// for gone.
+func (e *APIError) NotFound() bool { return e.StatusCode == http.StatusNotFound && !e.HTML }
 
 // Problem implements tasks.Explainer.
 func (e *TokenError) Problem() tasks.Problem { return problem(e) }

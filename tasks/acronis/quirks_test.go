@@ -2,6 +2,7 @@ package acronis_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"slices"
 	"sync"
@@ -330,6 +331,81 @@ func TestATimedOutPageIsRetriedWithAHalvedLimit(t *testing.T) {
 			}
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("limits sent %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestServerTimeIsTheDateOfTheLastAnswer(t *testing.T) {
+	tests := []struct {
+		name   string
+		offset time.Duration
+		noDate bool
+	}{
+		{"the server's clock agrees with ours", 0, false},
+		{"the server's clock is 3 hours ahead", 3 * time.Hour, false},
+		{"the server's clock is 3 hours behind", -3 * time.Hour, false},
+		{"no Date header: zero", 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newServer(t)
+			s.SetPageSizeCap(2)
+			addN(s, 3, tasks.Started)
+			s.SetClockOffset(tt.offset)
+			s.SetDateHeader(!tt.noDate)
+			before := time.Now().Add(tt.offset).Truncate(time.Second)
+			res, err := newClient(t, s).List(context.Background(), tasks.Query{})
+			after := time.Now().Add(tt.offset)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Pages != 2 {
+				t.Fatalf("Pages = %d, want 2", res.Pages)
+			}
+			switch {
+			case tt.noDate && !res.ServerTime.IsZero():
+				t.Errorf("ServerTime = %v, want zero without a Date header", res.ServerTime)
+			case !tt.noDate && (res.ServerTime.Before(before) || res.ServerTime.After(after)):
+				t.Errorf("ServerTime = %v, want the server's clock, between %v and %v", res.ServerTime, before, after)
+			}
+		})
+	}
+}
+
+func TestIsNotFound(t *testing.T) {
+	const missing = "944455285181779999"
+	tests := []struct {
+		name  string
+		fault *taskstest.Fault
+		key   string
+		want  bool
+	}{
+		{"a task the API does not know", nil, missing, true},
+		{"by UUID", nil, "38045860-8901-426e-b51f-fc6d24d1cbe0", true},
+		{"a web server's 404 page: the API was not reached", &taskstest.Fault{Path: taskstest.TasksPath + "/" + missing, Status: 404,
+			ContentType: "text/html", Body: "<html><title>404 Not Found</title></html>"}, missing, false},
+		{"a 500", &taskstest.Fault{Path: taskstest.TasksPath + "/" + missing, Status: 500}, missing, false},
+		{"the token endpoint not found", &taskstest.Fault{Path: taskstest.TokenPath, Status: 404,
+			ContentType: "application/json", Body: `{"error":"not_found","error_description":"no such endpoint"}`}, missing, false},
+		{"a key of the wrong shape", nil, "../tasks", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newServer(t)
+			if tt.fault != nil {
+				s.Fail(*tt.fault)
+			}
+			_, err := newClient(t, s, func(c *acronis.Config) { c.Retries = -1 }).Task(context.Background(), tt.key)
+			if err == nil {
+				t.Fatal("Task succeeded")
+			}
+			if got := tasks.IsNotFound(err); got != tt.want {
+				t.Errorf("IsNotFound(%v) = %v, want %v", err, got, tt.want)
+			}
+			var hs interface{ HTTPStatus() int }
+			if tt.want && (!errors.As(err, &hs) || hs.HTTPStatus() != 404) {
+				t.Errorf("err %v has no HTTPStatus 404", err)
 			}
 		})
 	}

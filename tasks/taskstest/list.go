@@ -142,7 +142,7 @@ func (s *Server) listPage(q *listQuery) ([]byte, error) {
 		last := matched[end-1]
 		next = encodeCursor(cursor{V: 2, Order: q.order.String(), Key: q.order.key(last), ID: last.ID, Query: q.queryID})
 	}
-	ans := listAnswer{Items: page, Size: len(page), TimeStamp: time.Now().UTC().Format(time.RFC3339Nano)}
+	ans := listAnswer{Items: page, Size: len(page), TimeStamp: s.now().UTC().Format(time.RFC3339Nano)}
 	if s.cursorStyle == CursorsTopLevel {
 		ans.Cursors = &cursorsJSON{After: next}
 	} else {

@@ -83,7 +83,7 @@ func (s *Server) emptyPageLocked(q *listQuery) ([]byte, error) {
 	if q.after != nil {
 		c.Key, c.ID = q.after.Key, q.after.ID
 	}
-	ans := listAnswer{Items: []any{}, TimeStamp: time.Now().UTC().Format(time.RFC3339Nano)}
+	ans := listAnswer{Items: []any{}, TimeStamp: s.now().UTC().Format(time.RFC3339Nano)}
 	if s.cursorStyle == CursorsTopLevel {
 		ans.Cursors = &cursorsJSON{After: encodeCursor(c)}
 	} else {
@@ -91,3 +91,17 @@ func (s *Server) emptyPageLocked(q *listQuery) ([]byte, error) {
 	}
 	return json.Marshal(ans)
 }
+
+// SetClockOffset sets the server's clock to the host's plus d (negative: behind it), as when the
+// host taskbot runs on is off by hours: the Date header of every answer, expires_on of new
+// tokens and the check of a token's expiry, the list answers' timeStamp, and the times the
+// server stamps on tasks (Add, SetState) all follow the server's clock. Request.Time stays on
+// the host's clock. 0 restores it.
+func (s *Server) SetClockOffset(d time.Duration) { s.clockOffset.Store(int64(d)) }
+
+// SetDateHeader chooses whether answers carry a Date header (RFC 9110 §6.6.1: an origin server
+// without a reliable clock must not send one). Answers carry one until SetDateHeader(false).
+func (s *Server) SetDateHeader(send bool) { s.noDate.Store(!send) }
+
+// now is the server's clock: the host's plus SetClockOffset's offset.
+func (s *Server) now() time.Time { return time.Now().Add(time.Duration(s.clockOffset.Load())) }

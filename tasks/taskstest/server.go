@@ -24,6 +24,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/taskbot/taskbot/tasks"
@@ -77,6 +78,9 @@ type Server struct {
 	ignored      map[string]bool   // IgnoreParams
 	emptyPages   int               // SetEmptyPages: empty answers still to send
 	emptyCursors int64             // cursors of empty pages sent so far
+
+	clockOffset atomic.Int64 // SetClockOffset, in nanoseconds
+	noDate      atomic.Bool  // SetDateHeader(false)
 }
 
 // Request is one request the server received, for assertions. The Authorization header is
@@ -189,9 +193,15 @@ func (s *Server) TokenRequests() int {
 	return s.tokenReqs
 }
 
-// front logs and counts every request, applies injected faults, then hands over to next.
+// front logs and counts every request, sets the Date header from the server's clock, applies
+// injected faults, then hands over to next.
 func (s *Server) front(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.noDate.Load() {
+			w.Header()["Date"] = nil // net/http adds none either
+		} else {
+			w.Header().Set("Date", s.now().UTC().Format(http.TimeFormat))
+		}
 		f := s.admit(r)
 		if f != nil {
 			if f.Delay > 0 {
@@ -280,7 +290,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	now := time.Now()
+	now := s.now()
 	expires := now.Add(s.tokenTTL)
 	expiresOn := expires.Unix()
 	if time.Unix(expiresOn, 0).Before(expires) {
@@ -310,7 +320,7 @@ func (s *Server) authorized(w http.ResponseWriter, r *http.Request) bool {
 		switch {
 		case !ok:
 			msg = "unknown or revoked access token"
-		case !time.Now().Before(exp):
+		case !s.now().Before(exp):
 			msg = "access token expired"
 		default:
 			return true
@@ -514,7 +524,7 @@ func (s *Server) lookupLocked(key string) *tasks.Task {
 // stampLocked is the server clock for a write: now in UTC, but strictly later than every
 // earlier stamp and than prev.
 func (s *Server) stampLocked(prev time.Time) time.Time {
-	now := time.Now().UTC().Round(0)
+	now := s.now().UTC().Round(0)
 	floor := s.lastStamp
 	if prev.After(floor) {
 		floor = prev

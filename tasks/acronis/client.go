@@ -171,6 +171,13 @@ func NewClient(cfg Config) (*Client, error) {
 
 // Token makes sure the client holds a valid access token, fetching one when it has none or
 // when the cached one is due for renewal; `taskbot check` uses it to test the credentials.
+//
+// A token is renewed min(10 minutes, lifetime/5) before it expires. Its expiry is the answer's
+// expires_in, else its expires_on (Unix seconds, the server's clock) less the answer's Date
+// header, counted from when the request left: a host clock hours off changes nothing. Without a
+// Date header expires_on is read against the host's clock, and a token that seems expired on
+// arrival is still kept a minute: at most one token a minute is fetched (tokens that live under
+// two minutes excepted, renewed within their lifetime), except right after a 401.
 // A failed answer of the token endpoint is a *TokenError (e.g. `token: 401 access_denied:
 // Invalid client credentials`); 5xx, 429, network errors and timeouts are retried like API
 // requests.

@@ -410,3 +410,79 @@ func TestIsNotFound(t *testing.T) {
 		})
 	}
 }
+
+func TestASkewedClockCostsNoExtraTokens(t *testing.T) {
+	tests := []struct {
+		name      string
+		offset    time.Duration // the server's clock minus the host's
+		noDate    bool
+		expiresIn bool
+	}{
+		{"host clock 3 hours ahead: expires_on read against the Date header", -3 * time.Hour, false, false},
+		{"host clock 3 hours behind", 3 * time.Hour, false, false},
+		{"host clock 3 hours ahead, no Date header: at most one token a minute", -3 * time.Hour, true, false},
+		{"host clock 3 hours ahead, expires_in sent", -3 * time.Hour, false, true},
+		{"clocks agree", 0, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newServer(t)
+			addN(s, 2, tasks.Started)
+			s.SetClockOffset(tt.offset)
+			s.SetDateHeader(!tt.noDate)
+			s.SetTokenExpiresIn(tt.expiresIn)
+			c := newClient(t, s, func(c *acronis.Config) { c.Retries = -1 })
+			const calls = 30
+			for i := range calls {
+				var err error
+				if i%3 == 2 {
+					_, err = c.Task(context.Background(), "944455285181779999")
+					if tasks.IsNotFound(err) {
+						err = nil
+					}
+				} else {
+					_, err = c.List(context.Background(), tasks.Query{})
+				}
+				if err != nil {
+					t.Fatalf("call %d: %v", i, err)
+				}
+			}
+			if n := s.TokenRequests(); n != 1 {
+				t.Errorf("%d token requests for %d API calls, want 1", n, calls)
+			}
+			if n := len(s.Requests()) - s.TokenRequests(); n != calls {
+				t.Errorf("%d API requests for %d calls: some were refused", n, calls)
+			}
+		})
+	}
+}
+
+func TestShortTokensAreRenewedBeforeTheyExpireOnASkewedServer(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	addN(s, 1, tasks.Started)
+	// The server's clock runs 3 hours ahead: by the host's clock, expires_on lies 3 hours in
+	// the future, but the token dies 2–3 seconds after it was issued.
+	s.SetClockOffset(3 * time.Hour)
+	s.SetTokenTTL(2 * time.Second)
+	c := newClient(t, s, func(c *acronis.Config) { c.Retries = -1 }) // a 401 beyond the one refresh would surface
+	deadline := time.Now().Add(4 * time.Second)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	lists := 0
+	for time.Now().Before(deadline) {
+		if _, err := c.List(context.Background(), tasks.Query{}); err != nil {
+			t.Fatalf("list %d: %v", lists, err)
+		}
+		lists++
+		<-tick.C
+	}
+	// Tokens live 2–3s on the server; read against its Date header, each is renewed before
+	// it dies, so no list request is refused.
+	if s.TaskRequests() != lists {
+		t.Errorf("%d list requests for %d lists: tokens expired in use", s.TaskRequests(), lists)
+	}
+	if n := s.TokenRequests(); n < 2 || n > 6 {
+		t.Errorf("TokenRequests = %d over 4s with 2s tokens, want 2…6", n)
+	}
+}

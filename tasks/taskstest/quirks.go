@@ -105,3 +105,12 @@ func (s *Server) SetDateHeader(send bool) { s.noDate.Store(!send) }
 
 // now is the server's clock: the host's plus SetClockOffset's offset.
 func (s *Server) now() time.Time { return time.Now().Add(time.Duration(s.clockOffset.Load())) }
+
+// SetTokenExpiresIn chooses whether token answers also carry expires_in (the TTL in whole
+// seconds, rounded down, RFC 6749 §5.1) beside expires_on. They carry only expires_on, as
+// Acronis often answers, until SetTokenExpiresIn(true).
+func (s *Server) SetTokenExpiresIn(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.expiresIn = on
+}

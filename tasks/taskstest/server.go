@@ -78,6 +78,7 @@ type Server struct {
 	ignored      map[string]bool   // IgnoreParams
 	emptyPages   int               // SetEmptyPages: empty answers still to send
 	emptyCursors int64             // cursors of empty pages sent so far
+	expiresIn    bool              // SetTokenExpiresIn
 
 	clockOffset atomic.Int64 // SetClockOffset, in nanoseconds
 	noDate      atomic.Bool  // SetDateHeader(false)
@@ -137,9 +138,10 @@ func (s *Server) Close() {
 	})
 }
 
-// SetTokenTTL makes tokens issued from now on carry expires_on = now+d, rounded up to whole Unix
-// seconds (so a 2s TTL lasts between 2 and 3 seconds), and no expires_in. A request with an
-// expired token gets 401. d <= 0 restores DefaultTokenTTL.
+// SetTokenTTL makes tokens issued from now on carry expires_on = now+d on the server's clock,
+// rounded up to whole Unix seconds (so a 2s TTL lasts between 2 and 3 seconds), and no
+// expires_in (see SetTokenExpiresIn). A request with an expired token gets 401. d <= 0 restores
+// DefaultTokenTTL.
 func (s *Server) SetTokenTTL(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -258,6 +260,7 @@ type tokenAnswer struct {
 	TokenType   string `json:"token_type"`
 	IDToken     string `json:"id_token"`
 	ExpiresOn   int64  `json:"expires_on"`
+	ExpiresIn   int64  `json:"expires_in,omitempty"` // only after SetTokenExpiresIn(true)
 }
 
 // tokenError is the schema "tokenError".
@@ -298,6 +301,10 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 	}
 	tok := randomHex(32)
 	s.tokens[tok] = time.Unix(expiresOn, 0)
+	var expiresIn int64
+	if s.expiresIn {
+		expiresIn = int64(s.tokenTTL / time.Second) // rounded down: the token lives at least that long
+	}
 	s.mu.Unlock()
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, tokenAnswer{
@@ -305,6 +312,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 		TokenType:   "bearer",
 		IDToken:     "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9." + randomHex(16) + ".taskstest",
 		ExpiresOn:   expiresOn,
+		ExpiresIn:   expiresIn,
 	})
 }
 

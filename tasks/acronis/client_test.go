@@ -595,13 +595,13 @@ func TestTokenEndpointErrors(t *testing.T) {
 		{
 			name:       "wrong secret: access_denied, not retried",
 			secret:     "wrong-secret-value",
-			want:       &acronis.TokenError{StatusCode: 401, Code: "access_denied", Description: "Invalid client credentials"},
+			want:       &acronis.TokenError{StatusCode: 401, Code: "access_denied", Description: "Invalid client credentials", ContentType: "application/json"},
 			wantTokens: 1,
 		},
 		{
 			name:       "gateway down: retried, then reported",
 			fault:      &taskstest.Fault{Path: taskstest.TokenPath, Status: 503, ContentType: "text/html", Body: "<html><head><title>Maintenance</title></head></html>"},
-			want:       &acronis.TokenError{StatusCode: 503, Description: "Maintenance"},
+			want:       &acronis.TokenError{StatusCode: 503, Description: "Maintenance", ContentType: "text/html", HTML: true},
 			wantTokens: 3,
 		},
 		{

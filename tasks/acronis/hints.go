@@ -27,12 +27,20 @@ func problem(err error) tasks.Problem {
 	var ne *networkError
 	var be *badAnswerError
 	switch {
-	case errors.As(err, &te) && (te.StatusCode == http.StatusBadRequest || te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden):
-		return tasks.Problem{What: "taskbot could not sign in to Acronis", Fix: fixCredentials}
 	case errors.As(err, &te) && te.StatusCode == http.StatusNotFound:
 		return tasks.Problem{What: "the Acronis sign-in endpoint was not found", Fix: fixURL}
 	case errors.As(err, &te) && te.Temporary():
 		return tasks.Problem{What: "the Acronis sign-in service failed", Fix: fixLater}
+	case errors.As(err, &te) && te.NotToken && te.HTML:
+		return tasks.Problem{What: "the Acronis sign-in endpoint answered with a web page, not a token", Fix: fixURL}
+	case errors.As(err, &te) && te.NotToken:
+		return tasks.Problem{What: "the Acronis sign-in endpoint answered with something that is not a token", Fix: fixURL}
+	case errors.As(err, &te) && te.HTML:
+		// The Acronis sign-in service answers its errors in JSON (schema "tokenError"): a web
+		// page comes from something else, a proxy or another site.
+		return tasks.Problem{What: "the Acronis sign-in endpoint answered with a web page, not as the Acronis sign-in service does", Fix: fixURL}
+	case errors.As(err, &te) && (te.StatusCode == http.StatusBadRequest || te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden):
+		return tasks.Problem{What: "taskbot could not sign in to Acronis", Fix: fixCredentials}
 	case errors.As(err, &te):
 		return tasks.Problem{What: "taskbot could not sign in to Acronis", Fix: fixCredentials}
 	case errors.As(err, &ae) && ae.StatusCode == http.StatusUnauthorized:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -484,5 +485,62 @@ func TestShortTokensAreRenewedBeforeTheyExpireOnASkewedServer(t *testing.T) {
 	}
 	if n := s.TokenRequests(); n < 2 || n > 6 {
 		t.Errorf("TokenRequests = %d over 4s with 2s tokens, want 2…6", n)
+	}
+}
+
+func TestTokenEndpointAnswersThatAreNotTokensExplainThemselves(t *testing.T) {
+	const fixURL = "is ACRONIS_URL your data center's address, e.g. https://eu2-cloud.acronis.com?"
+	tests := []struct {
+		name     string
+		fault    taskstest.Fault
+		wantText string
+		wantWhat string
+	}{
+		{"404 JSON", taskstest.Fault{Status: 404, ContentType: "application/json", Body: `{"error":"not_found","error_description":"no route"}`},
+			"token: 404 not_found: no route", "the Acronis sign-in endpoint was not found"},
+		{"404 page of a web server", taskstest.Fault{Status: 404, ContentType: "text/html", Body: "<html><head><title>Page not found</title></head></html>"},
+			"token: 404 Not Found (text/html): Page not found", "the Acronis sign-in endpoint was not found"},
+		{"200 HTML sign-in page of a proxy", taskstest.Fault{Status: 200, ContentType: "text/html; charset=utf-8", Body: "<!DOCTYPE html><html><head><title>Sign in</title></head><body>…</body></html>"},
+			"token: 200 OK (text/html): not a token: Sign in", "the Acronis sign-in endpoint answered with a web page, not a token"},
+		{"200 HTML without a content type", taskstest.Fault{Status: 200, Body: "<html><title>Welcome to nginx!</title></html>"},
+			"token: 200 OK (html): not a token: Welcome to nginx!", "the Acronis sign-in endpoint answered with a web page, not a token"},
+		{"200 plain text", taskstest.Fault{Status: 200, ContentType: "text/plain", Body: "OK\n"},
+			"token: 200 OK (text/plain): not a token: no access_token", "the Acronis sign-in endpoint answered with something that is not a token"},
+		{"200 JSON without access_token", taskstest.Fault{Status: 200, ContentType: "application/json", Body: `{"status":"ok"}`},
+			"token: 200 OK (application/json): not a token: no access_token", "the Acronis sign-in endpoint answered with something that is not a token"},
+		{"200 truncated JSON", taskstest.Fault{Status: 200, ContentType: "application/json", Body: `{"access_token":"abc`},
+			"token: 200 OK (application/json): not a token: not JSON", "the Acronis sign-in endpoint answered with something that is not a token"},
+		{"200 empty", taskstest.Fault{Status: 200, ContentType: "application/json"},
+			"token: 200 OK (application/json): not a token: empty answer", "the Acronis sign-in endpoint answered with something that is not a token"},
+		{"403 page of a firewall", taskstest.Fault{Status: 403, ContentType: "text/html", Body: "<html><title>Access blocked</title></html>"},
+			"token: 403 Forbidden (text/html): Access blocked", "the Acronis sign-in endpoint answered with a web page, not as the Acronis sign-in service does"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newServer(t)
+			addN(s, 1, tasks.Started)
+			f := tt.fault
+			f.Path = taskstest.TokenPath
+			s.Fail(f)
+			c := newClient(t, s)
+			_, err := c.List(context.Background(), tasks.Query{})
+			var te *acronis.TokenError
+			if !errors.As(err, &te) {
+				t.Fatalf("err = %v (%T), want a *TokenError", err, err)
+			}
+			if got := te.Error(); got != tt.wantText {
+				t.Errorf("err = %q, want %q", got, tt.wantText)
+			}
+			if strings.Contains(err.Error(), "abc") {
+				t.Errorf("err %q quotes the token of a mangled answer", err)
+			}
+			p, ok := tasks.Explain(err)
+			if !ok || p.What != tt.wantWhat || p.Fix != fixURL {
+				t.Errorf("Explain = %+v, %v; want What %q and Fix %q", p, ok, tt.wantWhat, fixURL)
+			}
+			if s.TokenRequests() != 1 || s.TaskRequests() != 0 {
+				t.Errorf("%d token and %d list requests, want 1 and 0: such answers are final", s.TokenRequests(), s.TaskRequests())
+			}
+		})
 	}
 }

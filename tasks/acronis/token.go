@@ -1,10 +1,12 @@
 package acronis
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"net/http"
@@ -96,7 +98,7 @@ func (tc *tokenCache) token(ctx context.Context) (*oauth2.Token, error) {
 	tok, err := tc.conf.Token(context.WithValue(fctx, oauth2.HTTPClient, hc))
 	if err != nil {
 		tc.tok = nil
-		err = tokenFetchError(ctx, err, tc.timeout)
+		err = tokenFetchError(ctx, err, tc.timeout, ex)
 		if _, ok := err.(*TokenError); !ok {
 			err = fmt.Errorf("token: %w", err)
 		}
@@ -188,14 +190,22 @@ func tokenExpiry(tok *oauth2.Token, sent, date, now time.Time) (time.Time, time.
 }
 
 // tokenExchange is the http.RoundTripper of one token fetch. It sends through next and notes what
-// x/oauth2 does not pass on: when the request left (local clock) and the answer's Date header.
+// x/oauth2 does not pass on: when the request left (local clock), the answer's Date header, and,
+// to explain an answer x/oauth2 cannot parse, its status, content type and first bytes.
 type tokenExchange struct {
 	next http.RoundTripper // nil means http.DefaultTransport
 	now  func() time.Time
 
-	sent time.Time // local clock, just before the request left
-	date time.Time // the answer's Date header; zero when absent or invalid
+	sent        time.Time // local clock, just before the request left
+	date        time.Time // the answer's Date header; zero when absent or invalid
+	status      int       // the answer's status code; 0 when none came
+	contentType string    // the answer's media type
+	body        []byte    // the first maxTokenSnippet bytes of the body that were read
+	readErr     error     // an error reading the body (x/oauth2 hides its type)
 }
+
+// maxTokenSnippet is how much of a token answer tokenExchange keeps: enough for an HTML <title>.
+const maxTokenSnippet = 16 << 10
 
 // RoundTrip implements http.RoundTripper.
 func (ex *tokenExchange) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -209,7 +219,46 @@ func (ex *tokenExchange) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	ex.date, _ = http.ParseTime(resp.Header.Get("Date"))
+	ex.status, ex.contentType = resp.StatusCode, mediaType(resp.Header.Get("Content-Type"))
+	resp.Body = &snippetBody{ReadCloser: resp.Body, ex: ex}
 	return resp, nil
+}
+
+// snippetBody is a token answer's body that copies its first bytes to the exchange as it is read.
+type snippetBody struct {
+	io.ReadCloser
+	ex *tokenExchange
+}
+
+func (b *snippetBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if room := maxTokenSnippet - len(b.ex.body); room > 0 {
+		b.ex.body = append(b.ex.body, p[:min(n, room)]...)
+	}
+	if err != nil && err != io.EOF {
+		b.ex.readErr = err
+	}
+	return n, err
+}
+
+// notToken is the *TokenError of a 2xx answer that x/oauth2 could not take a token from: not
+// JSON (an HTML sign-in page, text), or JSON or a form without access_token. Its Description is
+// an HTML page's <title>, else "empty answer", "no access_token" or "not JSON". Other bodies are
+// never quoted: a mangled token answer may hold a token.
+func (ex *tokenExchange) notToken() *TokenError {
+	te := &TokenError{StatusCode: ex.status, ContentType: ex.contentType, NotToken: true}
+	b := bytes.TrimSpace(ex.body)
+	switch {
+	case ex.contentType == "text/html" || ex.contentType == "application/xhtml+xml" || len(b) > 0 && b[0] == '<':
+		te.HTML, te.Description = true, htmlTitle(b)
+	case len(b) == 0:
+		te.Description = "empty answer"
+	case json.Valid(b) || ex.contentType == "application/x-www-form-urlencoded" || ex.contentType == "text/plain":
+		te.Description = "no access_token" // x/oauth2 reads text/plain as a form
+	default:
+		te.Description = "not JSON"
+	}
+	return te
 }
 
 // unixTime converts a Unix-seconds value decoded from JSON or a form into a time.
@@ -256,30 +305,30 @@ func number(v any) (float64, bool) {
 }
 
 // tokenFetchError turns an error of clientcredentials.Config.Token into a *TokenError (for an
-// error answer), an ErrTimeout (the fetch exceeded timeout while ctx was still live), ctx.Err(),
-// or the network error without the token URL around it.
-func tokenFetchError(ctx context.Context, err error, timeout time.Duration) error {
+// error answer, or a 2xx answer that is not a token), an ErrTimeout (the fetch exceeded timeout
+// while ctx was still live), ctx.Err(), or the network error without the token URL around it.
+// ex is the fetch's exchange: x/oauth2 reports a body it cannot parse or read as text only.
+func tokenFetchError(ctx context.Context, err error, timeout time.Duration, ex *tokenExchange) error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
 		te := &TokenError{Code: re.ErrorCode, Description: re.ErrorDescription}
 		if re.Response != nil {
 			te.StatusCode = re.Response.StatusCode
+			te.ContentType = mediaType(re.Response.Header.Get("Content-Type"))
 		}
 		if te.Code == "" && te.Description == "" && len(re.Body) > 0 {
 			// x/oauth2 parses error bodies only when they are JSON or a form; a gateway's HTML
 			// page or a platform error object still says what went wrong.
-			var ct string
-			if re.Response != nil {
-				ct = mediaType(re.Response.Header.Get("Content-Type"))
-			}
 			var domain, reason string
-			var isHTML bool
-			parseErrorBody(re.Body, ct, &domain, &te.Code, &reason, &te.Description, &isHTML)
+			parseErrorBody(re.Body, te.ContentType, &domain, &te.Code, &reason, &te.Description, &te.HTML)
 		}
 		return te
 	}
 	if ctx.Err() != nil {
 		return ctx.Err()
+	}
+	if ex.readErr != nil {
+		err = ex.readErr
 	}
 	if isTimeout(err) {
 		return &timeoutError{after: timeout, err: err}
@@ -287,6 +336,12 @@ func tokenFetchError(ctx context.Context, err error, timeout time.Duration) erro
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		return &networkError{err: ue.Err}
+	}
+	if ex.readErr != nil {
+		return &networkError{err: err}
+	}
+	if ex.status >= 200 && ex.status <= 299 {
+		return ex.notToken()
 	}
 	return err
 }

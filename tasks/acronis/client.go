@@ -1,10 +1,16 @@
 // Package acronis is the client of the Acronis Task Manager API v2: OAuth 2.0 client-credentials
 // tokens (x/oauth2), paging, retries with backoff, and typed errors that explain themselves
-// (hints.go). It is the only package that talks HTTP to Acronis; it implements tasks.Lister.
+// (hints.go). It is the only package that talks HTTP to Acronis; it implements tasks.Service.
 //
 // Paths and shapes follow the published OpenAPI document
 // (testdata/acronis/task-manager-v2.openapi.json) and the Task Manager guide
-// (https://developer.acronis.com/doc/task-manager/v2/guide/).
+// (https://developer.acronis.com/doc/task-manager/v2/guide/). Where the real API departs from
+// the document, the client does what public clients of it do (Zabbix's Acronis template, a
+// Prometheus exporter, Acronis's samples; quirks.go): a malformed task is skipped rather than
+// failing its page, time filters are sent in whole seconds, filters and order are checked
+// rather than trusted, runs of empty pages end a listing, a page that timed out is asked for
+// again in a smaller size, and a token's expiry is read on the server's clock. tasks/taskstest
+// reproduces each of these.
 package acronis
 
 import (
@@ -83,8 +89,10 @@ type Config struct {
 	RetryBase time.Duration
 	// Transport sends the requests; nil means a clone of http.DefaultTransport.
 	Transport http.RoundTripper
-	// Logger receives retries and token renewals at debug and warn level (keys: request,
-	// attempt, wait, err). Secrets and tokens are never logged. nil discards.
+	// Logger receives retries, token renewals and what the API did against its document, at
+	// debug and warn level (keys: request, attempt, wait, err; task, field, page for a skipped
+	// item; filter or order for one the API ignored; limit, pages, empty, tasks). Secrets and
+	// tokens are never logged. nil discards.
 	Logger *slog.Logger
 }
 

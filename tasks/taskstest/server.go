@@ -8,6 +8,12 @@
 // task objects satisfy the "task" and "task_1" schemas (assignCount included), list answers are
 // {"items","size","timeStamp","paging":{"cursors":{"after"}}}, errors are domainError objects,
 // and tokens carry expires_on (Unix seconds) without expires_in, as Acronis sends them.
+//
+// Fault injects failed or slow answers. The knobs in quirks.go reproduce where the real API
+// departs from its document: malformed items (SetRawItems), filters or order not applied
+// (IgnoreParams), empty pages that name a next one (SetEmptyPages), a server clock hours off
+// the host's (SetClockOffset), no Date header (SetDateHeader) and expires_in in token answers
+// (SetTokenExpiresIn). Every knob is off until set, so the defaults follow the document.
 package taskstest
 
 import (

@@ -9,7 +9,10 @@
 package tasks
 
 import (
+	"bytes"
 	"encoding/json"
+	"reflect"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -73,7 +76,7 @@ func (c ResultCode) Valid() bool {
 //
 // ID exceeds 2^53 in real answers: it is decoded as an exact int64 (never through float64);
 // UUID (or IDString) is the key taskbot stores tasks under. Times are RFC 3339 with up to
-// nanosecond precision; a zero time means the field was absent.
+// nanosecond precision; a zero time means the field was absent, null or "" (see UnmarshalJSON).
 type Task struct {
 	ID       int64  `json:"id"`
 	IDString string `json:"idString,omitempty"`
@@ -120,6 +123,94 @@ type Task struct {
 	StartedAt   time.Time `json:"startedAt,omitzero"`
 	UpdatedAt   time.Time `json:"updatedAt"`
 	CompletedAt time.Time `json:"completedAt,omitzero"`
+}
+
+// UnmarshalJSON decodes a task object as the API sends it, like the default decoding except for
+// the five times (enqueuedAt, assignedAt, startedAt, updatedAt, completedAt): null or "" means
+// the time is absent and leaves it zero (real answers carry "completedAt": "" for a task that has
+// not completed, which time.Time refuses), and any other value must be an RFC 3339 string.
+//
+// A value of the wrong JSON type, a time included, is a *json.UnmarshalTypeError whose Field
+// names it as the API does ("id", "completedAt", "result.code") and whose Struct is "Task" for
+// the task's own fields, so a caller can say which field of which task was bad.
+func (t *Task) UnmarshalJSON(b []byte) error {
+	type fields Task // Task's fields without this method: no recursion
+	aux := struct {
+		*fields
+		EnqueuedAt  optionalTime `json:"enqueuedAt"`
+		AssignedAt  optionalTime `json:"assignedAt"`
+		StartedAt   optionalTime `json:"startedAt"`
+		UpdatedAt   optionalTime `json:"updatedAt"`
+		CompletedAt optionalTime `json:"completedAt"`
+	}{
+		fields:      (*fields)(t),
+		EnqueuedAt:  optionalTime(t.EnqueuedAt),
+		AssignedAt:  optionalTime(t.AssignedAt),
+		StartedAt:   optionalTime(t.StartedAt),
+		UpdatedAt:   optionalTime(t.UpdatedAt),
+		CompletedAt: optionalTime(t.CompletedAt),
+	}
+	if err := json.Unmarshal(b, &aux); err != nil {
+		if te, ok := err.(*json.UnmarshalTypeError); ok {
+			// Name the field as the API does, not through the embedded helper type.
+			te.Field = strings.TrimPrefix(te.Field, "fields.")
+			if te.Field == "" {
+				te.Type = reflect.TypeFor[Task]()
+			} else if te.Struct == "" {
+				te.Struct = "Task"
+			}
+		}
+		return err
+	}
+	t.EnqueuedAt = time.Time(aux.EnqueuedAt)
+	t.AssignedAt = time.Time(aux.AssignedAt)
+	t.StartedAt = time.Time(aux.StartedAt)
+	t.UpdatedAt = time.Time(aux.UpdatedAt)
+	t.CompletedAt = time.Time(aux.CompletedAt)
+	return nil
+}
+
+// optionalTime is a task time as the API sends it: an RFC 3339 string, or null or "" for none.
+type optionalTime time.Time
+
+// UnmarshalJSON implements json.Unmarshaler. A value that is neither null, "" nor an RFC 3339
+// string is a *json.UnmarshalTypeError (the decoder adds the field's name).
+func (o *optionalTime) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if string(b) == "null" || string(b) == `""` {
+		*o = optionalTime{}
+		return nil
+	}
+	bad := &json.UnmarshalTypeError{Value: jsonKind(b), Type: reflect.TypeFor[time.Time]()}
+	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+		return bad
+	}
+	var t time.Time
+	if err := t.UnmarshalJSON(b); err != nil {
+		bad.Value = "string " + strconv.Quote(cut(string(b[1:len(b)-1]), 64)) // the text is task data, no secret
+		return bad
+	}
+	*o = optionalTime(t)
+	return nil
+}
+
+// jsonKind names the kind of the JSON value b the way encoding/json's errors do.
+func jsonKind(b []byte) string {
+	if len(b) == 0 {
+		return "value"
+	}
+	switch b[0] {
+	case '"':
+		return "string"
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case 't', 'f':
+		return "bool"
+	default:
+		return "number"
+	}
 }
 
 // Key is the identifier taskbot stores a task under: its UUID, else its decimal ID string.

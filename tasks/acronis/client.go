@@ -1,13 +1,20 @@
 // Package acronis is the client of the Acronis Task Manager API v2: OAuth 2.0 client-credentials
 // tokens (x/oauth2), paging, retries with backoff, and typed errors that explain themselves
-// (hints.go). It is the only package that talks HTTP to Acronis; it implements tasks.Lister.
+// (hints.go). It is the only package that talks HTTP to Acronis; it implements tasks.Service.
 //
 // Paths and shapes follow the published OpenAPI document
 // (testdata/acronis/task-manager-v2.openapi.json) and the Task Manager guide
-// (https://developer.acronis.com/doc/task-manager/v2/guide/).
+// (https://developer.acronis.com/doc/task-manager/v2/guide/). Where the real API departs from
+// the document, the client does what public clients of it do (Zabbix's Acronis template, a
+// Prometheus exporter, Acronis's samples; quirks.go): a malformed task is skipped rather than
+// failing its page, time filters are sent in whole seconds, filters and order are checked
+// rather than trusted, runs of empty pages end a listing, a page that timed out is asked for
+// again in a smaller size, and a token's expiry is read on the server's clock. tasks/taskstest
+// reproduces each of these.
 package acronis
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -15,12 +22,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -46,6 +55,10 @@ const (
 	maxRetryAfter = 2 * time.Minute  // a longer Retry-After is not waited for: the error is returned
 	maxBody       = 64 << 20         // largest answer body read, in bytes
 )
+
+// maxEmptyPages is how many empty pages in a row, each naming a next page, end a List: the API
+// sends such pages, and following them could take up to maxPages requests.
+const maxEmptyPages = 3
 
 // maxPages is the most pages one List fetches before it fails with ErrPagingLoop (a variable
 // only so that tests can lower it).
@@ -76,8 +89,10 @@ type Config struct {
 	RetryBase time.Duration
 	// Transport sends the requests; nil means a clone of http.DefaultTransport.
 	Transport http.RoundTripper
-	// Logger receives retries and token renewals at debug and warn level (keys: request,
-	// attempt, wait, err). Secrets and tokens are never logged. nil discards.
+	// Logger receives retries, token renewals and what the API did against its document, at
+	// debug and warn level (keys: request, attempt, wait, err; task, field, page for a skipped
+	// item; filter or order for one the API ignored; limit, pages, empty, tasks). Secrets and
+	// tokens are never logged. nil discards.
 	Logger *slog.Logger
 }
 
@@ -90,6 +105,9 @@ type Client struct {
 	retries   int
 	retryBase time.Duration
 	log       *slog.Logger
+
+	warnMu sync.Mutex
+	warned map[string]bool // warnings about the API's behaviour already logged (firstTime)
 }
 
 // NewClient checks cfg and returns a Client. It makes no request.
@@ -161,6 +179,13 @@ func NewClient(cfg Config) (*Client, error) {
 
 // Token makes sure the client holds a valid access token, fetching one when it has none or
 // when the cached one is due for renewal; `taskbot check` uses it to test the credentials.
+//
+// A token is renewed min(10 minutes, lifetime/5) before it expires. Its expiry is the answer's
+// expires_in, else its expires_on (Unix seconds, the server's clock) less the answer's Date
+// header, counted from when the request left: a host clock hours off changes nothing. Without a
+// Date header expires_on is read against the host's clock, and a token that seems expired on
+// arrival is still kept a minute: at most one token a minute is fetched (tokens that live under
+// two minutes excepted, renewed within their lifetime), except right after a 401.
 // A failed answer of the token endpoint is a *TokenError (e.g. `token: 401 access_denied:
 // Invalid client credentials`); 5xx, 429, network errors and timeouts are retried like API
 // requests.
@@ -177,34 +202,66 @@ func (c *Client) Token(ctx context.Context) error {
 // `cursors.after` (what the OpenAPI document describes). It stops early once q.MaxTasks tasks
 // are collected (ListResult.More then says whether there were more).
 //
+// Items are decoded one by one: an item that is not a task object taskbot can read (`"id":"abc"`,
+// `"completedAt":12`, `"state":5`) is left out, counted in ListResult.Skipped and logged once at
+// WARN with its uuid (key "task", "" when it has none) and the field that failed (key "field").
+// Empty and null times are absent times (see tasks.Task.UnmarshalJSON), not errors.
+//
+// Filters are not trusted to be honoured: a task that q does not select (tasks.Query.Matches) is
+// dropped, and the first time a Client meets one it logs at WARN which filter the API ignored
+// (key "filter": "state", "uuid", "updatedAt" …). The order is not relied on either: tasks come
+// in the order the API sent them, and an answer out of q.Order is logged at WARN once per Client
+// (key "order"); a caller that needs the newest task takes the maximum itself.
+//
+// A page whose request exceeds Config.Timeout is retried asking for half as many tasks (`limit`
+// halved, never below 10; `after` and the smaller `limit` for later pages), and the rest of the
+// List keeps the smaller page size: a slow answer is usually a big one.
+//
+// Empty pages that name a next page are followed, but three in a row end the List: it returns
+// what was collected, and logs that at WARN (once per List).
+//
 // Errors: any page failing fails the whole List, with no partial result. A non-2xx answer is
 // an *APIError, a failed token request a *TokenError, an answer that is not the documented JSON
 // an error naming the path and content type; a cursor that repeats or more than 10000 pages
 // wrap ErrPagingLoop. Errors of pages after the first read "page N: GET /tasks: …".
 func (c *Client) List(ctx context.Context, q tasks.Query) (*tasks.ListResult, error) {
 	base := QueryValues(q)
+	limit := base.Get("limit")
 	res := &tasks.ListResult{}
+	order := &orderCheck{order: q.Order}
 	seen := map[string]bool{}
 	after := ""
+	empty := 0 // consecutive empty pages that named a next page
 	for page := 1; ; page++ {
 		if page > maxPages {
 			return nil, fmt.Errorf("GET /tasks: %w: more than %d pages", ErrPagingLoop, maxPages)
 		}
 		// The published document allows `after` only with `limit`: the cursor carries the
 		// rest of the first page's query.
-		v := base
+		v := maps.Clone(base)
 		if after != "" {
-			v = url.Values{"limit": base["limit"], "after": {after}}
+			v = url.Values{"after": {after}}
 		}
+		v.Set("limit", limit)
+		r := &request{path: "/tasks", query: v, shrink: smallerPage}
 		var p listPage
-		if err := c.getJSON(ctx, "/tasks", v, p.decode); err != nil {
+		ans, err := c.getJSON(ctx, r, p.decode)
+		if err != nil {
 			if page > 1 {
 				err = fmt.Errorf("page %d: %w", page, err)
 			}
 			return nil, err
 		}
+		limit = r.query.Get("limit") // smaller after a timeout, for the rest of this List
 		res.Pages = page
-		res.Tasks = append(res.Tasks, p.Items...)
+		res.ServerTime = ans.date
+		for _, b := range p.Bad {
+			c.log.LogAttrs(ctx, slog.LevelWarn, "skipped a task the Task Manager API sent: it does not decode",
+				slog.String("task", b.UUID), slog.String("field", b.Field), slog.Int("page", page), slog.Any("err", b.Err))
+		}
+		res.Skipped += len(p.Bad)
+		c.checkOrder(ctx, order, p.Tasks)
+		res.Tasks = append(res.Tasks, c.keepMatching(ctx, q, p.Tasks)...)
 		if !p.TimeStamp.IsZero() {
 			res.TimeStamp = p.TimeStamp
 		}
@@ -215,6 +272,13 @@ func (c *Client) List(ctx context.Context, q tasks.Query) (*tasks.ListResult, er
 			return res, nil
 		}
 		if next == "" {
+			return res, nil
+		}
+		if len(p.Items) > 0 {
+			empty = 0
+		} else if empty++; empty >= maxEmptyPages {
+			c.log.LogAttrs(ctx, slog.LevelWarn, "the Task Manager API keeps sending empty pages that name a next page; taskbot stops paging",
+				slog.Int("pages", page), slog.Int("empty", empty), slog.Int("tasks", len(res.Tasks)))
 			return res, nil
 		}
 		if seen[next] {
@@ -230,13 +294,13 @@ var taskKeyRE = regexp.MustCompile(`^(?:[0-9]{1,20}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4
 
 // Task fetches one task by its decimal id (idString) or UUID: GET /tasks/{id}. A key of any
 // other shape is refused without a request, so user text never reaches the URL. A missing task
-// is an *APIError with StatusCode 404.
+// is an *APIError with StatusCode 404, which tasks.IsNotFound recognises (APIError.NotFound).
 func (c *Client) Task(ctx context.Context, key string) (*tasks.Task, error) {
 	if !taskKeyRE.MatchString(key) {
 		return nil, fmt.Errorf("GET /tasks/{id}: %q is neither a task id nor a UUID", key)
 	}
 	var t tasks.Task
-	err := c.getJSON(ctx, "/tasks/"+key, nil, func(b []byte) error { return json.Unmarshal(b, &t) })
+	_, err := c.getJSON(ctx, &request{path: "/tasks/" + key}, func(b []byte) error { return json.Unmarshal(b, &t) })
 	if err != nil {
 		return nil, err
 	}
@@ -245,13 +309,19 @@ func (c *Client) Task(ctx context.Context, key string) (*tasks.Task, error) {
 
 // listPage is one answer of GET /tasks:
 // {items:[Task], size, timeStamp, paging:{cursors:{after,before}}, cursors:{after,before}}.
+// Its items are decoded one by one, so one malformed task does not cost the rest of the page.
 type listPage struct {
-	Items     []tasks.Task `json:"items"`
-	TimeStamp time.Time    `json:"-"`
+	// Tasks are the items that decoded, in the order the API sent them.
+	Tasks []tasks.Task `json:"-"`
+	// Bad are the items that did not, in the order the API sent them.
+	Bad []badItem `json:"-"`
+	// TimeStamp is the answer's "timeStamp"; zero when absent or not an RFC 3339 string.
+	TimeStamp time.Time `json:"-"`
 
-	RawTimeStamp string  `json:"timeStamp"`
-	Paging       paging  `json:"paging"`
-	Cursors      cursors `json:"cursors"`
+	Items        []json.RawMessage `json:"items"`
+	RawTimeStamp json.RawMessage   `json:"timeStamp"`
+	Paging       paging            `json:"paging"`
+	Cursors      cursors           `json:"cursors"`
 }
 
 type paging struct {
@@ -263,8 +333,17 @@ type cursors struct {
 	Before string `json:"before"`
 }
 
-// decode parses a list answer. Ids stay exact int64 (encoding/json parses integer literals
-// into int64 without passing through float64). An answer without "items" is an error.
+// badItem is a list item that is not a task taskbot can read.
+type badItem struct {
+	UUID  string // its "uuid" when the raw item has a string there (at most 64 bytes), else ""
+	Field string // the field that failed ("id", "completedAt", "result.code"); "" when unknown
+	Err   error
+}
+
+// decode parses a list answer. An answer that is not a JSON object with an "items" array is an
+// error; an item that is not a task object (a field of the wrong type, a time that is not RFC
+// 3339, not an object at all) goes to p.Bad instead. Ids stay exact int64 (encoding/json parses
+// integer literals into int64 without passing through float64).
 func (p *listPage) decode(b []byte) error {
 	if err := json.Unmarshal(b, p); err != nil {
 		return err
@@ -272,12 +351,53 @@ func (p *listPage) decode(b []byte) error {
 	if p.Items == nil {
 		return errors.New(`the answer has no "items"`)
 	}
-	if p.RawTimeStamp != "" {
-		if t, err := time.Parse(time.RFC3339Nano, p.RawTimeStamp); err == nil {
+	p.Tasks = make([]tasks.Task, 0, len(p.Items))
+	for _, raw := range p.Items {
+		var t tasks.Task
+		if err := decodeItem(raw, &t); err != nil {
+			p.Bad = append(p.Bad, badItem{UUID: itemUUID(raw), Field: errorField(err), Err: err})
+			continue
+		}
+		p.Tasks = append(p.Tasks, t)
+	}
+	var ts string
+	if json.Unmarshal(p.RawTimeStamp, &ts) == nil && ts != "" {
+		if t, err := time.Parse(time.RFC3339Nano, ts); err == nil {
 			p.TimeStamp = t
 		}
 	}
 	return nil
+}
+
+// decodeItem decodes one list item, which the page's decoding has already checked to be valid
+// JSON (so Task.UnmarshalJSON is called directly, without a second validation).
+func decodeItem(raw json.RawMessage, t *tasks.Task) error {
+	if b := bytes.TrimSpace(raw); len(b) == 0 || b[0] != '{' {
+		return fmt.Errorf("the item is %s, not a task object", snippet(b, 20))
+	}
+	return t.UnmarshalJSON(raw)
+}
+
+// itemUUID is the "uuid" of a raw list item, best effort: "" when the item is not an object or
+// its uuid is not a string. It is cut to 64 bytes, as it ends up in a log.
+func itemUUID(raw json.RawMessage) string {
+	var probe struct {
+		UUID json.RawMessage `json:"uuid"`
+	}
+	var u string
+	if json.Unmarshal(raw, &probe) != nil || json.Unmarshal(probe.UUID, &u) != nil {
+		return ""
+	}
+	return snippet([]byte(u), 64)
+}
+
+// errorField is the field a decoding error names (*json.UnmarshalTypeError's Field), else "".
+func errorField(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return te.Field
+	}
+	return ""
 }
 
 // after is the next page's cursor: paging.cursors.after, else cursors.after; "" on the last page.
@@ -288,41 +408,52 @@ func (p *listPage) after() string {
 	return p.Cursors.After
 }
 
-// getJSON GETs path (below the API root) with query, then hands the 2xx body to decode.
-// A body decode rejects is an error naming the path, status and content type; it is not retried.
-func (c *Client) getJSON(ctx context.Context, path string, query url.Values, decode func([]byte) error) error {
-	ans, err := c.do(ctx, http.MethodGet, path, query)
+// request is a GET below the API root. One request may be sent several times (retries); its
+// query may change between attempts.
+type request struct {
+	path  string     // below the API root, without the query: "/tasks"
+	query url.Values // the query string of the next attempt
+	// shrink, when set, gives the query for the attempt after one that exceeded Config.Timeout:
+	// List asks for a smaller page (smallerPage). The final query stays in query.
+	shrink func(url.Values) url.Values
+}
+
+// getJSON sends r, then hands the 2xx body to decode. A body decode rejects is an error naming
+// the path, status and content type; it is not retried.
+func (c *Client) getJSON(ctx context.Context, r *request, decode func([]byte) error) (*answer, error) {
+	ans, err := c.do(ctx, http.MethodGet, r)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := decode(ans.body); err != nil {
-		return &badAnswerError{fmt.Errorf("%s %s: %s answer (%s, %d bytes) is not valid: %w",
-			http.MethodGet, path, ans.status, cmp.Or(ans.contentType, "no content type"), len(ans.body), err)}
+		return nil, &badAnswerError{fmt.Errorf("%s %s: %s answer (%s, %d bytes) is not valid: %w",
+			http.MethodGet, r.path, ans.status, cmp.Or(ans.contentType, "no content type"), len(ans.body), err)}
 	}
-	return nil
+	return ans, nil
 }
 
 // answer is a 2xx answer, read whole.
 type answer struct {
-	status      string // "200 OK"
-	contentType string // media type only
+	status      string    // "200 OK"
+	contentType string    // media type only
+	date        time.Time // its Date header (the server's clock, whole seconds); zero when absent or invalid
 	body        []byte
 }
 
-// do sends method path?query with a bearer token, retrying as Config says, and returns the 2xx
-// answer. A 401 drops the token and repeats the request once with a new one, without counting
-// as a retry.
-func (c *Client) do(ctx context.Context, method, path string, query url.Values) (*answer, error) {
-	u := *c.api
-	u.Path += path
-	u.RawQuery = query.Encode()
-	target := u.String()
-
+// do sends method r.path?r.query with a bearer token, retrying as Config says, and returns the
+// 2xx answer. A 401 drops the token and repeats the request once with a new one, without
+// counting as a retry. An attempt that exceeds Config.Timeout is retried with r.shrink's query
+// when r has one.
+func (c *Client) do(ctx context.Context, method string, r *request) (*answer, error) {
 	var ans *answer
 	refreshed := false
-	err := c.retry(ctx, method+" "+path, func() error {
+	what := method + " " + r.path
+	err := c.retry(ctx, what, func() error {
 		for {
-			a, tok, err := c.attempt(ctx, method, path, target)
+			u := *c.api
+			u.Path += r.path
+			u.RawQuery = r.query.Encode()
+			a, tok, err := c.attempt(ctx, method, r.path, u.String())
 			if err == nil {
 				ans = a
 				return nil
@@ -332,8 +463,16 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values) 
 				refreshed = true
 				c.tokens.invalidate(ctx, tok)
 				c.log.LogAttrs(ctx, slog.LevelDebug, "access token rejected, fetching a new one",
-					slog.String("request", method+" "+path))
+					slog.String("request", what))
 				continue
+			}
+			// tok != nil: the API, not the token endpoint, was slow.
+			if r.shrink != nil && tok != nil && errors.Is(err, ErrTimeout) && ctx.Err() == nil {
+				if q := r.shrink(r.query); q.Get("limit") != r.query.Get("limit") {
+					c.log.LogAttrs(ctx, slog.LevelDebug, "the Task Manager API did not answer in time; asking for a smaller page",
+						slog.String("request", what), slog.String("limit", q.Get("limit")))
+					r.query = q
+				}
 			}
 			return err
 		}
@@ -371,7 +510,8 @@ func (c *Client) attempt(ctx context.Context, method, path, target string) (*ans
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return nil, tok, newAPIError(method, path, resp, body, time.Now())
 	}
-	return &answer{status: resp.Status, contentType: mediaType(resp.Header.Get("Content-Type")), body: body}, tok, nil
+	date, _ := http.ParseTime(resp.Header.Get("Date")) // zero when absent or invalid
+	return &answer{status: resp.Status, contentType: mediaType(resp.Header.Get("Content-Type")), date: date, body: body}, tok, nil
 }
 
 // retry runs fn until it succeeds, fails with an error not worth retrying (see retryable),

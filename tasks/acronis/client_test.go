@@ -122,14 +122,29 @@ func TestListSendsRepeatedKeysAndAnExplicitLimit(t *testing.T) {
 			wantVals: url.Values{"state": {"completed"}, "resultCode": {"error", "warning"}, "limit": {"100"}},
 		},
 		{
-			name:    "watermark in UTC with nanoseconds, ordered",
+			name:    "watermark in UTC in whole seconds, truncated toward the past, ordered",
 			q:       tasks.Query{UpdatedAfter: since, Order: tasks.Order{Field: "updatedAt"}, Limit: 50},
-			wantRaw: []string{"updatedAt=gt%282020-04-22T09%3A00%3A00.123456789Z%29", "order=asc%28updatedAt%29"},
+			wantRaw: []string{"updatedAt=gt%282020-04-22T09%3A00%3A00Z%29", "order=asc%28updatedAt%29"},
 			wantVals: url.Values{
-				"updatedAt": {"gt(2020-04-22T09:00:00.123456789Z)"},
+				"updatedAt": {"gt(2020-04-22T09:00:00Z)"},
 				"order":     {"asc(updatedAt)"},
 				"limit":     {"50"},
 			},
+		},
+		{
+			name: "a time a hair before the next second still goes down, in both filters",
+			q: tasks.Query{UpdatedAfter: time.Date(2026, 12, 1, 10, 0, 0, 999999999, time.UTC),
+				CompletedAfter: time.Date(2026, 12, 1, 4, 59, 59, 1, time.FixedZone("EST", -5*3600))},
+			wantVals: url.Values{
+				"updatedAt":   {"gt(2026-12-01T10:00:00Z)"},
+				"completedAt": {"gt(2026-12-01T09:59:59Z)"},
+				"limit":       {"100"},
+			},
+		},
+		{
+			name:     "a whole second stays as it is",
+			q:        tasks.Query{UpdatedAfter: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)},
+			wantVals: url.Values{"updatedAt": {"gt(2026-12-01T10:00:00Z)"}, "limit": {"100"}},
 		},
 		{
 			name: "types and uuids",
@@ -418,13 +433,13 @@ func TestListMaxTasks(t *testing.T) {
 
 func TestListFilters(t *testing.T) {
 	s := newServer(t)
-	started := s.Add(tasks.Task{State: tasks.Started, Type: "MachineBackup"})
-	paused := s.Add(tasks.Task{State: tasks.Paused, Type: "ArchiveReplication"})
-	s.Add(tasks.Task{State: tasks.Enqueued})
-	okTask := s.Add(tasks.Task{State: tasks.Started})
-	failed := s.Add(tasks.Task{State: tasks.Started})
-	okTask, _ = s.SetState(okTask.UUID, tasks.Completed, "")
-	failed, _ = s.SetState(failed.UUID, tasks.Completed, tasks.ResultError)
+	// Times a second or more apart, as the time filters count whole seconds.
+	at := func(sec int, nsec int) time.Time { return time.Date(2026, 12, 1, 10, 0, sec, nsec, time.UTC) }
+	started := s.Add(tasks.Task{State: tasks.Started, Type: "MachineBackup", UpdatedAt: at(1, 0)})
+	paused := s.Add(tasks.Task{State: tasks.Paused, Type: "ArchiveReplication", UpdatedAt: at(2, 0)})
+	s.Add(tasks.Task{State: tasks.Enqueued, UpdatedAt: at(3, 0)})
+	okTask := s.Add(tasks.Task{State: tasks.Completed, UpdatedAt: at(4, 500), CompletedAt: at(4, 500)})
+	failed := s.Add(tasks.Task{State: tasks.Completed, Result: &tasks.Result{Code: tasks.ResultError}, UpdatedAt: at(5, 0), CompletedAt: at(5, 0)})
 	c := newClient(t, s)
 
 	tests := []struct {
@@ -436,8 +451,10 @@ func TestListFilters(t *testing.T) {
 		{"failed", tasks.Query{States: []tasks.State{tasks.Completed}, ResultCodes: []tasks.ResultCode{tasks.ResultError}}, []int64{failed.ID}},
 		{"type AND state", tasks.Query{States: []tasks.State{tasks.Started, tasks.Paused}, Types: []string{"ArchiveReplication"}}, []int64{paused.ID}},
 		{"by uuid", tasks.Query{UUIDs: []string{okTask.UUID, started.UUID}}, []int64{started.ID, okTask.ID}},
-		{"updated after a watermark, newest first", tasks.Query{UpdatedAfter: okTask.UpdatedAt.Add(-time.Nanosecond), Order: tasks.Order{Field: "updatedAt", Desc: true}}, []int64{failed.ID, okTask.ID}},
-		{"completed after", tasks.Query{CompletedAfter: okTask.CompletedAt}, []int64{failed.ID}},
+		{"updated after a watermark, newest first", tasks.Query{UpdatedAfter: at(3, 999999999), Order: tasks.Order{Field: "updatedAt", Desc: true}}, []int64{failed.ID, okTask.ID}},
+		{"updated after a fraction of a second: the whole second counts", tasks.Query{UpdatedAfter: at(4, 900)}, []int64{okTask.ID, failed.ID}},
+		{"completed after", tasks.Query{CompletedAfter: at(4, 999)}, []int64{okTask.ID, failed.ID}},
+		{"completed after a whole second", tasks.Query{CompletedAfter: at(5, 0)}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -578,13 +595,13 @@ func TestTokenEndpointErrors(t *testing.T) {
 		{
 			name:       "wrong secret: access_denied, not retried",
 			secret:     "wrong-secret-value",
-			want:       &acronis.TokenError{StatusCode: 401, Code: "access_denied", Description: "Invalid client credentials"},
+			want:       &acronis.TokenError{StatusCode: 401, Code: "access_denied", Description: "Invalid client credentials", ContentType: "application/json"},
 			wantTokens: 1,
 		},
 		{
 			name:       "gateway down: retried, then reported",
 			fault:      &taskstest.Fault{Path: taskstest.TokenPath, Status: 503, ContentType: "text/html", Body: "<html><head><title>Maintenance</title></head></html>"},
-			want:       &acronis.TokenError{StatusCode: 503, Description: "Maintenance"},
+			want:       &acronis.TokenError{StatusCode: 503, Description: "Maintenance", ContentType: "text/html", HTML: true},
 			wantTokens: 3,
 		},
 		{

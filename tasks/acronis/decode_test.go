@@ -9,10 +9,12 @@ import (
 )
 
 func TestListPageDecode(t *testing.T) {
+	type bad struct{ uuid, field string }
 	tests := []struct {
 		name      string
 		body      string
 		wantIDs   []int64
+		wantBad   []bad
 		wantAfter string
 		wantTS    time.Time
 		wantErr   string
@@ -40,10 +42,42 @@ func TestListPageDecode(t *testing.T) {
 			body:    `{"items":[],"timeStamp":"yesterday"}`,
 			wantIDs: []int64{},
 		},
+		{
+			name:    "a timeStamp that is not a string is ignored",
+			body:    `{"items":[],"timeStamp":1587557280}`,
+			wantIDs: []int64{},
+		},
+		{
+			name:    "empty and null times are absent, not errors",
+			body:    `{"items":[{"id":1,"state":"started","completedAt":"","startedAt":null}]}`,
+			wantIDs: []int64{1},
+		},
+		{
+			name: "malformed items are set aside, the rest of the page is kept",
+			body: `{"items":[{"id":1,"state":"started"},` +
+				`{"id":"abc","uuid":"38045860-8901-426e-b51f-fc6d24d1cbe0"},` +
+				`{"id":3,"uuid":"6f1c2a0e-3b7d-4c1a-9e55-0d2f3c4b5a69","completedAt":12},` +
+				`{"id":4,"state":5},` +
+				`{"id":5,"uuid":7,"result":{"code":false}},` +
+				`{"id":6,"updatedAt":"yesterday"},` +
+				`null,"task",` +
+				`{"id":9,"state":"paused"}]}`,
+			wantIDs: []int64{1, 9},
+			wantBad: []bad{
+				{"38045860-8901-426e-b51f-fc6d24d1cbe0", "id"},
+				{"6f1c2a0e-3b7d-4c1a-9e55-0d2f3c4b5a69", "completedAt"},
+				{"", "state"},
+				{"", "uuid"},
+				{"", "updatedAt"},
+				{"", ""},
+				{"", ""},
+			},
+		},
+		{name: "id as float: that item is set aside", body: `{"items":[{"id":1.5e18}]}`, wantIDs: []int64{}, wantBad: []bad{{"", "id"}}},
 		{name: "no items", body: `{"size":0}`, wantErr: `the answer has no "items"`},
 		{name: "items null", body: `{"items":null}`, wantErr: `the answer has no "items"`},
+		{name: "items not an array", body: `{"items":{"id":1}}`, wantErr: "cannot unmarshal object"},
 		{name: "truncated", body: `{"items":[{"id":1,"sta`, wantErr: "unexpected end of JSON input"},
-		{name: "id as float", body: `{"items":[{"id":1.5e18}]}`, wantErr: "cannot unmarshal number 1.5e18"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -59,11 +93,21 @@ func TestListPageDecode(t *testing.T) {
 				t.Fatal(err)
 			}
 			ids := []int64{}
-			for _, it := range p.Items {
+			for _, it := range p.Tasks {
 				ids = append(ids, it.ID)
 			}
 			if fmt.Sprint(ids) != fmt.Sprint(tt.wantIDs) {
 				t.Errorf("ids = %v, want %v", ids, tt.wantIDs)
+			}
+			var gotBad []bad
+			for _, b := range p.Bad {
+				gotBad = append(gotBad, bad{b.UUID, b.Field})
+				if b.Err == nil {
+					t.Errorf("bad item %+v has no error", b)
+				}
+			}
+			if fmt.Sprint(gotBad) != fmt.Sprint(tt.wantBad) {
+				t.Errorf("bad items = %v, want %v", gotBad, tt.wantBad)
 			}
 			if p.after() != tt.wantAfter {
 				t.Errorf("after = %q, want %q", p.after(), tt.wantAfter)
@@ -113,8 +157,8 @@ func BenchmarkListDecode(b *testing.B) {
 		if err := p.decode(body); err != nil {
 			b.Fatal(err)
 		}
-		if len(p.Items) != 100 {
-			b.Fatalf("decoded %d tasks", len(p.Items))
+		if len(p.Tasks) != 100 {
+			b.Fatalf("decoded %d tasks", len(p.Tasks))
 		}
 	}
 }

@@ -2,6 +2,7 @@ package acronis
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -103,16 +104,29 @@ func (e *APIError) Temporary() bool {
 	return e.StatusCode >= 500 || e.StatusCode == http.StatusTooManyRequests
 }
 
-// TokenError is a failed answer of the token endpoint {BaseURL}/api/2/idp/token.
+// TokenError is a failed answer of the token endpoint {BaseURL}/api/2/idp/token: an error
+// answer, or a 2xx answer that is not a token (NotToken).
 // Code and Description are the OAuth 2.0 `error` and `error_description` (RFC 6749 §5.2; the
 // Acronis schema "tokenError", e.g. access_denied / "Invalid client credentials"). The client
 // secret is never part of it.
 //
-// Error() reads like `token: 401 access_denied: Invalid client credentials`.
+// Error() reads like `token: 401 access_denied: Invalid client credentials`, or for an answer
+// that is not a token `token: 200 OK (text/html): not a token: Sign in`.
 type TokenError struct {
-	StatusCode  int    // HTTP status, 0 when the endpoint answered 2xx with an error
+	StatusCode  int    // HTTP status (200 for an error code in a 2xx answer); 0 when unknown
 	Code        string // "access_denied", "invalid_request"; "" when the body had none
 	Description string // error_description, or the HTML <title> of a gateway page
+	// ContentType is the answer's media type ("application/json", "text/html"); "" when it had
+	// none.
+	ContentType string
+	// HTML reports that the body was an HTML page: a gateway's, a proxy's sign-in page, or a
+	// site that is not the Acronis sign-in service at all.
+	HTML bool
+	// NotToken reports a 2xx answer without a token: not JSON (an HTML page, text), or JSON
+	// without access_token. Description then says what it was: the page's <title>, "no
+	// access_token", "not JSON" or "empty answer"; other bodies are never quoted, as a mangled
+	// token answer may hold a token.
+	NotToken bool
 }
 
 // Error implements error; see the type's comment for its shape.
@@ -129,6 +143,16 @@ func (e *TokenError) Error() string {
 	if code != "" {
 		b.WriteByte(' ')
 		b.WriteString(code)
+	}
+	if e.HTML || e.NotToken {
+		ct := e.ContentType
+		if ct == "" && e.HTML {
+			ct = "html"
+		}
+		fmt.Fprintf(&b, " (%s)", cmp.Or(ct, "no content type"))
+	}
+	if e.NotToken {
+		b.WriteString(": not a token")
 	}
 	if e.Description != "" && e.Description != statusLine(e.StatusCode, "") {
 		b.WriteString(": ")

@@ -163,11 +163,16 @@ func TestTokenErrorString(t *testing.T) {
 		want      string
 		temporary bool
 	}{
-		{"wrong credentials", TokenError{401, "access_denied", "Invalid client credentials"}, "token: 401 access_denied: Invalid client credentials", false},
-		{"gateway page", TokenError{502, "", "502 Bad Gateway"}, "token: 502 Bad Gateway", true},
-		{"gateway page with another title", TokenError{503, "", "Maintenance"}, "token: 503 Service Unavailable: Maintenance", true},
-		{"error in a 200 answer", TokenError{0, "invalid_request", ""}, "token: invalid_request", false},
-		{"rate limited", TokenError{429, "", ""}, "token: 429 Too Many Requests", true},
+		{"wrong credentials", TokenError{StatusCode: 401, Code: "access_denied", Description: "Invalid client credentials"}, "token: 401 access_denied: Invalid client credentials", false},
+		{"gateway page", TokenError{StatusCode: 502, Description: "502 Bad Gateway", ContentType: "text/html", HTML: true}, "token: 502 Bad Gateway (text/html)", true},
+		{"gateway page with another title", TokenError{StatusCode: 503, Description: "Maintenance", HTML: true}, "token: 503 Service Unavailable (html): Maintenance", true},
+		{"error in a 200 answer", TokenError{StatusCode: 200, Code: "invalid_request"}, "token: 200 invalid_request", false},
+		{"error without a status", TokenError{Code: "invalid_request"}, "token: invalid_request", false},
+		{"rate limited", TokenError{StatusCode: 429}, "token: 429 Too Many Requests", true},
+		{"a sign-in page instead of a token", TokenError{StatusCode: 200, ContentType: "text/html", HTML: true, NotToken: true, Description: "Sign in"},
+			"token: 200 OK (text/html): not a token: Sign in", false},
+		{"JSON without a token, no content type", TokenError{StatusCode: 200, NotToken: true, Description: "no access_token"},
+			"token: 200 OK (no content type): not a token: no access_token", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -27,12 +27,20 @@ func problem(err error) tasks.Problem {
 	var ne *networkError
 	var be *badAnswerError
 	switch {
-	case errors.As(err, &te) && (te.StatusCode == http.StatusBadRequest || te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden):
-		return tasks.Problem{What: "taskbot could not sign in to Acronis", Fix: fixCredentials}
 	case errors.As(err, &te) && te.StatusCode == http.StatusNotFound:
 		return tasks.Problem{What: "the Acronis sign-in endpoint was not found", Fix: fixURL}
 	case errors.As(err, &te) && te.Temporary():
 		return tasks.Problem{What: "the Acronis sign-in service failed", Fix: fixLater}
+	case errors.As(err, &te) && te.NotToken && te.HTML:
+		return tasks.Problem{What: "the Acronis sign-in endpoint answered with a web page, not a token", Fix: fixURL}
+	case errors.As(err, &te) && te.NotToken:
+		return tasks.Problem{What: "the Acronis sign-in endpoint answered with something that is not a token", Fix: fixURL}
+	case errors.As(err, &te) && te.HTML:
+		// The Acronis sign-in service answers its errors in JSON (schema "tokenError"): a web
+		// page comes from something else, a proxy or another site.
+		return tasks.Problem{What: "the Acronis sign-in endpoint answered with a web page, not as the Acronis sign-in service does", Fix: fixURL}
+	case errors.As(err, &te) && (te.StatusCode == http.StatusBadRequest || te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden):
+		return tasks.Problem{What: "taskbot could not sign in to Acronis", Fix: fixCredentials}
 	case errors.As(err, &te):
 		return tasks.Problem{What: "taskbot could not sign in to Acronis", Fix: fixCredentials}
 	case errors.As(err, &ae) && ae.StatusCode == http.StatusUnauthorized:
@@ -61,8 +69,12 @@ func (e *APIError) Problem() tasks.Problem { return problem(e) }
 // HTTPStatus is the answer's status code, for metrics that count failures by status.
 func (e *APIError) HTTPStatus() int { return e.StatusCode }
 
-// NotFound reports a 404: the API does not know the task or path asked for (tasks.IsNotFound).
-func (e *APIError) NotFound() bool { return e.StatusCode == http.StatusNotFound }
+// NotFound reports a 404: the API does not know the task or path asked for (tasks.IsNotFound;
+// GET /tasks/{id} answers 404 for a task it does not know, OpenAPI GET /tasks/{task-id}). A 404
+// that is an HTML page is not one: a gateway's or web server's page means the request did not
+// reach the Task Manager (a wrong ACRONIS_URL, a proxy's routing), and the task must not be taken
+// for gone.
+func (e *APIError) NotFound() bool { return e.StatusCode == http.StatusNotFound && !e.HTML }
 
 // Problem implements tasks.Explainer.
 func (e *TokenError) Problem() tasks.Problem { return problem(e) }

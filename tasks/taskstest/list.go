@@ -61,6 +61,10 @@ type cursor struct {
 	Key   string `json:"k"` // sort value of the last task: RFC 3339 time, "" for an absent time
 	ID    int64  `json:"i"`
 	Query string `json:"q"` // the first page's query string without limit
+	// Start marks the cursor of an empty page sent instead of the first page (SetEmptyPages):
+	// the next page starts from the beginning. N makes each such cursor differ from the last.
+	Start bool  `json:"s,omitempty"`
+	N     int64 `json:"n,omitempty"`
 }
 
 // badRequest is a 400 answer: a domainError like testdata/acronis/error-task-manager.json.
@@ -98,6 +102,10 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request) {
 func (s *Server) listPage(q *listQuery) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	q = s.withoutIgnoredLocked(q)
+	if s.emptyPages > 0 {
+		return s.emptyPageLocked(q)
+	}
 	limit := q.limit
 	if s.pageCap > 0 {
 		limit = min(limit, s.pageCap)
@@ -120,16 +128,21 @@ func (s *Server) listPage(q *listQuery) ([]byte, error) {
 		}
 	}
 	end := min(start+limit, len(matched))
-	page := make([]tasks.Task, 0, end-start)
+	page := make([]any, 0, end-start+len(s.rawItems))
 	for _, t := range matched[start:end] {
 		page = append(page, *t)
+	}
+	if q.after == nil {
+		for _, raw := range s.rawItems {
+			page = append(page, raw)
+		}
 	}
 	var next string
 	if end < len(matched) {
 		last := matched[end-1]
 		next = encodeCursor(cursor{V: 2, Order: q.order.String(), Key: q.order.key(last), ID: last.ID, Query: q.queryID})
 	}
-	ans := listAnswer{Items: page, Size: len(page), TimeStamp: time.Now().UTC().Format(time.RFC3339Nano)}
+	ans := listAnswer{Items: page, Size: len(page), TimeStamp: s.now().UTC().Format(time.RFC3339Nano)}
 	if s.cursorStyle == CursorsTopLevel {
 		ans.Cursors = &cursorsJSON{After: next}
 	} else {
@@ -140,7 +153,7 @@ func (s *Server) listPage(q *listQuery) ([]byte, error) {
 
 // listAnswer is the list answer, shaped like testdata/acronis/tasks-in-progress.json.
 type listAnswer struct {
-	Items     []tasks.Task `json:"items"`
+	Items     []any        `json:"items"` // tasks.Task, or json.RawMessage from SetRawItems
 	Size      int          `json:"size"`
 	TimeStamp string       `json:"timeStamp"`
 	Paging    *pagingJSON  `json:"paging,omitempty"`
@@ -250,7 +263,9 @@ func parseNextPage(v url.Values) (*listQuery, *badRequest) {
 	if berr != nil {
 		return nil, berr
 	}
-	q.after, q.afterAt = &c, afterAt
+	if !c.Start {
+		q.after, q.afterAt = &c, afterAt
+	}
 	return q, nil
 }
 

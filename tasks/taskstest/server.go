@@ -8,6 +8,12 @@
 // task objects satisfy the "task" and "task_1" schemas (assignCount included), list answers are
 // {"items","size","timeStamp","paging":{"cursors":{"after"}}}, errors are domainError objects,
 // and tokens carry expires_on (Unix seconds) without expires_in, as Acronis sends them.
+//
+// Fault injects failed or slow answers. The knobs in quirks.go reproduce where the real API
+// departs from its document: malformed items (SetRawItems), filters or order not applied
+// (IgnoreParams), empty pages that name a next one (SetEmptyPages), a server clock hours off
+// the host's (SetClockOffset), no Date header (SetDateHeader) and expires_in in token answers
+// (SetTokenExpiresIn). Every knob is off until set, so the defaults follow the document.
 package taskstest
 
 import (
@@ -24,6 +30,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/taskbot/taskbot/tasks"
@@ -73,6 +80,14 @@ type Server struct {
 	tokenReqs    int
 	pageCap      int
 	cursorStyle  CursorStyle
+	rawItems     []json.RawMessage // SetRawItems
+	ignored      map[string]bool   // IgnoreParams
+	emptyPages   int               // SetEmptyPages: empty answers still to send
+	emptyCursors int64             // cursors of empty pages sent so far
+	expiresIn    bool              // SetTokenExpiresIn
+
+	clockOffset atomic.Int64 // SetClockOffset, in nanoseconds
+	noDate      atomic.Bool  // SetDateHeader(false)
 }
 
 // Request is one request the server received, for assertions. The Authorization header is
@@ -129,9 +144,10 @@ func (s *Server) Close() {
 	})
 }
 
-// SetTokenTTL makes tokens issued from now on carry expires_on = now+d, rounded up to whole Unix
-// seconds (so a 2s TTL lasts between 2 and 3 seconds), and no expires_in. A request with an
-// expired token gets 401. d <= 0 restores DefaultTokenTTL.
+// SetTokenTTL makes tokens issued from now on carry expires_on = now+d on the server's clock,
+// rounded up to whole Unix seconds (so a 2s TTL lasts between 2 and 3 seconds), and no
+// expires_in (see SetTokenExpiresIn). A request with an expired token gets 401. d <= 0 restores
+// DefaultTokenTTL.
 func (s *Server) SetTokenTTL(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -185,9 +201,15 @@ func (s *Server) TokenRequests() int {
 	return s.tokenReqs
 }
 
-// front logs and counts every request, applies injected faults, then hands over to next.
+// front logs and counts every request, sets the Date header from the server's clock, applies
+// injected faults, then hands over to next.
 func (s *Server) front(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.noDate.Load() {
+			w.Header()["Date"] = nil // net/http adds none either
+		} else {
+			w.Header().Set("Date", s.now().UTC().Format(http.TimeFormat))
+		}
 		f := s.admit(r)
 		if f != nil {
 			if f.Delay > 0 {
@@ -244,6 +266,7 @@ type tokenAnswer struct {
 	TokenType   string `json:"token_type"`
 	IDToken     string `json:"id_token"`
 	ExpiresOn   int64  `json:"expires_on"`
+	ExpiresIn   int64  `json:"expires_in,omitempty"` // only after SetTokenExpiresIn(true)
 }
 
 // tokenError is the schema "tokenError".
@@ -276,7 +299,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	now := time.Now()
+	now := s.now()
 	expires := now.Add(s.tokenTTL)
 	expiresOn := expires.Unix()
 	if time.Unix(expiresOn, 0).Before(expires) {
@@ -284,6 +307,10 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 	}
 	tok := randomHex(32)
 	s.tokens[tok] = time.Unix(expiresOn, 0)
+	var expiresIn int64
+	if s.expiresIn {
+		expiresIn = int64(s.tokenTTL / time.Second) // rounded down: the token lives at least that long
+	}
 	s.mu.Unlock()
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, tokenAnswer{
@@ -291,6 +318,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 		TokenType:   "bearer",
 		IDToken:     "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9." + randomHex(16) + ".taskstest",
 		ExpiresOn:   expiresOn,
+		ExpiresIn:   expiresIn,
 	})
 }
 
@@ -306,7 +334,7 @@ func (s *Server) authorized(w http.ResponseWriter, r *http.Request) bool {
 		switch {
 		case !ok:
 			msg = "unknown or revoked access token"
-		case !time.Now().Before(exp):
+		case !s.now().Before(exp):
 			msg = "access token expired"
 		default:
 			return true
@@ -510,7 +538,7 @@ func (s *Server) lookupLocked(key string) *tasks.Task {
 // stampLocked is the server clock for a write: now in UTC, but strictly later than every
 // earlier stamp and than prev.
 func (s *Server) stampLocked(prev time.Time) time.Time {
-	now := time.Now().UTC().Round(0)
+	now := s.now().UTC().Round(0)
 	floor := s.lastStamp
 	if prev.After(floor) {
 		floor = prev

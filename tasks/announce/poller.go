@@ -259,38 +259,33 @@ func (p *Poller) count(queued []Entry) {
 	}
 }
 
-// baseline records, silently, the tasks in progress, the newest updatedAt of any task (the
-// watermark), and the tasks the first incremental poll will see again because of the overlap
-// (those updated in the Overlap before the watermark, completed ones included): without them a
-// task that completed just before the start would be announced as news.
+// baseline records, silently, the tasks in progress and the tasks updated in the Overlap before
+// the API's clock (completed ones included: the first incremental poll sees them again, and a
+// task that completed just before the start is no news), and sets the watermark to the newest
+// updatedAt among them, or to the API's clock when nothing was updated lately. It relies on no
+// ordering of the API's answers.
 func (p *Poller) baseline(ctx context.Context) error {
 	api, size := p.cfg.API, p.cfg.PageSize
 	res, err := api.List(ctx, tasks.Query{States: inProgress, Limit: size})
 	if err != nil {
 		return fmt.Errorf("poll: baseline: list tasks in progress: %w", err)
 	}
-	latest, err := api.List(ctx, tasks.Query{Order: tasks.Order{Field: "updatedAt", Desc: true}, Limit: 1, MaxTasks: 1})
-	if err != nil {
-		return fmt.Errorf("poll: baseline: newest task: %w", err)
+	clock := res.ServerTime
+	if clock.IsZero() {
+		clock = p.cfg.Now()
 	}
-	var wm time.Time
-	seen := res.Tasks
-	for _, t := range latest.Tasks { // the API may ignore the order: take the newest itself
-		if t.UpdatedAt.After(wm) {
+	recent, err := api.List(ctx, tasks.Query{UpdatedAfter: clock.Add(-p.cfg.Overlap), Order: tasks.Order{Field: "updatedAt"}, Limit: size})
+	if err != nil {
+		return fmt.Errorf("poll: baseline: recently updated tasks: %w", err)
+	}
+	seen := slices.Concat(res.Tasks, recent.Tasks)
+	wm := clock
+	for _, t := range recent.Tasks {
+		if t.UpdatedAt.After(wm) && !t.UpdatedAt.After(clock.Add(MaxClockAhead)) {
 			wm = t.UpdatedAt
 		}
 	}
-	if clock := latest.ServerTime; !clock.IsZero() && wm.After(clock.Add(MaxClockAhead)) {
-		wm = clock.Add(MaxClockAhead)
-	}
-	if !wm.IsZero() {
-		recent, err := api.List(ctx, tasks.Query{UpdatedAfter: wm.Add(-p.cfg.Overlap), Order: tasks.Order{Field: "updatedAt"}, Limit: size})
-		if err != nil {
-			return fmt.Errorf("poll: baseline: recently updated tasks: %w", err)
-		}
-		seen = append(seen, recent.Tasks...)
-	}
-	if _, err := p.apply(Poll{Baseline: true, Tasks: seen, Watermark: wm, ServerTime: latest.ServerTime}); err != nil {
+	if _, err := p.apply(Poll{Baseline: true, Tasks: seen, Watermark: wm, ServerTime: res.ServerTime}); err != nil {
 		return fmt.Errorf("poll: baseline: %w", err)
 	}
 	p.cfg.Logger.Info("recorded a silent baseline", "tasks_in_progress", len(res.Tasks), "watermark", wm)

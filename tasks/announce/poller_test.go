@@ -3,6 +3,7 @@ package announce_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -133,7 +134,18 @@ func TestPollerBaselineAndTransitions(t *testing.T) {
 }
 
 func TestPollerBaselineIncludesRecentCompletions(t *testing.T) {
+	for _, ignore := range [][]string{nil, {"order"}, {"order", "updatedAt"}} {
+		t.Run(fmt.Sprintf("the API ignores %v", ignore), func(t *testing.T) {
+			testBaselineIncludesRecentCompletions(t, ignore)
+		})
+	}
+}
+
+// testBaselineIncludesRecentCompletions: tasks that ended just before the first start are no
+// news, also when the API ignores the order or the time filter of the baseline's queries.
+func testBaselineIncludesRecentCompletions(t *testing.T, ignore []string) {
 	f := newPollerFixture(t, []string{"started", "paused", "completed", "failed"})
+	f.api.IgnoreParams(ignore...)
 	done := f.add(t, "finished just before the start", tasks.Started)
 	f.set(t, done, tasks.Completed, tasks.ResultOK)
 	broke := f.add(t, "failed just before the start", tasks.Started)
@@ -144,6 +156,9 @@ func TestPollerBaselineIncludesRecentCompletions(t *testing.T) {
 	f.poll(t)
 	if q := f.queued(t); len(q) != 0 {
 		t.Fatalf("the first polls announced %v; tasks that ended before the start are not news", q)
+	}
+	if wm, _ := f.store.Watermark(); wm.IsZero() || time.Since(wm) > time.Minute {
+		t.Errorf("watermark after the baseline = %v, want about now", wm)
 	}
 }
 

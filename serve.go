@@ -127,10 +127,12 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	poller := announce.NewPoller(announce.PollerConfig{API: client, Store: store,
 		Rules:    announce.Rules{Channel: cfg.SlackChannel, Announce: cfg.Announce, Failures: cfg.Failures},
 		Interval: cfg.PollInterval, OnQueued: ann.Wake, Logger: log, Metrics: pipeline})
-	srv := bot.NewServer(bot.ServerConfig{
+	var srv *bot.Server
+	socketReady := func() (bool, string) { return srv.SocketReady() }
+	srv = bot.NewServer(bot.ServerConfig{
 		SigningSecret:  cfg.SlackSigningSecret,
 		Answerer:       bot.NewAnswerer(commands, cfg.Failures, log, slackMetrics),
-		Ready:          allReady(poller.Ready, ann.Ready),
+		Ready:          allReady(poller.Ready, ann.Ready, socketReady),
 		MetricsHandler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
 		Logger:         log,
 		Metrics:        slackMetrics,

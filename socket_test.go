@@ -62,3 +62,34 @@ func TestSocketMode(t *testing.T) {
 		t.Errorf("POST /slack/commands in Socket Mode: %d, want 404", resp.StatusCode)
 	}
 }
+
+// TestSocketModeNotConnectedIsNotReady: while the WebSocket cannot be opened no slash command
+// can arrive; /readyz says so, and the log says why.
+func TestSocketModeNotConnectedIsNotReady(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	e.set("SLACK_APP_TOKEN", "xapp-1-test-app-token")
+	e.set("SLACK_SIGNING_SECRET", "")
+	e.set("SLACK_API_URL", refusingSlack(t, http.StatusInternalServerError, ""))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	logs := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, nil, e.getenv, strings.NewReader(""), logs, logs) }()
+	readyzSays(t, e, "socket mode is not connected: http_500")
+	waitFor(t, "the reason in the log", func() bool {
+		return strings.Contains(logs.String(), "socket mode connection failed") && strings.Contains(logs.String(), "err=http_500")
+	})
+	resp, err := http.Get("http://" + e.addr + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("/readyz = %d, want 503", resp.StatusCode)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("run: %v", err)
+	}
+}

@@ -63,6 +63,7 @@ type Server struct {
 	base       context.Context    // parent of every answer's context
 	cancel     context.CancelFunc // cancels answers still running when Drain gives up
 	deliveries deliveries         // Socket Mode envelopes of the last redeliveryWindow
+	socket     socketState        // Socket Mode's connection, for SocketReady
 }
 
 // NewServer returns a Server for cfg with its defaults filled in.

@@ -45,13 +45,61 @@ func RunSocketMode(ctx context.Context, api *slack.Client, s *Server) error {
 	return fmt.Errorf("socket mode: %w", err)
 }
 
+// socketState is whether Socket Mode is connected, and why not.
+type socketState struct {
+	mu        sync.Mutex
+	started   bool
+	connected bool
+	why       string
+}
+
+func (st *socketState) set(started, connected bool, why string) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.started, st.connected, st.why = started, connected, why
+}
+
+// SocketReady reports, for /readyz, whether Socket Mode is connected: without the WebSocket no
+// slash command can arrive. It is ready when Socket Mode is not in use.
+func (s *Server) SocketReady() (bool, string) {
+	st := &s.socket
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	switch {
+	case !st.started || st.connected:
+		return true, ""
+	case st.why == "":
+		return false, "socket mode is connecting"
+	}
+	return false, "socket mode is not connected: " + st.why
+}
+
 func (s *Server) socketEvent(ctx context.Context, smc *socketmode.Client, evt socketmode.Event) {
 	switch evt.Type {
+	case socketmode.EventTypeConnecting:
+		s.socket.mu.Lock()
+		s.socket.started = true
+		s.socket.mu.Unlock()
 	case socketmode.EventTypeConnected:
+		s.socket.set(true, true, "")
 		s.cfg.Logger.Info("socket mode connected")
 	case socketmode.EventTypeConnectionError:
-		s.cfg.Logger.Warn("socket mode connection failed; retrying")
+		why, fix := "unknown error", ""
+		if ce, ok := evt.Data.(*slack.ConnectionErrorEvent); ok && ce.ErrorObj != nil {
+			why = ce.ErrorObj.Error()
+			if de := ClassifySlackError("apps.connections.open", ce.ErrorObj); de != nil {
+				why, fix = de.Code, de.Hint
+				if de.Code == "network" {
+					fix = "check SLACK_API_URL and the network to Slack"
+				}
+			}
+		}
+		s.socket.set(true, false, why)
+		s.cfg.Logger.Warn("socket mode connection failed; retrying", "err", why, "fix", fix)
+	case socketmode.EventTypeDisconnect:
+		s.socket.set(true, false, "disconnected")
 	case socketmode.EventTypeInvalidAuth:
+		s.socket.set(true, false, "SLACK_APP_TOKEN was refused")
 		s.cfg.Logger.Error("socket mode: SLACK_APP_TOKEN was refused; create an app-level token (xapp-…) with the connections:write scope")
 	case socketmode.EventTypeSlashCommand:
 		cmd, ok := evt.Data.(slack.SlashCommand)

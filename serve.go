@@ -34,8 +34,9 @@ const maxSensiblePoll = time.Hour
 // Shutdown bounds. Docker and Kubernetes send SIGKILL 10 s (Docker's default stop timeout) or
 // terminationGracePeriodSeconds after SIGTERM; taskbot exits well within 10 s in every case.
 const (
-	// shutdownGrace bounds the wait for HTTP requests and slash-command answers in flight.
-	shutdownGrace = 8 * time.Second
+	// shutdownGrace bounds the wait for HTTP requests and slash-command answers in flight;
+	// answers still running then get 1.5 s to tell their users that taskbot is restarting.
+	shutdownGrace = 7 * time.Second
 	// finishPost bounds a post still in flight at SIGTERM; one cut short stays in the outbox
 	// and is posted after the restart. It runs while the HTTP side drains.
 	finishPost = 5 * time.Second

@@ -119,61 +119,19 @@ func TestShutdown(t *testing.T) {
 		}
 	})
 
-	t.Run("SIGTERM during a slash command delivers the answer to response_url before exit", func(t *testing.T) {
-		t.Parallel()
-		e := newBinEnv(t)
-		e.api.Add(tasks.Task{State: tasks.Paused, Context: map[string]any{"title": "paused-for-command task"}})
-		p := e.start(t)
-		p.waitReady(t)
-		// Every list request takes 3 s from now on: longer than the 2 s within which taskbot
-		// acknowledges a command, so the answer must go to response_url. (A single slow request
-		// would likely be a poll's, which run every 100 ms.)
-		e.api.Fail(taskstest.Fault{Delay: 3 * time.Second})
-		before := len(e.api.Requests())
-		type answer struct {
-			status int
-			body   string
-			err    error
-		}
-		acked := make(chan answer, 1)
-		go func() {
-			body := bottest.CommandForm("paused", e.resp.URL)
-			req, _ := http.NewRequest("POST", "http://"+p.addr+"/slack/commands", bytes.NewReader(body))
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			bottest.Sign(req, testSecret, body, time.Now())
-			resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
-			if err != nil {
-				acked <- answer{err: err}
-				return
-			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			acked <- answer{status: resp.StatusCode, body: string(b)}
-		}()
-		waitUntil(t, 30*time.Second, "the command's API request", func() bool {
-			for _, r := range e.api.Requests()[before:] {
-				if strings.Contains(r.RawQuery, "state=paused") && !strings.Contains(r.RawQuery, "state=started") {
-					return true
-				}
-			}
-			return false
+	for _, tc := range []struct {
+		name  string
+		delay time.Duration // of every list request, once the bot is ready
+		want  string        // in the one response_url post before exit
+	}{
+		{"SIGTERM during a slash command delivers the answer to response_url before exit", 3 * time.Second, "paused-for-command task"},
+		{"SIGTERM during a slash command the API will not answer tells the user before exit", time.Minute, "shutting down"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			sigtermDuringCommand(t, tc.delay, tc.want)
 		})
-		sent := time.Now()
-		p.signal(t, syscall.SIGTERM)
-		code := p.wait(t, 30*time.Second)
-		got := e.resp.Posts() // what response_url had received when the process was gone
-		t.Logf("exited %d after %v; response_url had %d answers", code, p.exitAt.Sub(sent).Round(time.Millisecond), len(got))
-		if code != 0 {
-			t.Errorf("exit status %d, want 0\n%s", code, p.tail(20))
-		}
-		a := <-acked
-		if a.err != nil || a.status != http.StatusOK {
-			t.Errorf("the command got %d %q (err %v), want 200 with a progress note", a.status, a.body, a.err)
-		}
-		if len(got) != 1 || !strings.Contains(string(got[0]), "paused-for-command task") {
-			t.Errorf("response_url received %d answers before exit, want 1 naming the paused task: %s\n%s", len(got), got, p.tail(20))
-		}
-	})
+	}
 
 	t.Run("a second SIGTERM exits at once", func(t *testing.T) {
 		t.Parallel()
@@ -240,6 +198,67 @@ func TestShutdown(t *testing.T) {
 			t.Errorf("first process: exit status %d, want 0\n%s", code, first.tail(20))
 		}
 	})
+}
+
+// sigtermDuringCommand sends SIGTERM while a slash command waits for an API that takes delay
+// per list request, and checks that taskbot exits 0 within Docker's 10 s with one response_url
+// post containing want.
+func sigtermDuringCommand(t *testing.T, delay time.Duration, want string) {
+	e := newBinEnv(t)
+	e.api.Add(tasks.Task{State: tasks.Paused, Context: map[string]any{"title": "paused-for-command task"}})
+	p := e.start(t)
+	p.waitReady(t)
+	// Every list request takes delay from now on: longer than the 2 s within which taskbot
+	// acknowledges a command, so the answer must go to response_url. (A single slow request
+	// would likely be a poll's, which run every 100 ms.)
+	e.api.Fail(taskstest.Fault{Delay: delay})
+	before := len(e.api.Requests())
+	type answer struct {
+		status int
+		body   string
+		err    error
+	}
+	acked := make(chan answer, 1)
+	go func() {
+		body := bottest.CommandForm("paused", e.resp.URL)
+		req, _ := http.NewRequest("POST", "http://"+p.addr+"/slack/commands", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		bottest.Sign(req, testSecret, body, time.Now())
+		resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+		if err != nil {
+			acked <- answer{err: err}
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		acked <- answer{status: resp.StatusCode, body: string(b)}
+	}()
+	waitUntil(t, 30*time.Second, "the command's API request", func() bool {
+		for _, r := range e.api.Requests()[before:] {
+			if strings.Contains(r.RawQuery, "state=paused") && !strings.Contains(r.RawQuery, "state=started") {
+				return true
+			}
+		}
+		return false
+	})
+	sent := time.Now()
+	p.signal(t, syscall.SIGTERM)
+	code := p.wait(t, 30*time.Second)
+	got := e.resp.Posts() // what response_url had received when the process was gone
+	t.Logf("exited %d after %v; response_url had %d answers", code, p.exitAt.Sub(sent).Round(time.Millisecond), len(got))
+	if code != 0 {
+		t.Errorf("exit status %d, want 0\n%s", code, p.tail(20))
+	}
+	a := <-acked
+	if a.err != nil || a.status != http.StatusOK {
+		t.Errorf("the command got %d %q (err %v), want 200 with a progress note", a.status, a.body, a.err)
+	}
+	if len(got) != 1 || !strings.Contains(string(got[0]), want) {
+		t.Errorf("response_url received %d answers before exit, want 1 saying %q: %s\n%s", len(got), want, got, p.tail(20))
+	}
+	if took := p.exitAt.Sub(sent); took >= 10*time.Second {
+		t.Errorf("exit took %v after SIGTERM, want under Docker's 10 s", took)
+	}
 }
 
 // waitUntil polls cond until it holds or d passes.

@@ -111,7 +111,8 @@ func (s *Server) Handler() http.Handler {
 	return mux
 }
 
-// Drain waits for answers in flight (bounded by ctx), then cancels any still running.
+// Drain waits for answers in flight (bounded by ctx), then cancels any still running and waits
+// at most drainNotes more for them to say so to their users.
 func (s *Server) Drain(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() { s.inflight.Wait(); close(done) }()
@@ -119,10 +120,20 @@ func (s *Server) Drain(ctx context.Context) error {
 	case <-done:
 		return nil
 	case <-ctx.Done():
-		s.cancel()
-		return fmt.Errorf("answers still in flight: %w", ctx.Err())
 	}
+	// Answers still running are cancelled; each then tells its user through response_url that
+	// taskbot is restarting (RenderAPIError), rather than leaving a progress note forever.
+	s.cancel()
+	select {
+	case <-done:
+	case <-time.After(drainNotes):
+	}
+	return fmt.Errorf("answers still in flight were cancelled: %w", ctx.Err())
 }
+
+// drainNotes is how long Drain waits, after cancelling the answers still in flight, for their
+// "taskbot is restarting" notes to reach response_url.
+const drainNotes = 1500 * time.Millisecond
 
 // verified reads the body (at most MaxBodyBytes) and checks Slack's signature over it before
 // anything else looks at the request. It writes the error status itself and returns ok=false

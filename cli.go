@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -147,7 +148,10 @@ func check(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		if auth, err = api.AuthTestContext(ctx); err != nil {
 			return false, bot.ExplainSlack("auth.test", err)
 		}
-		return true, fmt.Sprintf("signed in as @%s in workspace %s", auth.User, auth.Team)
+		if auth.User == "" || auth.UserID == "" {
+			return false, "SLACK_API_URL answered auth.test without naming a bot user; is it the Slack Web API (e.g. https://slack.com/api/)?"
+		}
+		return true, fmt.Sprintf("signed in as @%s in workspace %s", auth.User, cmp.Or(auth.Team, "(unnamed)"))
 	}) {
 	case passed:
 		c.step(ctx, "Slack channel "+cfg.SlackChannel, func(ctx context.Context) (bool, string) {
@@ -156,9 +160,9 @@ func check(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 			case err != nil:
 				return false, bot.ExplainSlack("conversations.info", err)
 			case !ch.IsMember:
-				return false, fmt.Sprintf("the bot is not a member of #%s; invite it with /invite @%s in that channel", ch.Name, auth.User)
+				return false, fmt.Sprintf("the bot is not a member of #%s; invite it with /invite @%s in that channel", cmp.Or(ch.Name, cfg.SlackChannel), auth.User)
 			}
-			return true, fmt.Sprintf("the bot is a member of #%s", ch.Name)
+			return true, fmt.Sprintf("the bot is a member of #%s", cmp.Or(ch.Name, cfg.SlackChannel))
 		})
 	case failed:
 		c.skip("the channel check (the bot token does not work)")

@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -62,6 +63,8 @@ var slackErrors = map[string]slackError{
 // table's rows for them speak of the bot token.
 var appTokenRefused = map[string]bool{"invalid_auth": true, "not_authed": true, "not_allowed_token_type": true, "token_revoked": true, "account_inactive": true}
 
+const fixAPIURL = "the server at SLACK_API_URL does not answer like the Slack Web API; is SLACK_API_URL right (e.g. https://slack.com/api/), and is no proxy answering instead?"
+
 const fixAppToken = "SLACK_APP_TOKEN was refused: create an app-level token, xapp-…, with the connections:write scope under Basic Information → App-Level Tokens"
 
 // countedCodes are the error codes taskbot_slack_errors_total starts with at 0, so that alert
@@ -111,7 +114,17 @@ func ClassifySlackError(method string, err error) *announce.DeliveryError {
 		return &announce.DeliveryError{Code: "ratelimited", Outcome: announce.Retry, Err: err} // 429 without Retry-After
 	}
 	if errors.As(err, &sc) {
-		return &announce.DeliveryError{Code: fmt.Sprintf("http_%d", sc.Code), Outcome: announce.Retry, Err: err}
+		de := &announce.DeliveryError{Code: fmt.Sprintf("http_%d", sc.Code), Outcome: announce.Retry, Err: err}
+		if sc.Code == 404 || sc.Code == 405 || sc.Code == 501 {
+			de.Hint = fixAPIURL // no Slack answers these for its methods: another server does
+		}
+		return de
+	}
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	if errors.As(err, &syn) || errors.As(err, &typ) {
+		// A 200 answer that is not Slack's JSON: a proxy's page, a login portal.
+		return &announce.DeliveryError{Code: "bad_answer", Outcome: announce.Retry, Hint: fixAPIURL, Err: err}
 	}
 	var se slack.SlackErrorResponse
 	if errors.As(err, &se) {

@@ -3,6 +3,7 @@ package acronis
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/taskbot/taskbot/tasks"
 )
@@ -49,6 +50,13 @@ func problem(err error) tasks.Problem {
 		return tasks.Problem{What: "the API client lacks permission to read tasks", Fix: fixRole}
 	case errors.As(err, &ae) && ae.StatusCode == http.StatusNotFound:
 		return tasks.Problem{What: "the Task Manager API was not found", Fix: fixURL}
+	case errors.As(err, &ae) && (ae.StatusCode == http.StatusMethodNotAllowed || ae.StatusCode == http.StatusNotImplemented):
+		// The Task Manager answers GET /tasks; a server that does not know the method is
+		// another server (a static web site, a proxy).
+		return tasks.Problem{What: "the server at ACRONIS_URL is not the Task Manager API (" + ae.Status + ")", Fix: fixURL}
+	case errors.As(err, &ae) && ae.RetryAfter > 0:
+		return tasks.Problem{What: "the Task Manager API answered " + ae.Error(),
+			Fix: "it asked to wait " + ae.RetryAfter.Round(time.Second).String() + "; taskbot tries again then"}
 	case errors.As(err, &ae) && ae.Temporary():
 		return tasks.Problem{What: "the Task Manager API answered " + ae.Error(), Fix: fixLater}
 	case errors.As(err, &ae):

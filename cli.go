@@ -27,7 +27,12 @@ func oneShot(ctx context.Context, args []string, getenv func(string) string, std
 	fs := flag.NewFlagSet("tasks", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print the Slack message payload instead of text")
+	fs.SetOutput(io.Discard) // the one usage line below says it all
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stdout, "usage: taskbot tasks [-json] [STATE…|failed|help]")
+			return nil
+		}
 		return &usageError{"usage: taskbot tasks [-json] [STATE…|failed|help]"}
 	}
 	words := fs.Args()

@@ -188,3 +188,18 @@ func TestCommandLine(t *testing.T) {
 		}
 	}
 }
+
+// TestStateFilePathProblems: a TASKBOT_DB_PATH that cannot be opened is a configuration
+// problem (exit 2) with the fix, naming the path once.
+func TestStateFilePathProblems(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "no-such-dir", "taskbot.db")
+	getenv := mapEnv(with(goodEnv(), "TASKBOT_DB_PATH", missing, "TASKBOT_LISTEN_ADDR", "127.0.0.1:0"))
+	var out bytes.Buffer
+	err := run(context.Background(), nil, getenv, strings.NewReader(""), &out, &out)
+	if code := exitCode(err, &out); code != 2 || !strings.Contains(out.String(), "create the directory") ||
+		strings.Count(out.String(), missing) != 1 {
+		t.Fatalf("exit %d:\n%s", code, out.String())
+	}
+}

@@ -64,6 +64,7 @@ commands:
   check          verify the configuration against Acronis and Slack (read-only)
   healthcheck    exit 0 when the local /healthz answers (for Docker HEALTHCHECK)
   version        print the version
+  help           this help, and the environment variables
 
 Configuration is read from the environment (taskbot help lists it; README.md explains it).`
 
@@ -85,6 +86,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "tasks":
 		return oneShot(ctx, rest, getenv, stdout, stderr)
 	case "check", "healthcheck", "version", "-version", "--version":
+		if len(rest) == 1 && (rest[0] == "-h" || rest[0] == "-help" || rest[0] == "--help") {
+			fmt.Fprintln(stdout, usage)
+			return nil
+		}
 		if len(rest) > 0 {
 			return &usageError{fmt.Sprintf("%s takes no arguments\n%s", cmd, usage)}
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -50,6 +51,8 @@ func buildVersion() string {
 	if version != "dev" {
 		return version
 	}
+	// Go stamps the module version, or a pseudo-version of the git commit, unless built with
+	// -buildvcs=false.
 	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 		return bi.Main.Version
 	}
@@ -104,6 +107,9 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	}
 	defer ln.Close()
 	store, err := state.Open(cfg.DBPath, state.Options{Logger: log, Channel: cfg.SlackChannel})
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
+		return &ConfigError{Problems: []string{"TASKBOT_DB_PATH: " + err.Error()}} // exit 2: the configuration is wrong
+	}
 	if err != nil {
 		return err
 	}

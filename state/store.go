@@ -16,8 +16,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"sync"
@@ -133,10 +135,17 @@ func openBolt(path string, timeout time.Duration) (db *bolt.DB, err error) {
 		}
 	}()
 	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
-	if errors.Is(err, bolterrors.ErrTimeout) {
+	var pe *fs.PathError
+	switch {
+	case errors.Is(err, bolterrors.ErrTimeout):
 		return nil, fmt.Errorf("%w: %s (lock not acquired within %s; is another taskbot running with this TASKBOT_DB_PATH?)", ErrLocked, path, timeout)
-	}
-	if err != nil {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("open state file %s: %w (create the directory %s, or set TASKBOT_DB_PATH to a file in one that exists)", path, fs.ErrNotExist, filepath.Dir(path))
+	case errors.Is(err, fs.ErrPermission):
+		return nil, fmt.Errorf("open state file %s: %w (taskbot, running as uid %d, must be able to write the file and its directory)", path, fs.ErrPermission, os.Getuid())
+	case errors.As(err, &pe):
+		return nil, fmt.Errorf("open state file %s: %s: %w", path, pe.Op, pe.Err) // the path once, not thrice
+	case err != nil:
 		return nil, fmt.Errorf("open state file %s: %w", path, err)
 	}
 	// Walk the whole file once so damage past the meta pages is found now, not mid-poll.

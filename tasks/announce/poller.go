@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -162,6 +164,9 @@ func (p *Poller) Poll(ctx context.Context) error {
 		return err
 	}
 	p.polls++
+	if p.failures > 0 {
+		p.cfg.Logger.Info("polls succeed again", "failed_polls", p.failures)
+	}
 	p.lastErr, p.failures, p.lastOK = nil, 0, p.cfg.Now()
 	m.Polls.WithLabelValues("ok").Inc()
 	m.LastPoll.Set(float64(p.lastOK.Unix()))
@@ -217,6 +222,15 @@ func (p *Poller) poll(ctx context.Context) error {
 	return nil
 }
 
+// countsText is "paused=2 started=16": counts by event, sorted, for a log line.
+func countsText(c map[tasks.Event]int) string {
+	var parts []string
+	for _, ev := range slices.Sorted(maps.Keys(c)) {
+		parts = append(parts, fmt.Sprintf("%s=%d", ev, c[ev]))
+	}
+	return strings.Join(parts, " ")
+}
+
 // apply records poll with the policy, and logs once each task stamped beyond the API's clock.
 func (p *Poller) apply(poll Poll) ([]Entry, error) {
 	now := p.cfg.Now()
@@ -251,7 +265,7 @@ func (p *Poller) count(queued []Entry) {
 			for ev, n := range e.Summary.Counts {
 				p.cfg.Metrics.Transitions.WithLabelValues(string(ev)).Add(float64(n))
 			}
-			p.cfg.Logger.Info("a flood of transitions in one poll; queued one summary", "channel", e.Channel, "counts", e.Summary.Counts)
+			p.cfg.Logger.Info("a flood of transitions in one poll; queued one summary", "channel", e.Channel, "counts", countsText(e.Summary.Counts))
 			continue
 		}
 		p.cfg.Metrics.Transitions.WithLabelValues(string(e.Event)).Inc()

@@ -470,3 +470,28 @@ func TestSlackOutageQueuesAndDrainsInOrder(t *testing.T) {
 		t.Fatalf("%v\n%s", err, logs)
 	}
 }
+
+// TestSlashCommandsAreAnsweredWhileThePollerFollowsEmptyPages: an API that sends empty pages
+// with a next cursor (seen: about 48 a second, up to 10,000 pages) neither keeps the poller
+// paging for minutes nor keeps /tasks from being answered.
+func TestSlashCommandsAreAnsweredWhileThePollerFollowsEmptyPages(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	e.api.Add(tasks.Task{State: tasks.Paused, Context: map[string]any{"title": "paused behind empty pages"}})
+	stop, logs := e.start(t)
+	e.api.SetEmptyPages(10000)
+	before := e.api.TaskRequests()
+	resp, body := e.command(t, "paused", time.Now(), testSecret)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "Tasks paused") {
+		t.Fatalf("answer %d %s", resp.StatusCode, body)
+	}
+	pollsAfter(t, e.api, 3)
+	// Each list stops after three empty pages in a row: a handful of requests per poll, not
+	// thousands.
+	if n := e.api.TaskRequests() - before; n > 60 {
+		t.Errorf("%d list requests for a command and three polls over empty pages", n)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("%v\n%s", err, logs)
+	}
+}

@@ -400,3 +400,47 @@ func TestFailedPollsBackOffToAMinute(t *testing.T) {
 		}
 	})
 }
+
+// TestPollerSkipsAMalformedTaskAndCountsIt: one task the API sends malformed does not fail the
+// poll; the others are announced and the skipped one is counted.
+func TestPollerSkipsAMalformedTaskAndCountsIt(t *testing.T) {
+	f := newPollerFixture(t, nil)
+	a := f.add(t, "A", tasks.Started)
+	f.poll(t) // baseline
+	f.api.SetRawItems(`{"id":"not-a-number","uuid":"0b7e3c4d-9999-4000-8000-000000000009","state":"paused","updatedAt":"2026-12-01T10:00:00Z"}`)
+	f.set(t, a, tasks.Paused, "")
+	f.poll(t)
+	if got := strings.Join(f.queued(t), " "); got != "A:paused" {
+		t.Fatalf("queued %q, want A:paused", got)
+	}
+	if n := testutil.ToFloat64(f.metrics.TasksSkipped); n < 1 {
+		t.Errorf("taskbot_tasks_skipped_total = %v, want the malformed task counted", n)
+	}
+}
+
+// TestPollerDoesNotTakeAnIgnoredUUIDFilterForGone: when the API ignores the uuid filter of the
+// reconciliation's lookup, a task missing from its answer is looked up alone before it is
+// taken for gone; one that completed is announced.
+func TestPollerDoesNotTakeAnIgnoredUUIDFilterForGone(t *testing.T) {
+	f := newPollerFixture(t, []string{"started", "paused", "completed", "failed"}, func(c *announce.PollerConfig) {
+		c.ResyncEvery = 1
+		c.Overlap = time.Nanosecond
+	})
+	a := f.add(t, "A", tasks.Started)
+	for range 5 {
+		f.add(t, "other", tasks.Completed)
+	}
+	f.poll(t) // baseline
+	f.set(t, a, tasks.Completed, tasks.ResultOK)
+	// Hide the completion from the incremental poll: only the reconciliation's lookups see it.
+	wm, _ := f.store.Watermark()
+	f.store.Apply(announce.Poll{Watermark: wm.Add(time.Hour)}, func(in announce.Input) announce.Decision { return f.cfg.Rules.Decide(in, time.Now()) })
+	f.api.IgnoreParams("uuid")
+	f.poll(t)
+	if got := strings.Join(f.queued(t), " "); got != "A:completed" {
+		t.Fatalf("queued %q, want A:completed", got)
+	}
+	if rec, _, _ := f.store.Sighting(a.UUID); !rec.MissingSince.IsZero() {
+		t.Errorf("A was taken for gone: %+v", rec)
+	}
+}

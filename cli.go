@@ -61,7 +61,7 @@ func oneShot(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
-	ts, more, err := bot.NewAnswerer(client, cfg.Failures, log, nil).Fetch(ctx, cmd)
+	l, err := bot.NewAnswerer(client, cfg.Failures, log, nil).Fetch(ctx, cmd)
 	if err != nil {
 		err = fmt.Errorf("%s: %w", strings.TrimSpace("tasks "+cmd.String()), err)
 		if fix := tasks.Fix(err); fix != "" {
@@ -70,7 +70,10 @@ func oneShot(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	cmd.Failures = cfg.Failures
-	m := bot.RenderList(cmd, ts, more, time.Now())
+	m := bot.RenderList(cmd, l.Tasks, l.More, time.Now())
+	if l.Incomplete {
+		m = bot.WithIncompleteNotice(m)
+	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")

@@ -52,31 +52,64 @@ func (a *Answerer) Answer(ctx context.Context, text string) Message {
 
 // List runs cmd's queries and renders the tasks; an API error is rendered in words.
 func (a *Answerer) List(ctx context.Context, cmd Command) Message {
-	ts, more, err := a.Fetch(ctx, cmd)
+	l, err := a.Fetch(ctx, cmd)
 	if err != nil {
 		a.log.Warn("answer /tasks", "command", cmd.String(), "err", err, "fix", tasks.Fix(err))
 		return RenderAPIError(cmd, err)
 	}
-	return RenderList(cmd, ts, more, a.now())
+	m := RenderList(cmd, l.Tasks, l.More, a.now())
+	if l.Incomplete {
+		m = WithIncompleteNotice(m)
+	}
+	return m
+}
+
+// Listing is what Fetch found.
+type Listing struct {
+	// Tasks are the tasks of every query, merged by key, newest update first.
+	Tasks []tasks.Task
+	// More: the API had more tasks than were fetched (Query.MaxTasks).
+	More bool
+	// Incomplete: the API stopped a listing short (empty pages naming a next page); tasks may
+	// be missing, and the answer must say so rather than claim there are none.
+	Incomplete bool
 }
 
 // Fetch runs cmd's queries (one per alternative: "paused failed" needs two) and returns the
-// tasks merged by key, newest update first, and whether more existed than were fetched.
-func (a *Answerer) Fetch(ctx context.Context, cmd Command) ([]tasks.Task, bool, error) {
+// tasks merged by key, newest update first, and whether the listing is short.
+func (a *Answerer) Fetch(ctx context.Context, cmd Command) (Listing, error) {
 	if cmd.Failures == nil {
 		cmd.Failures = a.failures
 	}
 	var lists [][]tasks.Task
-	more := false
+	var l Listing
 	for _, q := range cmd.Queries() {
 		res, err := a.api.List(ctx, q)
 		if err != nil {
-			return nil, false, err
+			return Listing{}, err
 		}
-		more = more || res.More
+		l.More = l.More || res.More
+		l.Incomplete = l.Incomplete || res.Incomplete
 		lists = append(lists, res.Tasks)
 	}
-	return MergeTasks(lists...), more, nil
+	l.Tasks = MergeTasks(lists...)
+	return l, nil
+}
+
+// IncompleteNotice is what a list says when the API stopped sending tasks partway.
+const IncompleteNotice = ":warning: The Task Manager API stopped sending tasks partway (it kept sending empty pages), so this list may be incomplete; try again in a minute."
+
+// WithIncompleteNotice is m with IncompleteNotice as its second block (after the header) and in
+// its fallback text. RenderList keeps a block free for it.
+func WithIncompleteNotice(m Message) Message {
+	notice := mrkdwnSection(IncompleteNotice)
+	if len(m.Blocks) > 0 {
+		m.Blocks = append(m.Blocks[:1:1], append([]slack.Block{notice}, m.Blocks[1:]...)...)
+	} else {
+		m.Blocks = []slack.Block{notice}
+	}
+	m.Text = truncate(m.Text+" (may be incomplete)", FallbackTextTarget)
+	return m
 }
 
 // RenderAPIError explains a failed query in words, with what the user can do about it (from

@@ -213,7 +213,7 @@ func (s *Store) Watermark() (time.Time, error) {
 // Apply records a poll in one transaction: it reads the last sightings of p's tasks and gone
 // keys and the watermark, calls decide with them (the announce policy, a pure function), and
 // writes its Decision: the sightings, the outbox entries (each given the next sequence number),
-// the watermark (never moved backwards) and the baseline mark. It then prunes, at most every
+// the watermark (moved backwards only when the Decision resets it) and the baseline mark. It then prunes, at most every
 // Options.PruneEvery, records of tasks that completed more than Options.Retention ago or went
 // missing more than Options.GoneAfter ago. It returns the entries it queued. On error nothing is
 // changed.
@@ -256,7 +256,7 @@ func (s *Store) Apply(p announce.Poll, decide func(announce.Input) announce.Deci
 				return err
 			}
 		}
-		if d.Watermark.After(in.Watermark) {
+		if d.Watermark.After(in.Watermark) || d.WatermarkReset && !d.Watermark.Equal(in.Watermark) {
 			if err := putTime(meta, keyWatermark, d.Watermark); err != nil {
 				return err
 			}

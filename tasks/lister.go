@@ -48,4 +48,7 @@ type ListResult struct {
 	Pages int
 	// Skipped counts items that could not be decoded and were left out (each is logged).
 	Skipped int
+	// Incomplete reports that the API stopped the listing short: it kept sending empty pages
+	// that named a next page, and taskbot stopped following them. Tasks may be missing.
+	Incomplete bool
 }

@@ -256,8 +256,11 @@ func (c *Client) List(ctx context.Context, q tasks.Query) (*tasks.ListResult, er
 		res.Pages = page
 		res.ServerTime = ans.date
 		for _, b := range p.Bad {
-			c.log.LogAttrs(ctx, slog.LevelWarn, "skipped a task the Task Manager API sent: it does not decode",
-				slog.String("task", b.UUID), slog.String("field", b.Field), slog.Int("page", page), slog.Any("err", b.Err))
+			// Once per task (by uuid, else by its text): the same bad task comes back every poll.
+			if c.firstTime("bad item " + cmp.Or(b.UUID, b.Text)) {
+				c.log.LogAttrs(ctx, slog.LevelWarn, "skipped a task the Task Manager API sent: it does not decode (logged once per task)",
+					slog.String("task", cmp.Or(b.UUID, "(no uuid)")), slog.String("field", b.Field), slog.Int("page", page), slog.Any("err", b.Err))
+			}
 		}
 		res.Skipped += len(p.Bad)
 		c.checkOrder(ctx, order, p.Tasks)
@@ -279,6 +282,7 @@ func (c *Client) List(ctx context.Context, q tasks.Query) (*tasks.ListResult, er
 		} else if empty++; empty >= maxEmptyPages {
 			c.log.LogAttrs(ctx, slog.LevelWarn, "the Task Manager API keeps sending empty pages that name a next page; taskbot stops paging",
 				slog.Int("pages", page), slog.Int("empty", empty), slog.Int("tasks", len(res.Tasks)))
+			res.Incomplete = true
 			return res, nil
 		}
 		if seen[next] {
@@ -337,6 +341,7 @@ type cursors struct {
 type badItem struct {
 	UUID  string // its "uuid" when the raw item has a string there (at most 64 bytes), else ""
 	Field string // the field that failed ("id", "completedAt", "result.code"); "" when unknown
+	Text  string // the start of the item (64 bytes), to tell items without a uuid apart
 	Err   error
 }
 
@@ -354,8 +359,15 @@ func (p *listPage) decode(b []byte) error {
 	p.Tasks = make([]tasks.Task, 0, len(p.Items))
 	for _, raw := range p.Items {
 		var t tasks.Task
-		if err := decodeItem(raw, &t); err != nil {
-			p.Bad = append(p.Bad, badItem{UUID: itemUUID(raw), Field: errorField(err), Err: err})
+		err := decodeItem(raw, &t)
+		if err == nil && !t.State.Valid() {
+			// A state outside the documented five cannot be diffed or announced truthfully.
+			p.Bad = append(p.Bad, badItem{UUID: itemUUID(raw), Field: "state", Text: snippet(raw, 64),
+				Err: fmt.Errorf("unknown state %q", snippet([]byte(t.State), 40))})
+			continue
+		}
+		if err != nil {
+			p.Bad = append(p.Bad, badItem{UUID: itemUUID(raw), Field: errorField(err), Text: snippet(raw, 64), Err: err})
 			continue
 		}
 		p.Tasks = append(p.Tasks, t)

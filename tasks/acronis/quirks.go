@@ -59,12 +59,15 @@ func (c *Client) firstTime(key string) bool {
 	if c.warned[key] {
 		return false
 	}
-	if c.warned == nil {
-		c.warned = map[string]bool{}
+	if c.warned == nil || len(c.warned) >= maxWarned {
+		c.warned = map[string]bool{} // bounded: a long-lived client forgets, and may warn again
 	}
 	c.warned[key] = true
 	return true
 }
+
+// maxWarned bounds the warnings a Client remembers having logged.
+const maxWarned = 10_000
 
 // orderCheck follows the tasks of one List, in the order the API sent them, and notices when
 // they break the order asked for. Only id and the five times can be checked; tasks without the

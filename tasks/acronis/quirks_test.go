@@ -92,6 +92,7 @@ func TestMalformedItemsAreSkippedAndTheRestOfThePageKept(t *testing.T) {
 		`{"id":"abc","uuid":"`+badID+`","state":"started"}`,
 		`{"id":944455285181770001,"uuid":"`+badTime+`","state":"completed","completedAt":12}`,
 		`{"id":944455285181770002,"state":5}`,
+		`{"id":944455285181770004,"uuid":"0b7e3c4d-4444-4a2b-8c3d-9e8f7a6b5c4d","state":"weird","updatedAt":"2020-04-22T10:00:01Z"}`,
 		// Empty and null times are absent times, not errors: this task is kept.
 		`{"id":944455285181770003,"uuid":"`+goodRaw+`","state":"started","enqueuedAt":"2020-04-22T10:00:00Z","updatedAt":"2020-04-22T10:00:01Z","completedAt":"","startedAt":null,"issuer":{"id":"x"},"assignCount":1}`,
 	)
@@ -109,8 +110,8 @@ func TestMalformedItemsAreSkippedAndTheRestOfThePageKept(t *testing.T) {
 	if !slices.Equal(keys, want) {
 		t.Errorf("tasks %v, want %v", keys, want)
 	}
-	if res.Skipped != 3 {
-		t.Errorf("Skipped = %d, want 3", res.Skipped)
+	if res.Skipped != 4 {
+		t.Errorf("Skipped = %d, want 4", res.Skipped)
 	}
 	if kept := res.Tasks[3]; !kept.CompletedAt.IsZero() || !kept.StartedAt.IsZero() || kept.State != tasks.Started {
 		t.Errorf("kept task %+v, want no completedAt nor startedAt", kept)
@@ -120,8 +121,16 @@ func TestMalformedItemsAreSkippedAndTheRestOfThePageKept(t *testing.T) {
 	for _, w := range logs.warnings() {
 		got = append(got, warning{w.attrs["task"], w.attrs["field"]})
 	}
-	if want := []warning{{badID, "id"}, {badTime, "completedAt"}, {"", "state"}}; !slices.Equal(got, want) {
+	if want := []warning{{badID, "id"}, {badTime, "completedAt"}, {"(no uuid)", "state"}, {"0b7e3c4d-4444-4a2b-8c3d-9e8f7a6b5c4d", "state"}}; !slices.Equal(got, want) {
 		t.Errorf("warnings %v, want one per bad item %v", got, want)
+	}
+	// The same bad items on the next poll are skipped and counted again, but not logged again.
+	res, err = c.List(context.Background(), tasks.Query{})
+	if err != nil || res.Skipped != 4 {
+		t.Fatalf("second list: Skipped %v, %v", res, err)
+	}
+	if n := len(logs.warnings()); n != 4 {
+		t.Errorf("%d warnings after listing the same bad items twice, want 4", n)
 	}
 }
 

@@ -123,8 +123,10 @@ type Decision struct {
 	Seen []Seen
 	// Entries are the announcements to queue, in order (the store assigns Seq).
 	Entries []Entry
-	// Watermark is the new watermark; it never moves backwards.
+	// Watermark is the new watermark. It moves backwards only when WatermarkReset is set.
 	Watermark time.Time
+	// WatermarkReset: the stored watermark was ahead of the API's clock and moves back to it.
+	WatermarkReset bool
 	// Baselined marks the store baselined.
 	Baselined bool
 	// Future are the keys of tasks whose updatedAt lies beyond the API's clock (a clock or

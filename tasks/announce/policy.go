@@ -53,7 +53,8 @@ type Rules struct {
 // Every polled task's sighting is recorded; a task seen again is no longer missing; a gone
 // task is marked missing since now. The watermark moves to the newest updatedAt seen, never
 // backwards, and never more than MaxClockAhead past the API's clock (Decision.Future names the
-// tasks stamped beyond it).
+// tasks stamped beyond it); a stored watermark ahead of the API's clock (a clock that ran ahead
+// and was put right) moves back to it (Decision.WatermarkReset).
 func (r Rules) Decide(in Input, now time.Time) Decision {
 	d := Decision{Watermark: in.Watermark, Baselined: in.Baseline}
 	if in.Poll.Watermark.After(d.Watermark) {
@@ -109,6 +110,14 @@ func (r Rules) Decide(in Input, now time.Time) Decision {
 		}
 		record(Seen{Key: t.Key(), Title: t.Title(), State: t.State, Result: t.ResultCode(),
 			UpdatedAt: t.UpdatedAt, CompletedAt: t.CompletedAt, Threads: prev.Threads})
+	}
+	if !in.ServerTime.IsZero() && d.Watermark.After(limit) {
+		// The watermark is ahead of the API's clock: an API whose clock ran ahead and was put
+		// right (or a stored watermark from such a time). Left there, it would hide every
+		// change until the API's clock caught up; moving it back only fetches tasks again that
+		// the sightings already hold.
+		d.Watermark = in.ServerTime
+		d.WatermarkReset = true
 	}
 	for _, k := range in.Gone {
 		if prev, ok := lookup(k); ok && prev.MissingSince.IsZero() {

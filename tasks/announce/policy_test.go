@@ -386,3 +386,24 @@ func TestDecideFailures(t *testing.T) {
 		t.Errorf("a timed-out task under TASKBOT_ANNOUNCE_STATES=failed: %s", got)
 	}
 }
+
+// TestDecideMovesAWatermarkAheadOfTheAPIsClockBack: after the API's clock ran three hours
+// ahead and was put right, the stored watermark would hide every change for three hours; it
+// moves back to the API's clock.
+func TestDecideMovesAWatermarkAheadOfTheAPIsClockBack(t *testing.T) {
+	rules := announce.Rules{Channel: "C1", Announce: everything(t)}
+	apiClock := at(100)
+	d := rules.Decide(announce.Input{Poll: announce.Poll{ServerTime: apiClock}, Watermark: apiClock.Add(3 * time.Hour)}, t0)
+	if !d.WatermarkReset || !d.Watermark.Equal(apiClock) {
+		t.Fatalf("watermark %v (reset %v), want it back at the API's clock %v", d.Watermark, d.WatermarkReset, apiClock)
+	}
+	// A watermark within the margin stays, and without the API's clock nothing is reset.
+	d = rules.Decide(announce.Input{Poll: announce.Poll{ServerTime: apiClock}, Watermark: apiClock.Add(time.Second)}, t0)
+	if d.WatermarkReset || !d.Watermark.Equal(apiClock.Add(time.Second)) {
+		t.Errorf("a watermark 1 s ahead: %v (reset %v)", d.Watermark, d.WatermarkReset)
+	}
+	d = rules.Decide(announce.Input{Watermark: apiClock.Add(3 * time.Hour)}, t0)
+	if d.WatermarkReset {
+		t.Error("reset without the API's clock")
+	}
+}

@@ -235,13 +235,19 @@ func countsText(c map[tasks.Event]int) string {
 func (p *Poller) apply(poll Poll) ([]Entry, error) {
 	now := p.cfg.Now()
 	var future []string
+	var reset bool
+	var old time.Time
 	queued, err := p.cfg.Store.Apply(poll, func(in Input) Decision {
 		d := p.cfg.Rules.Decide(in, now)
-		future = d.Future
+		future, reset, old = d.Future, d.WatermarkReset, in.Watermark
 		return d
 	})
 	if err != nil {
 		return nil, err
+	}
+	if reset {
+		p.cfg.Logger.Warn("the watermark was ahead of the API's clock (its clock ran ahead and was put right); moved it back",
+			"from", old, "to", poll.ServerTime)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()

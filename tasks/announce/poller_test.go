@@ -78,6 +78,19 @@ func (f *pollerFixture) set(t *testing.T, tk tasks.Task, st tasks.State, code ta
 	}
 }
 
+// hideFromIncrementalPolls makes the updates made so far invisible to incremental polls (an
+// update the API made visible late, older than the watermark minus the overlap): the API's
+// clock and the watermark move an hour ahead together.
+func (f *pollerFixture) hideFromIncrementalPolls(t *testing.T) {
+	t.Helper()
+	f.api.SetClockOffset(time.Hour)
+	wm, _ := f.store.Watermark()
+	if _, err := f.store.Apply(announce.Poll{Watermark: wm.Add(time.Hour), ServerTime: time.Now().Add(time.Hour)},
+		func(in announce.Input) announce.Decision { return f.cfg.Rules.Decide(in, time.Now()) }); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func (f *pollerFixture) poll(t *testing.T) {
 	t.Helper()
 	if err := f.poller.Poll(context.Background()); err != nil {
@@ -171,8 +184,7 @@ func TestPollerReconcilesMissedCompletion(t *testing.T) {
 	// The task completes and then its update falls out of the incremental window (an update the
 	// API made visible late, older than the watermark minus the overlap).
 	f.set(t, a, tasks.Completed, tasks.ResultError)
-	wm, _ := f.store.Watermark()
-	f.store.Apply(announce.Poll{Watermark: wm.Add(time.Hour)}, func(in announce.Input) announce.Decision { return f.cfg.Rules.Decide(in, time.Now()) })
+	f.hideFromIncrementalPolls(t)
 	for range announce.DefaultResyncEvery - 2 { // polls 2 … 9: incremental only
 		f.poll(t)
 	}
@@ -433,8 +445,7 @@ func TestPollerDoesNotTakeAnIgnoredUUIDFilterForGone(t *testing.T) {
 	f.poll(t) // baseline
 	f.set(t, a, tasks.Completed, tasks.ResultOK)
 	// Hide the completion from the incremental poll: only the reconciliation's lookups see it.
-	wm, _ := f.store.Watermark()
-	f.store.Apply(announce.Poll{Watermark: wm.Add(time.Hour)}, func(in announce.Input) announce.Decision { return f.cfg.Rules.Decide(in, time.Now()) })
+	f.hideFromIncrementalPolls(t)
 	f.api.IgnoreParams("uuid")
 	f.poll(t)
 	if got := strings.Join(f.queued(t), " "); got != "A:completed" {
@@ -442,5 +453,29 @@ func TestPollerDoesNotTakeAnIgnoredUUIDFilterForGone(t *testing.T) {
 	}
 	if rec, _, _ := f.store.Sighting(a.UUID); !rec.MissingSince.IsZero() {
 		t.Errorf("A was taken for gone: %+v", rec)
+	}
+}
+
+// TestPollerRecoversFromAnAPIClockThatRanAhead: while the API's clock ran three hours ahead,
+// the watermark followed it; once the clock is put right, a task that fails now is announced
+// within two polls, not three hours later.
+func TestPollerRecoversFromAnAPIClockThatRanAhead(t *testing.T) {
+	f := newPollerFixture(t, nil)
+	f.add(t, "A", tasks.Started)
+	f.api.SetClockOffset(3 * time.Hour)
+	f.poll(t) // baseline, on the API's wrong clock
+	f.poll(t)
+	if wm, _ := f.store.Watermark(); time.Until(wm) < 2*time.Hour {
+		t.Fatalf("watermark %v: the test meant it to follow the API's clock ahead", wm)
+	}
+	f.api.SetClockOffset(0)
+	now := time.Now().UTC().Format(time.RFC3339)
+	f.api.SetRawItems(`{"id":944455285181779001,"uuid":"0b7e3c4d-7777-4a2b-8c3d-9e8f7a6b5c4d","state":"completed",` +
+		`"result":{"code":"error"},"context":{"title":"B"},"issuer":{"id":"x"},"assignCount":1,` +
+		`"enqueuedAt":"` + now + `","updatedAt":"` + now + `","completedAt":"` + now + `"}`)
+	f.poll(t)
+	f.poll(t)
+	if got := strings.Join(f.queued(t), " "); got != "B:failed" {
+		t.Fatalf("queued %q after the API's clock was put right, want B:failed", got)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/kelseyhightower/envconfig"
 
@@ -135,7 +136,12 @@ func loadConfig(getenv func(string) string, n needs) (*Config, error) {
 	}
 
 	if n.acronis {
-		c.AcronisURL = acronisURL(text("ACRONIS_URL", e.AcronisURL, true, "your data center's URL, e.g. https://eu2-cloud.acronis.com"), &p)
+		if u := text("ACRONIS_URL", e.AcronisURL, true, "your data center's URL, e.g. https://eu2-cloud.acronis.com"); looksSecret(u) {
+			// Never resolved, requested or logged: a secret in the host would leave the machine.
+			p = append(p, "ACRONIS_URL holds one of the secrets or a token (not shown); it must be your data center's URL, e.g. https://eu2-cloud.acronis.com")
+		} else {
+			c.AcronisURL = acronisURL(u, &p)
+		}
 		c.AcronisClientID = text("ACRONIS_CLIENT_ID", e.AcronisClientID, true, "the API client's ID: Acronis console → Settings → API clients")
 		c.AcronisClientSecret = text("ACRONIS_CLIENT_SECRET", e.AcronisClientSecret, true, "the API client's secret, shown once when the client is created")
 	}
@@ -143,6 +149,11 @@ func loadConfig(getenv func(string) string, n needs) (*Config, error) {
 		c.SlackBotToken = text("SLACK_BOT_TOKEN", e.SlackBotToken, true, "the Bot User OAuth Token, xoxb-…: Slack app → OAuth & Permissions")
 		if c.SlackBotToken != "" && !strings.HasPrefix(c.SlackBotToken, "xoxb-") {
 			p = append(p, "SLACK_BOT_TOKEN must be a bot token starting with xoxb- (Slack app → OAuth & Permissions → Bot User OAuth Token)")
+		}
+		for name, v := range map[string]string{"SLACK_BOT_TOKEN": c.SlackBotToken, "SLACK_APP_TOKEN": e.SlackAppToken} {
+			if strings.ContainsFunc(strings.TrimSpace(v), unicode.IsSpace) {
+				p = append(p, name+" contains a space or line break; copy the token again, whole and alone")
+			}
 		}
 		c.SlackAppToken = text("SLACK_APP_TOKEN", e.SlackAppToken, false, "")
 		if c.SlackAppToken != "" && !strings.HasPrefix(c.SlackAppToken, "xapp-") {
@@ -166,7 +177,11 @@ func loadConfig(getenv func(string) string, n needs) (*Config, error) {
 				p = append(p, fmt.Sprintf("SLACK_CHANNEL %s is not a channel ID (C… or G… followed by upper-case letters and digits, e.g. C0123456789)", display(ch)))
 			}
 		}
-		c.SlackAPIURL = slackAPIURL(text("SLACK_API_URL", e.SlackAPIURL, false, ""), &p)
+		if u := text("SLACK_API_URL", e.SlackAPIURL, false, ""); looksSecret(u) {
+			p = append(p, "SLACK_API_URL holds one of the secrets or a token (not shown); it must be the Slack Web API's URL, e.g. https://slack.com/api/")
+		} else {
+			c.SlackAPIURL = slackAPIURL(u, &p)
+		}
 	}
 
 	c.ListenAddr = text("TASKBOT_LISTEN_ADDR", e.ListenAddr, false, "")
@@ -181,6 +196,9 @@ func loadConfig(getenv func(string) string, n needs) (*Config, error) {
 	}
 	c.PollInterval = r.duration("TASKBOT_POLL_INTERVAL", text("TASKBOT_POLL_INTERVAL", e.PollInterval, false, ""), defaultPollInterval, &p)
 	c.AcronisTimeout = r.duration("ACRONIS_TIMEOUT", text("ACRONIS_TIMEOUT", e.AcronisTimeout, false, ""), defaultAcronisTimeout, &p)
+	if c.AcronisTimeout < time.Second || c.AcronisTimeout > 10*time.Minute {
+		p = append(p, fmt.Sprintf("ACRONIS_TIMEOUT %s is out of range: give a request from 1s to 10m (public clients allow minutes for a slow page; the default is 30s)", c.AcronisTimeout))
+	}
 	states := text("TASKBOT_ANNOUNCE_STATES", e.AnnounceStates, false, "")
 	if states == "" {
 		states = defaultAnnounceStates
@@ -197,6 +215,8 @@ func loadConfig(getenv func(string) string, n needs) (*Config, error) {
 	if v := text("TASKBOT_FAILED_RESULTS", e.FailedResults, false, ""); v != "" {
 		f, err := tasks.ParseFailures(strings.Split(v, ","))
 		switch {
+		case err == nil && f.Has(tasks.ResultOK):
+			p = append(p, "TASKBOT_FAILED_RESULTS names ok, the result of a task that succeeded; list failing result codes such as error,abandoned,timedout")
 		case err != nil && looksSecret(v):
 			p = append(p, "TASKBOT_FAILED_RESULTS holds something that looks like a token (not shown); use result codes such as error,abandoned,timedout")
 		case err != nil:

@@ -73,6 +73,13 @@ func TestConfigProblems(t *testing.T) {
 		{"a token pasted into TASKBOT_FAILED_RESULTS is not echoed", with(goodEnv(), "TASKBOT_FAILED_RESULTS", secrets["SLACK_BOT_TOKEN"]), []string{"TASKBOT_FAILED_RESULTS holds something that looks like a token"}},
 		{"timeout without a unit", with(goodEnv(), "ACRONIS_TIMEOUT", "30"), []string{"ACRONIS_TIMEOUT \"30\" has no unit"}},
 		{"zero timeout", with(goodEnv(), "ACRONIS_TIMEOUT", "0s"), []string{"ACRONIS_TIMEOUT", "must be greater than zero"}},
+		{"a timeout of a nanosecond", with(goodEnv(), "ACRONIS_TIMEOUT", "1ns"), []string{"ACRONIS_TIMEOUT 1ns is out of range"}},
+		{"a timeout of days", with(goodEnv(), "ACRONIS_TIMEOUT", "100h"), []string{"ACRONIS_TIMEOUT 100h0m0s is out of range"}},
+		{"ok as a failure", with(goodEnv(), "TASKBOT_FAILED_RESULTS", "error,ok"), []string{"TASKBOT_FAILED_RESULTS names ok"}},
+		{"a token with a space in it", with(goodEnv(), "SLACK_BOT_TOKEN", "xoxb-with space"), []string{"SLACK_BOT_TOKEN contains a space"}},
+		{"a secret as the host of ACRONIS_URL is neither echoed nor resolved", with(goodEnv(), "ACRONIS_URL", "https://"+secrets["ACRONIS_CLIENT_SECRET"]),
+			[]string{"ACRONIS_URL holds one of the secrets"}},
+		{"a secret in SLACK_API_URL", with(goodEnv(), "SLACK_API_URL", "https://"+secrets["SLACK_SIGNING_SECRET"]+"/"), []string{"SLACK_API_URL holds one of the secrets"}},
 		{"malformed channel ID", with(goodEnv(), "SLACK_CHANNEL", "c0123456789"), []string{"SLACK_CHANNEL \"c0123456789\" is not a valid channel ID"}},
 		{"direct message ID", with(goodEnv(), "SLACK_CHANNEL", "D0123456789"), []string{"SLACK_CHANNEL \"D0123456789\" is not a valid channel ID"}},
 		{"plain http to a remote host", with(goodEnv(), "ACRONIS_URL", "http://eu2-cloud.acronis.com"), []string{"ACRONIS_URL must start with https://", "clear text"}},
@@ -194,12 +201,15 @@ func TestCommandLine(t *testing.T) {
 func TestStateFilePathProblems(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	missing := filepath.Join(dir, "no-such-dir", "taskbot.db")
-	getenv := mapEnv(with(goodEnv(), "TASKBOT_DB_PATH", missing, "TASKBOT_LISTEN_ADDR", "127.0.0.1:0"))
-	var out bytes.Buffer
-	err := run(context.Background(), nil, getenv, strings.NewReader(""), &out, &out)
-	if code := exitCode(err, &out); code != 2 || !strings.Contains(out.String(), "create the directory") ||
-		strings.Count(out.String(), missing) != 1 {
-		t.Fatalf("exit %d:\n%s", code, out.String())
+	for _, tc := range []struct{ path, want string }{
+		{filepath.Join(dir, "no-such-dir", "taskbot.db"), "create the directory"},
+		{dir, "it is a directory"},
+	} {
+		getenv := mapEnv(with(goodEnv(), "TASKBOT_DB_PATH", tc.path, "TASKBOT_LISTEN_ADDR", "127.0.0.1:0"))
+		var out bytes.Buffer
+		err := run(context.Background(), nil, getenv, strings.NewReader(""), &out, &out)
+		if code := exitCode(err, &out); code != 2 || !strings.Contains(out.String(), tc.want) {
+			t.Errorf("TASKBOT_DB_PATH %s: exit %d:\n%s", tc.path, code, out.String())
+		}
 	}
 }

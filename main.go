@@ -77,6 +77,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 	switch cmd {
 	case "serve":
+		if len(rest) == 1 && (rest[0] == "-h" || rest[0] == "-help" || rest[0] == "--help") {
+			fmt.Fprintln(stdout, usage)
+			return nil
+		}
 		if len(rest) > 0 {
 			return &usageError{"serve takes no arguments\n" + usage}
 		}

@@ -59,8 +59,14 @@ func buildVersion() string {
 	return version
 }
 
-func newTasksClient(cfg *Config, log *slog.Logger) (*acronis.Client, error) {
+// commandRetries is how often a slash command's request is retried: someone is waiting, so one
+// retry rather than the client's default three before the answer says why.
+const commandRetries = 1
+
+// newTasksClient is the Acronis client of cfg; retries 0 means the client's default.
+func newTasksClient(cfg *Config, log *slog.Logger, retries int) (*acronis.Client, error) {
 	return acronis.NewClient(acronis.Config{
+		Retries:      retries,
 		BaseURL:      cfg.AcronisURL,
 		ClientID:     cfg.AcronisClientID,
 		ClientSecret: cfg.AcronisClientSecret,
@@ -107,7 +113,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	}
 	defer ln.Close()
 	store, err := state.Open(cfg.DBPath, state.Options{Logger: log, Channel: cfg.SlackChannel})
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) || errors.Is(err, fs.ErrInvalid) {
 		return &ConfigError{Problems: []string{"TASKBOT_DB_PATH: " + err.Error()}} // exit 2: the configuration is wrong
 	}
 	if err != nil {
@@ -117,11 +123,11 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 
 	// The poller and the slash commands each have a client of their own (connections and
 	// token): a poll stuck on a slow or misbehaving API never holds up an answer.
-	client, err := newTasksClient(cfg, log)
+	client, err := newTasksClient(cfg, log, 0)
 	if err != nil {
 		return err
 	}
-	commands, err := newTasksClient(cfg, log)
+	commands, err := newTasksClient(cfg, log, commandRetries)
 	if err != nil {
 		return err
 	}

@@ -130,7 +130,10 @@ func RenderAPIError(cmd Command, err error) Message {
 	if p.Fix != "" {
 		why += "; " + escapeEntities(p.Fix)
 	}
-	text := ":warning: Could not fetch tasks (" + Escape(cmd.Describe()) + "): " + why + "."
+	text := ":warning: Could not fetch tasks (" + Escape(cmd.Describe()) + "): " + why
+	if !strings.HasSuffix(why, "?") && !strings.HasSuffix(why, ".") {
+		text += "."
+	}
 	return Message{
 		Text:   truncate(text, 300),
 		Blocks: []slack.Block{slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, truncate(text, 3000), false, false), nil, nil)},

@@ -228,7 +228,7 @@ func Usage() string {
 	return "*Usage*\n" +
 		"`/tasks` — tasks in progress (started, paused)\n" +
 		"`/tasks STATE…` — tasks in any of the states `enqueued` `assigned` `started` `paused` `completed`\n" +
-		"`/tasks failed` — tasks completed with result code error (combine it with states: `/tasks paused failed`)\n" +
+		"`/tasks failed` — tasks that failed: completed with a failing result code (by default error, abandoned or timedout; combine it with states: `/tasks paused failed`)\n" +
 		"`/tasks help` — this help"
 }
 

@@ -228,12 +228,16 @@ func RenderAnnouncement(ev tasks.Event, from tasks.State, t tasks.Snapshot, now 
 // reason, and the cause and effect the Acronis console shows.
 func errorDetails(t *tasks.Snapshot) string {
 	var b strings.Builder
-	b.WriteString("*Error:* ")
 	name := errorName(t)
-	if name == "" {
-		name = "no details given"
+	switch {
+	case name == "" && t.Result != "" && t.Result != tasks.ResultError:
+		// abandoned, timedout: the result code is what there is to say
+		b.WriteString("*Result:* " + escapeCut(string(t.Result), nameMax) + " (the task carries no error details)")
+	case name == "":
+		b.WriteString("*Error:* no details given")
+	default:
+		b.WriteString("*Error:* " + name)
 	}
-	b.WriteString(name)
 	if e := t.Error; e != nil {
 		if r := escapeCut(e.Reason, errorReasonMax); !isBlankText(r) && r != escapeCut(e.Code, nameMax) {
 			b.WriteString("\n" + r)
@@ -281,7 +285,10 @@ func RenderStatus(t tasks.Snapshot, now time.Time) Message {
 			b.WriteString(" (" + e + ")")
 		}
 	}
-	if !t.UpdatedAt.IsZero() {
+	switch {
+	case t.State == tasks.Completed && !t.CompletedAt.IsZero():
+		b.WriteString(" " + slackDate(t.CompletedAt))
+	case !t.UpdatedAt.IsZero():
 		b.WriteString(" since " + slackDate(t.UpdatedAt))
 	}
 	var names []string
@@ -553,6 +560,9 @@ func stateEmoji(t *tasks.Snapshot) string {
 	case tasks.Paused:
 		return ":double_vertical_bar:"
 	case tasks.Completed:
+		if t.Failed {
+			return ":x:"
+		}
 		switch t.Result {
 		case tasks.ResultError:
 			return ":x:"

@@ -522,7 +522,7 @@ func TestRenderStatus(t *testing.T) {
 			"Task 944455285181775999"},
 		{"failed", fxFailed, "Failed: Backup plan 'Daily' on SQL-01 (Customer B GmbH)",
 			":x: *Backup plan 'Daily' on SQL-01*\n" +
-				"*Failed* (Backup/VolumeNotFound) since <!date^1587552077^{date_short_pretty} {time}|2020-04-22 10:41 UTC>\n" +
+				"*Failed* (Backup/VolumeNotFound) <!date^1587552077^{date_short_pretty} {time}|2020-04-22 10:41 UTC>\n" +
 				"Customer B GmbH · MachineBackup",
 			"Task 944455285181770001"},
 	} {

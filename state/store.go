@@ -103,6 +103,9 @@ func Open(path string, opts Options) (*Store, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return nil, fmt.Errorf("open state file %s: %w: it is a directory (name a file in it, e.g. %s)", path, fs.ErrInvalid, filepath.Join(path, "taskbot.db"))
+	}
 	db, err := openBolt(path, opts.LockTimeout)
 	if err != nil && !errors.Is(err, ErrLocked) && isCorrupt(path, err) {
 		aside := path + ".corrupt-" + opts.Now().UTC().Format("20060102T150405Z")

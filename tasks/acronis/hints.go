@@ -62,7 +62,8 @@ func problem(err error) tasks.Problem {
 	case errors.As(err, &ae):
 		return tasks.Problem{What: "the Task Manager API answered " + ae.Error()}
 	case errors.As(err, &to):
-		return tasks.Problem{What: "the Task Manager API did not answer in time", Fix: fixLater}
+		return tasks.Problem{What: "the Task Manager API did not answer in time",
+			Fix: "try again in a minute; if it keeps happening, check the network to ACRONIS_URL, and for a partner account with many tasks allow a longer ACRONIS_TIMEOUT"}
 	case errors.As(err, &ne):
 		return tasks.Problem{What: "the Task Manager API could not be reached", Fix: fixNetwork}
 	case errors.As(err, &be):

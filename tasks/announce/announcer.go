@@ -165,8 +165,8 @@ func (a *Announcer) drain(ctx context.Context, channel string, wake chan struct{
 			idle, wait = true, time.Minute
 		default:
 			e := pending[0]
-			if e.Seq != head.seq {
-				head.seq, head.unknown = e.Seq, 0
+			if e.Seq != head.seq { // a new head: its own tries and its own backoff
+				head.seq, head.unknown, failures = e.Seq, 0, 0
 			}
 			err := a.deliver(ctx, ch, e, head.unknown >= maxUnknownTries)
 			if err == nil {
@@ -190,10 +190,17 @@ func (a *Announcer) drain(ctx context.Context, channel string, wake chan struct{
 				log.Warn("posting announcement failed with an unexpected error; will retry", "err", err,
 					"try", head.unknown, "of", maxUnknownTries)
 			default:
-				log.Warn("posting announcement failed; will retry", "err", err)
+				if failures >= 3 && de != nil {
+					a.failing(channel, fmt.Sprintf("posts keep failing (%s, %d tries in a row); retrying", de.Code, failures))
+				}
+				if ctx.Err() != nil {
+					log.Info("a post was cut short by the shutdown; it stays in the outbox and is posted after the restart", "err", err)
+				} else {
+					log.Warn("posting announcement failed; will retry", "err", err)
+				}
 			}
-			if de != nil && de.RetryAfter > wait {
-				wait = de.RetryAfter
+			if de != nil && de.RetryAfter > 0 {
+				wait = de.RetryAfter // Slack said how long; waiting longer only delays the channel
 			}
 		}
 		var w <-chan struct{}
@@ -217,6 +224,14 @@ func (a *Announcer) block(channel string, de *DeliveryError, log *slog.Logger) {
 	if changed {
 		log.Error("cannot post announcements; they stay queued until this is fixed", "err", de.Code, "fix", de.Hint)
 	}
+}
+
+// failing records that channel's posts keep failing for a passing reason (Slack down, a
+// network fault): not the user's to fix, but worth naming in /readyz.
+func (a *Announcer) failing(channel, why string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.blocked[channel] = why
 }
 
 func (a *Announcer) unblock(channel string, log *slog.Logger) {
@@ -278,17 +293,17 @@ func (a *Announcer) deliver(ctx context.Context, channel string, e Entry, plain 
 		if de != nil {
 			code = de.Code
 		}
-		log.Error("the chat refused the announcement in every form; dropped it", "task", key, "event", e.Event, "err", code)
+		log.Error("the chat refused the announcement in every form; dropped it", "task", key, "id", e.Task.ID, "title", e.Task.Title, "event", e.Event, "err", code)
 	case e.Summary != nil:
 		total := e.Summary.Total()
 		m.Announcements.WithLabelValues("summarized").Add(float64(total))
 		log.Info("posted one summary instead of a flood", "transitions", total)
 	case rc.Shortened:
 		m.Announcements.WithLabelValues("shortened").Inc()
-		log.Info("announced in a shortened form", "task", key, "event", e.Event, "thread", d.Thread)
+		log.Info("announced in a shortened form", "task", key, "id", e.Task.ID, "event", e.Event, "thread", d.Thread)
 	default:
 		m.Announcements.WithLabelValues("posted").Inc()
-		log.Info("announced", "task", key, "event", e.Event, "thread", d.Thread)
+		log.Info("announced", "task", key, "id", e.Task.ID, "event", e.Event, "thread", d.Thread)
 	}
 	return nil
 }

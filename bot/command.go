@@ -5,23 +5,73 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/taskbot/taskbot/tasks"
+)
+
+// Verb is what a slash command asks taskbot to do.
+type Verb int
+
+// The verbs of `/tasks` (README, "Slash command /tasks").
+const (
+	// List lists tasks: `/tasks [STATE…] [failed] [tenant:NAME…]`. The zero Command.
+	List Verb = iota
+	// Help: `/tasks help` (also -h, --help, ?).
+	Help
+	// Show: `/tasks show ID`, one task in full.
+	Show
+	// Subscribe: `/tasks subscribe [EVENT…] [tenant:NAME…]`.
+	Subscribe
+	// Unsubscribe: `/tasks unsubscribe [tenant:NAME…]`.
+	Unsubscribe
+	// Subscriptions: `/tasks subscriptions`, this channel's.
+	Subscriptions
+	// Mute: `/tasks mute task:ID|tenant:NAME|plan:NAME DURATION [REASON…]`.
+	Mute
+	// Mutes: `/tasks mutes`, the active mutes with their numbers.
+	Mutes
+	// Unmute: `/tasks unmute N`.
+	Unmute
+	// Scope: `/tasks scope tenant:NAME…` (Tenants), `/tasks scope` (no Tenants, not All) or
+	// `/tasks scope all` (All).
+	Scope
 )
 
 // Command is a parsed `/tasks` slash command (README, "Slash command /tasks";
 // https://api.slack.com/interactivity/slash-commands). The zero Command is the default
 // `/tasks`: tasks in progress (started and paused).
 type Command struct {
-	// Help is set for `/tasks help`; the other fields are then empty.
+	// Verb is what the command asks for; the fields below that do not belong to it are empty.
+	Verb Verb
+	// Help is set for `/tasks help` (Verb Help); the other fields are then empty.
 	Help bool
-	// States are the execution states asked for, deduplicated, in lifecycle order
+	// States are the execution states asked for (List), deduplicated, in lifecycle order
 	// (tasks.States); nil together with !Failed means the default (started, paused).
 	States []tasks.State
-	// Failed asks for tasks that completed with a failing result code. It is never set
+	// Failed asks for tasks that completed with a failing result code (List). It is never set
 	// together with tasks.Completed in States, which already covers failed tasks.
 	Failed bool
+	// Tenants are the tenant:NAME words (List, Subscribe, Unsubscribe, Scope), unquoted and
+	// unescaped, deduplicated ignoring case, in the order given: tenant names or IDs.
+	Tenants []string
+	// ID is the task of Show: a decimal id (idString) or a UUID, as typed (shape checked).
+	ID string
+	// Events are the events of Subscribe, as TASKBOT_ANNOUNCE_STATES names them (lower case,
+	// deduplicated); nil means the default (TASKBOT_ANNOUNCE_STATES).
+	Events []string
+	// MuteKind and MuteValue are the target of Mute (task:, tenant: or plan:).
+	MuteKind  string
+	MuteValue string
+	// Duration is how long a Mute lasts (at least a minute, at most 30 days).
+	Duration time.Duration
+	// Reason is the rest of a Mute's text, the user's words (cut to maxReason characters).
+	Reason string
+	// N is the mute number of Unmute.
+	N uint64
+	// All is `/tasks scope all`.
+	All bool
 	// Failures are the result codes that count as failing (TASKBOT_FAILED_RESULTS), set by the
 	// Answerer, not parsed; nil is tasks.DefaultFailures.
 	Failures tasks.Failures

@@ -163,3 +163,14 @@ func cut(s string, n int) string {
 	}
 	return s
 }
+
+// TenantIs reports whether want names the tenant with id and name: want equals the id, or the
+// name ignoring case and surrounding space (tenant:NAME of the slash command, subscriptions,
+// mutes and scopes).
+func TenantIs(want, id, name string) bool {
+	want = strings.TrimSpace(want)
+	if want == "" {
+		return false
+	}
+	return want == strings.TrimSpace(id) || strings.EqualFold(want, strings.TrimSpace(name))
+}

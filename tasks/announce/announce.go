@@ -115,6 +115,10 @@ type Input struct {
 	Last map[string]Seen
 	// Watermark is the stored watermark (zero before the baseline).
 	Watermark time.Time
+	// Subscriptions are every channel's subscriptions.
+	Subscriptions []Subscription
+	// Mutes are the mutes (the policy ignores those no longer active).
+	Mutes []Mute
 }
 
 // Decision is what the store is told to write for one poll, in one transaction.
@@ -129,6 +133,8 @@ type Decision struct {
 	WatermarkReset bool
 	// Baselined marks the store baselined.
 	Baselined bool
+	// Muted are the announcements a mute silenced: never queued, counted and logged.
+	Muted []Entry
 	// Future are the keys of tasks whose updatedAt lies beyond the API's clock (a clock or
 	// data error of the API); they did not move the watermark.
 	Future []string

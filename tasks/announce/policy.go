@@ -30,6 +30,9 @@ type Rules struct {
 	// Failures are the result codes that make a completion "failed" (TASKBOT_FAILED_RESULTS;
 	// nil: tasks.DefaultFailures).
 	Failures tasks.Failures
+	// NoThreads (TASKBOT_THREADS=off): every announcement is a message of its own; no thread
+	// is opened and no thread parent refreshed.
+	NoThreads bool
 }
 
 // Decide is the policy of one poll, a pure function of what the poll saw, what the store
@@ -42,10 +45,12 @@ type Rules struct {
 //     transition (the API does not always advance updatedAt with the state), with the event
 //     tasks.EventFor names. A baseline poll records every task and finds no transition.
 //  2. route: each transition whose event Rules.Announce names becomes an entry for
-//     Rules.Channel.
-//  3. group: more than Rules.Burst (default DefaultBurst) entries for one channel become one
+//     Rules.Channel, and one for each subscribed channel whose subscription wants the event
+//     for the task's tenant (Input.Subscriptions); a channel gets an event once.
+//  3. mute: an entry an active mute silences (Input.Mutes) is dropped (Decision.Muted).
+//  4. group: more than Rules.Burst (default DefaultBurst) entries for one channel become one
 //     Summary entry.
-//  4. threads: a transition of a task that has a thread in a channel queues, after its
+//  5. threads (unless Rules.NoThreads): a transition of a task that has a thread in a channel queues, after its
 //     announcement if any, a Refresh of the thread's first message there, announced or not,
 //     so that message always shows the task's current state. The first announcement of a task
 //     in a channel marks its thread there as pending.
@@ -134,7 +139,9 @@ func (r Rules) Decide(in Input, now time.Time) Decision {
 	for _, c := range changes {
 		trs = append(trs, c.tr)
 	}
-	announced := group(r.route(trs, now), burst, now)
+	routed, muted := mute(r.route(trs, in.Subscriptions, now), in.Mutes, now)
+	d.Muted = muted
+	announced := group(routed, burst, now)
 	// Threads: a task's first announcement in a channel opens a pending thread; every
 	// transition of a task with a thread refreshes the thread's first message.
 	pos := 0
@@ -147,10 +154,16 @@ func (r Rules) Decide(in Input, now time.Time) Decision {
 			if e.Summary != nil {
 				continue
 			}
+			if r.NoThreads {
+				continue
+			}
 			if s := last[key]; s.Threads == nil || !hasKey(s.Threads, e.Channel) {
 				s.Threads = withThread(s.Threads, e.Channel, "")
 				record(s)
 			}
+		}
+		if r.NoThreads {
+			continue
 		}
 		for _, ch := range sortedKeys(c.threads) {
 			d.Entries = append(d.Entries, Entry{Channel: ch, Task: c.tr.Task, QueuedAt: now, Refresh: true})
@@ -182,17 +195,6 @@ func (r Rules) diff(prev Seen, ok bool, t *tasks.Task) (tr Transition, changed, 
 		from = prev.State
 	}
 	return Transition{Event: tasks.EventFor(from, t, r.Failures), From: from, Task: tasks.NewSnapshot(t, r.Failures)}, true, true
-}
-
-// route turns the transitions that are announced into entries, one per channel that wants them.
-func (r Rules) route(trs []Transition, now time.Time) []Entry {
-	var out []Entry
-	for _, tr := range trs {
-		if r.Announce.Announces(tr.Event) {
-			out = append(out, Entry{Channel: r.Channel, Event: tr.Event, From: tr.From, Task: tr.Task, QueuedAt: now})
-		}
-	}
-	return out
 }
 
 // group replaces, per channel, more than burst entries by one Summary entry (burst < 0: no

@@ -1,0 +1,131 @@
+package announce
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/taskbot/taskbot/tasks"
+)
+
+// Subscription sends a channel the announcements of some events for one tenant, or for all
+// (`/tasks subscribe [EVENT…] [tenant:NAME…]`, after the GitHub app's /github subscribe). A
+// channel has at most one subscription per tenant: subscribing again replaces its events.
+type Subscription struct {
+	// Channel is the Slack channel ID that gets the announcements.
+	Channel string `json:"channel"`
+	// Tenant is the tenant's name (matched case-insensitively) or ID as the user gave it; ""
+	// means every tenant.
+	Tenant string `json:"tenant,omitempty"`
+	// Events are the announced events, as TASKBOT_ANNOUNCE_STATES names them.
+	Events []string `json:"events"`
+	// By is the Slack user ID of who subscribed, At when.
+	By string    `json:"by"`
+	At time.Time `json:"at"`
+}
+
+// Key identifies the subscription in its store: one per channel and tenant.
+func (s Subscription) Key() string { return s.Channel + "\x00" + strings.ToLower(s.Tenant) }
+
+// Announces reports whether the subscription sends an announcement of ev about a task of t's
+// tenant to its channel.
+func (s Subscription) Announces(ev tasks.Event, t tasks.Snapshot) bool {
+	if s.Tenant != "" && !tasks.TenantIs(s.Tenant, t.TenantID, t.TenantName) {
+		return false
+	}
+	set, err := tasks.ParseAnnounceSet(s.Events)
+	return err == nil && set.Announces(ev)
+}
+
+// MuteKind is what a mute silences.
+type MuteKind string
+
+// The mute targets of `/tasks mute task:ID|tenant:NAME|plan:NAME`.
+const (
+	MuteTask   MuteKind = "task"
+	MuteTenant MuteKind = "tenant"
+	MutePlan   MuteKind = "plan"
+)
+
+// MaxMute is the longest a mute may last: a forgotten mute must not silence a customer forever.
+const MaxMute = 30 * 24 * time.Hour
+
+// Mute silences the announcements about one task, tenant or plan, in every channel, until
+// Until (after Alertmanager's silences). Muted announcements are counted and logged, never
+// posted; thread refreshes go on.
+type Mute struct {
+	// N numbers the mute for `/tasks unmute N`; the store assigns it, never reused.
+	N uint64 `json:"n"`
+	// Kind and Value are the target: a task's id, idString or uuid; a tenant's name
+	// (case-insensitive) or ID; a plan's name (case-insensitive).
+	Kind  MuteKind `json:"kind"`
+	Value string   `json:"value"`
+	// Until is when the mute ends by itself.
+	Until time.Time `json:"until"`
+	// Reason is the user's words, if any.
+	Reason string `json:"reason,omitempty"`
+	// By is the Slack user ID of who muted, Channel where, At when.
+	By      string    `json:"by"`
+	Channel string    `json:"channel"`
+	At      time.Time `json:"at"`
+}
+
+// Active reports whether the mute is in force at now.
+func (m Mute) Active(now time.Time) bool { return now.Before(m.Until) }
+
+// Matches reports whether the mute silences announcements about t.
+func (m Mute) Matches(t tasks.Snapshot) bool {
+	switch m.Kind {
+	case MuteTask:
+		return m.Value == t.Key || m.Value == t.ID
+	case MuteTenant:
+		return tasks.TenantIs(m.Value, t.TenantID, t.TenantName)
+	case MutePlan:
+		return t.Plan != "" && strings.EqualFold(strings.TrimSpace(m.Value), strings.TrimSpace(t.Plan))
+	}
+	return false
+}
+
+// Target is the mute's target as the user wrote it: `task:944455285181775872`, `tenant:"Acme Corp"`.
+func (m Mute) Target() string {
+	v := m.Value
+	if strings.ContainsAny(v, " \t\"") || v == "" {
+		v = fmt.Sprintf("%q", v)
+	}
+	return string(m.Kind) + ":" + v
+}
+
+// route turns each announced transition into one entry per channel that wants it: the default
+// channel (Rules.Channel) for the events of Rules.Announce, every subscribed channel for its
+// events and tenants. A channel gets an event once, however many subscriptions match.
+func (r Rules) route(trs []Transition, subs []Subscription, now time.Time) []Entry {
+	var out []Entry
+	for _, tr := range trs {
+		var chans []string
+		if r.Channel != "" && r.Announce.Announces(tr.Event) {
+			chans = append(chans, r.Channel)
+		}
+		for _, s := range subs {
+			if !slices.Contains(chans, s.Channel) && s.Announces(tr.Event, tr.Task) {
+				chans = append(chans, s.Channel)
+			}
+		}
+		for _, ch := range chans {
+			out = append(out, Entry{Channel: ch, Event: tr.Event, From: tr.From, Task: tr.Task, QueuedAt: now})
+		}
+	}
+	return out
+}
+
+// mute drops the entries an active mute silences; it returns the kept and the muted ones.
+func mute(es []Entry, mutes []Mute, now time.Time) (kept, muted []Entry) {
+	for _, e := range es {
+		if slices.ContainsFunc(mutes, func(m Mute) bool { return m.Active(now) && m.Matches(e.Task) }) {
+			muted = append(muted, e)
+			continue
+		}
+		kept = append(kept, e)
+	}
+	return kept, muted
+}

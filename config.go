@@ -36,6 +36,8 @@ type env struct {
 	AnnounceStates      string `envconfig:"TASKBOT_ANNOUNCE_STATES" desc:"announced events (default started,paused,failed)"`
 	FailedResults       string `envconfig:"TASKBOT_FAILED_RESULTS" desc:"result codes that make a completed task failed (default error,abandoned,timedout)"`
 	AcronisTimeout      string `envconfig:"ACRONIS_TIMEOUT" desc:"time limit of one Task Manager request (default 30s)"`
+	Threads             string `envconfig:"TASKBOT_THREADS" desc:"on: later announcements of a task reply in its thread; off: each is a new message (default on)"`
+	Admins              string `envconfig:"TASKBOT_ADMINS" desc:"Slack user IDs (U…/W…) allowed to subscribe, unsubscribe, scope, mute and unmute (default: anyone in the bot's organization)"`
 	LogLevel            string `envconfig:"TASKBOT_LOG_LEVEL" desc:"debug, info, warn or error (default info)"`
 }
 
@@ -82,6 +84,8 @@ type Config struct {
 	PollInterval        time.Duration
 	Announce            tasks.AnnounceSet
 	Failures            tasks.Failures
+	NoThreads           bool     // TASKBOT_THREADS=off
+	Admins              []string // TASKBOT_ADMINS; empty: anyone of the bot's own organization
 	LogLevel            slog.Level
 }
 
@@ -105,6 +109,8 @@ func plural(n int) string {
 
 var (
 	channelID = regexp.MustCompile(`^[CG][A-Z0-9]{8,}$`)
+	// userID is a Slack user ID: U… (W… on Enterprise Grid).
+	userID = regexp.MustCompile(`^[UW][A-Z0-9]{8,}$`)
 	// looksLikeID is a value that was meant as a channel ID but is malformed.
 	looksLikeID = regexp.MustCompile(`^[CGDcgd][A-Za-z0-9]{2,}$`)
 	// Slack's channel names: lower case, digits, - and _ (https://slack.com/help/articles/201402297).
@@ -223,6 +229,25 @@ func loadConfig(getenv func(string) string, n needs) (*Config, error) {
 			p = append(p, "TASKBOT_FAILED_RESULTS: "+err.Error())
 		default:
 			c.Failures = f
+		}
+	}
+	switch v := strings.ToLower(text("TASKBOT_THREADS", e.Threads, false, "")); v {
+	case "", "on", "true", "yes", "1":
+	case "off", "false", "no", "0":
+		c.NoThreads = true
+	default:
+		p = append(p, fmt.Sprintf("TASKBOT_THREADS %s is neither on nor off", display(v)))
+	}
+	if v := text("TASKBOT_ADMINS", e.Admins, false, ""); v != "" {
+		for _, id := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || unicode.IsSpace(r) }) {
+			switch {
+			case userID.MatchString(id):
+				c.Admins = append(c.Admins, id)
+			case looksSecret(id):
+				p = append(p, "TASKBOT_ADMINS holds something that looks like a token (not shown); list Slack user IDs such as U0123ABCDEF")
+			default:
+				p = append(p, fmt.Sprintf("TASKBOT_ADMINS: %s is not a Slack user ID (U… or W… and upper-case letters and digits: profile → ⋮ → Copy member ID)", display(id)))
+			}
 		}
 	}
 	level := text("TASKBOT_LOG_LEVEL", e.LogLevel, false, "")

@@ -76,6 +76,8 @@ func TestConfigProblems(t *testing.T) {
 		{"a timeout of a nanosecond", with(goodEnv(), "ACRONIS_TIMEOUT", "1ns"), []string{"ACRONIS_TIMEOUT 1ns is out of range"}},
 		{"a timeout of days", with(goodEnv(), "ACRONIS_TIMEOUT", "100h"), []string{"ACRONIS_TIMEOUT 100h0m0s is out of range"}},
 		{"ok as a failure", with(goodEnv(), "TASKBOT_FAILED_RESULTS", "error,ok"), []string{"TASKBOT_FAILED_RESULTS names ok"}},
+		{"threads neither on nor off", with(goodEnv(), "TASKBOT_THREADS", "sometimes"), []string{"TASKBOT_THREADS \"sometimes\" is neither on nor off"}},
+		{"an admin by name", with(goodEnv(), "TASKBOT_ADMINS", "U0123ABCDEF, @alice"), []string{"TASKBOT_ADMINS: \"@alice\" is not a Slack user ID"}},
 		{"a token with a space in it", with(goodEnv(), "SLACK_BOT_TOKEN", "xoxb-with space"), []string{"SLACK_BOT_TOKEN contains a space"}},
 		{"a secret as the host of ACRONIS_URL is neither echoed nor resolved", with(goodEnv(), "ACRONIS_URL", "https://"+secrets["ACRONIS_CLIENT_SECRET"]),
 			[]string{"ACRONIS_URL holds one of the secrets"}},
@@ -138,6 +140,10 @@ func TestConfigTrimsAndDefaults(t *testing.T) {
 	}
 	if cfg.Announce.String() != "started,paused,failed" || !cfg.Failures.Has(tasks.ResultAbandoned) || !cfg.Failures.Has(tasks.ResultTimedOut) {
 		t.Errorf("defaults: announce %s, failures %s", cfg.Announce, cfg.Failures)
+	}
+	cfg, err = loadConfig(mapEnv(with(goodEnv(), "TASKBOT_THREADS", "OFF", "TASKBOT_ADMINS", " U0123ABCDEF,W0AB12CD34 ")), needs{acronis: true, slack: true})
+	if err != nil || !cfg.NoThreads || strings.Join(cfg.Admins, " ") != "U0123ABCDEF W0AB12CD34" {
+		t.Errorf("TASKBOT_THREADS=OFF, TASKBOT_ADMINS: %v, %+v", err, cfg)
 	}
 	cfg, err = loadConfig(mapEnv(with(goodEnv(), "TASKBOT_FAILED_RESULTS", " Error ", "ACRONIS_TIMEOUT", "2m")), needs{acronis: true, slack: true})
 	if err != nil || cfg.Failures.String() != "error" || cfg.AcronisTimeout != 2*time.Minute {

@@ -2,6 +2,7 @@ package state
 
 import (
 	"cmp"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -14,7 +15,7 @@ import (
 	"github.com/taskbot/taskbot/tasks/announce"
 )
 
-// The file format, schema 3. Three buckets:
+// The file format, schema 4. Six buckets:
 //
 //	tasks   task key (uuid) → announce.Seen as JSON: the last sighting of the task, with its
 //	        thread in each channel
@@ -22,19 +23,27 @@ import (
 //	        big-endian uint64 sequence → announce.Entry as JSON: a pending announcement, whose
 //	        task is a tasks.Snapshot (a narrow, fixed set of fields), never the API's whole
 //	        task. The outbox bucket's own sequence numbers the entries of every channel.
-//	meta    schema → "3"; baseline → RFC 3339 time of the silent baseline; watermark → RFC 3339
+//	subscriptions  channel ID, NUL, lower-case tenant ("" for all) → announce.Subscription as JSON
+//	mutes   big-endian uint64 N → announce.Mute as JSON (the bucket's sequence numbers them)
+//	scopes  channel ID → announce.Scope as JSON
+//	meta    schema → "4"; baseline → RFC 3339 time of the silent baseline; watermark → RFC 3339;
+//	        buttonKey → 32 random bytes that sign the values of Slack buttons
 //
-// TestFormatIsPinned compares the encoding of a Seen and of entries with
-// testdata/state/format-v3.json: a change to those types fails it, and must come with a new
-// SchemaVersion and a migration below.
+// TestFormatIsPinned compares the encoding of a Seen, of entries, subscriptions, mutes and
+// scopes with testdata/state/format-v4.json: a change to those types fails it, and must come
+// with a new SchemaVersion and a migration below.
 var (
-	bucketTasks  = []byte("tasks")
-	bucketOutbox = []byte("outbox")
-	bucketMeta   = []byte("meta")
+	bucketTasks         = []byte("tasks")
+	bucketOutbox        = []byte("outbox")
+	bucketSubscriptions = []byte("subscriptions")
+	bucketMutes         = []byte("mutes")
+	bucketScopes        = []byte("scopes")
+	bucketMeta          = []byte("meta")
 
 	keySchema    = []byte("schema")
 	keyBaseline  = []byte("baseline")
 	keyWatermark = []byte("watermark")
+	keyButtonKey = []byte("buttonKey")
 )
 
 // SchemaVersion is the layout version this taskbot writes and reads.
@@ -42,8 +51,9 @@ var (
 // History: "1" (up to commit e32f5d7) stored the API's whole task in outbox entries and one
 // thread per task; "2" a tasks.Snapshot with the error's whole context; "3" outbox buckets per
 // channel, a thread per channel, and snapshots with the error's cause and effect, the
-// blockers and whether the task failed.
-const SchemaVersion = "3"
+// blockers and whether the task failed; "4" subscriptions, mutes and scopes (new buckets; the
+// older data is unchanged).
+const SchemaVersion = "4"
 
 // defaultChannelBucket names the outbox bucket of the channel "".
 const defaultChannelBucket = "_"
@@ -67,17 +77,30 @@ func bucketChannel(name []byte) string {
 // single channel of schemas 1 and 2). A file of an unknown (newer) schema is refused,
 // unchanged.
 func migrate(tx *bolt.Tx, channel string, log *slog.Logger) error {
-	for _, b := range [][]byte{bucketTasks, bucketOutbox, bucketMeta} {
+	for _, b := range [][]byte{bucketTasks, bucketOutbox, bucketSubscriptions, bucketMutes, bucketScopes, bucketMeta} {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 			return err
 		}
 	}
 	meta := tx.Bucket(bucketMeta)
+	if meta.Get(keyButtonKey) == nil {
+		key := make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return err
+		}
+		if err := meta.Put(keyButtonKey, key); err != nil {
+			return err
+		}
+	}
 	from := string(meta.Get(keySchema))
 	switch from {
 	case SchemaVersion:
 		return nil
 	case "":
+		return meta.Put(keySchema, []byte(SchemaVersion))
+	case "3":
+		// Schema 4 only added buckets, created above.
+		log.Info("migrated the state file to a new format", "from_schema", from, "to_schema", SchemaVersion)
 		return meta.Put(keySchema, []byte(SchemaVersion))
 	case "1", "2":
 	default:

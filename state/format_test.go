@@ -39,6 +39,11 @@ func TestFormatIsPinned(t *testing.T) {
 			MissingSince: at.Add(time.Minute)},
 		"entry":   announce.Entry{Seq: 7, Channel: "C0123ABCDEF", Event: tasks.EventFailed, From: tasks.Started, Task: snap, QueuedAt: at},
 		"refresh": announce.Entry{Seq: 9, Channel: "C0123ABCDEF", Task: snap, QueuedAt: at, Refresh: true},
+		"subscription": announce.Subscription{Channel: "C0ACMEALERTS", Tenant: "Acme Corp", Events: []string{"paused", "failed"},
+			By: "U0123ABCD", At: at},
+		"mute": announce.Mute{N: 3, Kind: announce.MuteTenant, Value: "Acme Corp", Until: at.Add(24 * time.Hour),
+			Reason: "maintenance window", By: "U0123ABCD", Channel: "C0ACMEALERTS", At: at},
+		"scope": announce.Scope{Channel: "C0ACMESHARED", Tenants: []string{"Acme Corp", "1496265"}, By: "U0123ABCD", At: at},
 		"summary": announce.Entry{Seq: 8, Channel: "C0123ABCDEF", QueuedAt: at, Summary: &announce.Summary{
 			Counts: map[tasks.Event]int{tasks.EventStarted: 12},
 			First:  []announce.Transition{{Event: tasks.EventStarted, Task: tasks.Snapshot{Key: "k", State: tasks.Started}}}}},

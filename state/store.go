@@ -247,6 +247,22 @@ func (s *Store) Apply(p announce.Poll, decide func(announce.Input) announce.Deci
 				return err
 			}
 		}
+		var err error
+		if in.Subscriptions, err = subscriptions(tx.Bucket(bucketSubscriptions)); err != nil {
+			return err
+		}
+		if in.Mutes, err = mutes(tx.Bucket(bucketMutes)); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketScopes).ForEach(func(k, v []byte) error {
+			var sc announce.Scope
+			if json.Unmarshal(v, &sc) == nil {
+				in.Scopes = append(in.Scopes, sc)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
 		d := decide(in)
 		for _, rec := range d.Seen {
 			if err := putJSON(tb, []byte(rec.Key), rec); err != nil {
@@ -271,6 +287,9 @@ func (s *Store) Apply(p announce.Poll, decide func(announce.Input) announce.Deci
 		}
 		if !s.pruneDue(now) {
 			return nil
+		}
+		if err := pruneMutes(tx.Bucket(bucketMutes), now); err != nil {
+			return err
 		}
 		return s.prune(tb, now)
 	})

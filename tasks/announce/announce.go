@@ -119,6 +119,9 @@ type Input struct {
 	Subscriptions []Subscription
 	// Mutes are the mutes (the policy ignores those no longer active).
 	Mutes []Mute
+	// Scopes are the channels' scopes: a scoped channel gets announcements only about its
+	// tenants, whatever its subscriptions say.
+	Scopes []Scope
 }
 
 // Decision is what the store is told to write for one poll, in one transaction.

@@ -39,6 +39,9 @@ type AnnouncerConfig struct {
 	// FinishWithin bounds a delivery still in flight when Run's ctx ends; default
 	// DefaultFinishWithin. One cut short stays in the outbox and is delivered after a restart.
 	FinishWithin time.Duration
+	// NoThreads (TASKBOT_THREADS=off): every announcement is a message of its own, also for
+	// tasks that had a thread before threads were switched off.
+	NoThreads bool
 	Logger       *slog.Logger // default slog.Default()
 	Metrics      *Metrics     // default: unregistered metrics
 }
@@ -262,7 +265,9 @@ func (a *Announcer) deliver(ctx context.Context, channel string, e Entry, plain 
 		if err != nil {
 			log.Error("read task record", "task", key, "err", err)
 		}
-		d.Thread = seen.Threads[e.Channel]
+		if !a.cfg.NoThreads {
+			d.Thread = seen.Threads[e.Channel]
+		}
 		d.Broadcast = d.Thread != "" && Broadcast(e.Event)
 	}
 	if e.Refresh {
@@ -283,7 +288,11 @@ func (a *Announcer) deliver(ctx context.Context, channel string, e Entry, plain 
 	if err != nil && !dropped {
 		return err
 	}
-	if !a.markDelivered(ctx, e, key, rc.ID, replace) {
+	thread := rc.ID
+	if a.cfg.NoThreads {
+		thread = "" // no message becomes a thread
+	}
+	if !a.markDelivered(ctx, e, key, thread, replace) {
 		return fmt.Errorf("the state file cannot record deliveries")
 	}
 	switch {

@@ -139,7 +139,7 @@ func (r Rules) Decide(in Input, now time.Time) Decision {
 	for _, c := range changes {
 		trs = append(trs, c.tr)
 	}
-	routed, muted := mute(r.route(trs, in.Subscriptions, now), in.Mutes, now)
+	routed, muted := mute(r.route(trs, in.Subscriptions, in.Scopes, now), in.Mutes, now)
 	d.Muted = muted
 	announced := group(routed, burst, now)
 	// Threads: a task's first announcement in a channel opens a pending thread; every

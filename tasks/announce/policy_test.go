@@ -407,3 +407,112 @@ func TestDecideMovesAWatermarkAheadOfTheAPIsClockBack(t *testing.T) {
 		t.Error("reset without the API's clock")
 	}
 }
+
+// tenantTask is a polled task of a tenant with a plan.
+func tenantTask(key, tenantID, tenantName, plan string, st tasks.State, code tasks.ResultCode, updated int) tasks.Task {
+	t := polled(key, st, code, updated)
+	t.Tenant = &tasks.Tenant{ID: tenantID, Name: tenantName}
+	if plan != "" {
+		t.Policy = &tasks.Reference{Name: plan}
+	}
+	return t
+}
+
+// TestDecideRoutesToSubscribedChannels: the default channel gets TASKBOT_ANNOUNCE_STATES for
+// every tenant; each subscription adds its channel for its events and tenant (by name,
+// ignoring case, or by ID); a channel gets an event once; a scoped channel only its tenants.
+func TestDecideRoutesToSubscribedChannels(t *testing.T) {
+	subs := []announce.Subscription{
+		{Channel: "CACME", Tenant: "acme corp", Events: []string{"paused", "failed"}},
+		{Channel: "CACME", Tenant: "", Events: []string{"failed"}}, // all tenants: failures once more
+		{Channel: "CBETA", Tenant: "2002", Events: []string{"started", "paused", "failed"}},
+		{Channel: "CWIDE", Events: []string{"completed"}},
+		{Channel: "CSHARED", Events: []string{"paused", "failed"}}, // scoped to Beta below
+	}
+	scopes := []announce.Scope{{Channel: "CSHARED", Tenants: []string{"Beta Ltd"}}}
+	rules := announce.Rules{Channel: "C1", Announce: mustSet(t, "paused", "failed")}
+	last := lastOf(seen("a", tasks.Started, "", 1), seen("b", tasks.Started, "", 1), seen("c", tasks.Started, "", 1))
+	for _, tc := range []struct {
+		name string
+		task tasks.Task
+		want string
+	}{
+		{"Acme pauses: the default channel, Acme's channel by name",
+			tenantTask("a", "1001", "Acme Corp", "", tasks.Paused, "", 2), "C1 a:paused(started) CACME a:paused(started)"},
+		{"Acme fails: two subscriptions of one channel match, it gets the failure once",
+			tenantTask("a", "1001", "Acme Corp", "", tasks.Completed, tasks.ResultError, 2),
+			"C1 a:failed(started) CACME a:failed(started) CWIDE a:failed(started)"},
+		{"Beta, named by ID, starts: only Beta's channel wants starts",
+			tenantTask("b", "2002", "Beta Ltd", "", tasks.Started, "", 2), ""},
+		{"Beta pauses: the default, Beta's channel, and the scoped channel (Beta is in its scope)",
+			tenantTask("b", "2002", "Beta Ltd", "", tasks.Paused, "", 2), "C1 b:paused(started) CBETA b:paused(started) CSHARED b:paused(started)"},
+		{"Gamma pauses: not in the shared channel's scope",
+			tenantTask("c", "3003", "Gamma", "", tasks.Paused, "", 2), "C1 c:paused(started)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := rules.Decide(announce.Input{Poll: announce.Poll{Tasks: []tasks.Task{tc.task}}, Last: last, Subscriptions: subs, Scopes: scopes}, t0)
+			if got := describe(d.Entries); got != tc.want {
+				t.Errorf("entries:\n got %s\nwant %s", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestDecideMutes: an active mute of a task (by uuid or console id), a tenant or a plan drops
+// its announcements in every channel, counted in Muted; an expired mute drops nothing; a muted
+// task's thread is still refreshed.
+func TestDecideMutes(t *testing.T) {
+	subs := []announce.Subscription{{Channel: "CACME", Tenant: "Acme Corp", Events: []string{"paused"}}}
+	rules := announce.Rules{Channel: "C1", Announce: mustSet(t, "paused")}
+	task := tenantTask("a", "1001", "Acme Corp", "Nightly files", tasks.Paused, "", 2)
+	task.IDString = "944455285181775872"
+	threaded := seen("a", tasks.Started, "", 1)
+	threaded.Threads = map[string]string{"C1": "1.1"}
+	later := t0.Add(time.Hour)
+	for _, tc := range []struct {
+		name  string
+		mute  announce.Mute
+		want  string
+		muted int
+	}{
+		{"no mute", announce.Mute{}, "C1 a:paused(started) CACME a:paused(started) C1 a:refresh", 0},
+		{"task by uuid", announce.Mute{Kind: announce.MuteTask, Value: "a", Until: later}, "C1 a:refresh", 2},
+		{"task by console id", announce.Mute{Kind: announce.MuteTask, Value: "944455285181775872", Until: later}, "C1 a:refresh", 2},
+		{"tenant by name, any case", announce.Mute{Kind: announce.MuteTenant, Value: "ACME CORP", Until: later}, "C1 a:refresh", 2},
+		{"plan", announce.Mute{Kind: announce.MutePlan, Value: "nightly files", Until: later}, "C1 a:refresh", 2},
+		{"another plan", announce.Mute{Kind: announce.MutePlan, Value: "Weekly", Until: later}, "C1 a:paused(started) CACME a:paused(started) C1 a:refresh", 0},
+		{"expired", announce.Mute{Kind: announce.MuteTenant, Value: "Acme Corp", Until: t0}, "C1 a:paused(started) CACME a:paused(started) C1 a:refresh", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var mutes []announce.Mute
+			if tc.mute.Kind != "" {
+				mutes = []announce.Mute{tc.mute}
+			}
+			d := rules.Decide(announce.Input{Poll: announce.Poll{Tasks: []tasks.Task{task}}, Last: lastOf(threaded),
+				Subscriptions: subs, Mutes: mutes}, t0)
+			if got := describe(d.Entries); got != tc.want {
+				t.Errorf("entries:\n got %s\nwant %s", got, tc.want)
+			}
+			if len(d.Muted) != tc.muted {
+				t.Errorf("muted %d announcements, want %d", len(d.Muted), tc.muted)
+			}
+		})
+	}
+}
+
+// TestDecideWithoutThreads: TASKBOT_THREADS=off opens no thread and refreshes none.
+func TestDecideWithoutThreads(t *testing.T) {
+	rules := announce.Rules{Channel: "C1", Announce: everything(t), NoThreads: true}
+	threaded := seen("a", tasks.Started, "", 1)
+	threaded.Threads = map[string]string{"C1": "1.1"}
+	d := rules.Decide(announce.Input{Poll: announce.Poll{Tasks: []tasks.Task{polled("a", tasks.Paused, "", 2), polled("b", tasks.Started, "", 3)}},
+		Last: lastOf(threaded)}, t0)
+	if got := describe(d.Entries); got != "C1 a:paused(started) C1 b:started()" {
+		t.Errorf("entries = %s", got)
+	}
+	for _, s := range d.Seen {
+		if s.Key == "b" && len(s.Threads) > 0 {
+			t.Errorf("b opened a thread: %v", s.Threads)
+		}
+	}
+}

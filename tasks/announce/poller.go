@@ -237,13 +237,19 @@ func (p *Poller) apply(poll Poll) ([]Entry, error) {
 	var future []string
 	var reset bool
 	var old time.Time
+	var muted []Entry
 	queued, err := p.cfg.Store.Apply(poll, func(in Input) Decision {
 		d := p.cfg.Rules.Decide(in, now)
-		future, reset, old = d.Future, d.WatermarkReset, in.Watermark
+		future, reset, old, muted = d.Future, d.WatermarkReset, in.Watermark, d.Muted
 		return d
 	})
 	if err != nil {
 		return nil, err
+	}
+	for _, e := range muted {
+		p.cfg.Metrics.Announcements.WithLabelValues("muted").Inc()
+		p.cfg.Logger.Info("muted an announcement", "task", e.Task.Key, "id", e.Task.ID, "title", e.Task.Title,
+			"event", e.Event, "channel", e.Channel)
 	}
 	if reset {
 		p.cfg.Logger.Warn("the watermark was ahead of the API's clock (its clock ran ahead and was put right); moved it back",

@@ -98,16 +98,25 @@ func (m Mute) Target() string {
 
 // route turns each announced transition into one entry per channel that wants it: the default
 // channel (Rules.Channel) for the events of Rules.Announce, every subscribed channel for its
-// events and tenants. A channel gets an event once, however many subscriptions match.
-func (r Rules) route(trs []Transition, subs []Subscription, now time.Time) []Entry {
+// events and tenants. A channel gets an event once, however many subscriptions match, and a
+// scoped channel only about its tenants.
+func (r Rules) route(trs []Transition, subs []Subscription, scopes []Scope, now time.Time) []Entry {
 	var out []Entry
+	inScope := func(ch string, t tasks.Snapshot) bool {
+		for _, sc := range scopes {
+			if sc.Channel == ch {
+				return sc.Allows(t.TenantID, t.TenantName)
+			}
+		}
+		return true
+	}
 	for _, tr := range trs {
 		var chans []string
-		if r.Channel != "" && r.Announce.Announces(tr.Event) {
+		if r.Announce.Announces(tr.Event) && inScope(r.Channel, tr.Task) {
 			chans = append(chans, r.Channel)
 		}
 		for _, s := range subs {
-			if !slices.Contains(chans, s.Channel) && s.Announces(tr.Event, tr.Task) {
+			if !slices.Contains(chans, s.Channel) && s.Announces(tr.Event, tr.Task) && inScope(s.Channel, tr.Task) {
 				chans = append(chans, s.Channel)
 			}
 		}
@@ -128,4 +137,20 @@ func mute(es []Entry, mutes []Mute, now time.Time) (kept, muted []Entry) {
 		kept = append(kept, e)
 	}
 	return kept, muted
+}
+
+// Scope limits a channel shared with a customer to some tenants (`/tasks scope tenant:NAME…`):
+// every listing, show, button, subscription and digest in it shows only those tenants.
+type Scope struct {
+	Channel string `json:"channel"`
+	// Tenants are names (matched ignoring case) or IDs, as the user gave them; never empty.
+	Tenants []string `json:"tenants"`
+	// By is the Slack user ID of who set the scope, At when.
+	By string    `json:"by"`
+	At time.Time `json:"at"`
+}
+
+// Allows reports whether the scope lets its channel see a task of the tenant with id and name.
+func (s Scope) Allows(id, name string) bool {
+	return slices.ContainsFunc(s.Tenants, func(want string) bool { return tasks.TenantIs(want, id, name) })
 }

@@ -1,0 +1,214 @@
+package state
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/taskbot/taskbot/tasks/announce"
+)
+
+// Subscriptions, mutes and scopes: what users set with /tasks, kept in the state file so that
+// they survive restarts and need no configuration reload. Each change is one transaction.
+
+// Subscriptions returns every channel's subscriptions, ordered by channel and tenant.
+func (s *Store) Subscriptions() ([]announce.Subscription, error) {
+	var out []announce.Subscription
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		out, err = subscriptions(tx.Bucket(bucketSubscriptions))
+		return err
+	})
+	return out, err
+}
+
+func subscriptions(b *bolt.Bucket) ([]announce.Subscription, error) {
+	var out []announce.Subscription
+	err := b.ForEach(func(k, v []byte) error {
+		var sub announce.Subscription
+		if err := json.Unmarshal(v, &sub); err != nil {
+			return nil // unreadable: skipped, never fatal to the announcements
+		}
+		out = append(out, sub)
+		return nil
+	})
+	return out, err
+}
+
+// Subscribe stores sub, replacing the subscription of its channel and tenant if there is one.
+// It reports whether one was replaced.
+func (s *Store) Subscribe(sub announce.Subscription) (replaced bool, err error) {
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketSubscriptions)
+		replaced = b.Get([]byte(sub.Key())) != nil
+		return putJSON(b, []byte(sub.Key()), sub)
+	})
+	return replaced, err
+}
+
+// Unsubscribe removes channel's subscriptions for tenants (compared ignoring case), or all of
+// channel's when tenants is empty, and returns the ones it removed.
+func (s *Store) Unsubscribe(channel string, tenants []string) ([]announce.Subscription, error) {
+	var removed []announce.Subscription
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketSubscriptions)
+		all, err := subscriptions(b)
+		if err != nil {
+			return err
+		}
+		for _, sub := range all {
+			if sub.Channel != channel {
+				continue
+			}
+			if len(tenants) > 0 && !slices.ContainsFunc(tenants, func(t string) bool {
+				return strings.EqualFold(strings.TrimSpace(t), strings.TrimSpace(sub.Tenant))
+			}) {
+				continue
+			}
+			if err := b.Delete([]byte(sub.Key())); err != nil {
+				return err
+			}
+			removed = append(removed, sub)
+		}
+		return nil
+	})
+	return removed, err
+}
+
+// Mutes returns the stored mutes, active or not yet pruned, by number.
+func (s *Store) Mutes() ([]announce.Mute, error) {
+	var out []announce.Mute
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		out, err = mutes(tx.Bucket(bucketMutes))
+		return err
+	})
+	return out, err
+}
+
+func mutes(b *bolt.Bucket) ([]announce.Mute, error) {
+	var out []announce.Mute
+	err := b.ForEach(func(k, v []byte) error {
+		var m announce.Mute
+		if json.Unmarshal(v, &m) == nil {
+			out = append(out, m)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// AddMute stores m with the next mute number and returns it with that number.
+func (s *Store) AddMute(m announce.Mute) (announce.Mute, error) {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketMutes)
+		n, err := b.NextSequence()
+		if err != nil {
+			return err
+		}
+		m.N = n
+		return putJSON(b, seqKey(n), m)
+	})
+	return m, err
+}
+
+// Unmute removes mute n and returns it; found is false when there is no mute n.
+func (s *Store) Unmute(n uint64) (m announce.Mute, found bool, err error) {
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketMutes)
+		found, err = getJSON(b, seqKey(n), &m)
+		if err != nil || !found {
+			return err
+		}
+		return b.Delete(seqKey(n))
+	})
+	return m, found, err
+}
+
+// pruneMutes deletes mutes that ended before now.
+func pruneMutes(b *bolt.Bucket, now time.Time) error {
+	var old [][]byte
+	err := b.ForEach(func(k, v []byte) error {
+		var m announce.Mute
+		if json.Unmarshal(v, &m) != nil || !m.Active(now) {
+			old = append(old, bytes.Clone(k))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range old {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Scope returns channel's scope and whether it has one.
+func (s *Store) Scope(channel string) (announce.Scope, bool, error) {
+	var sc announce.Scope
+	var found bool
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		found, err = getJSON(tx.Bucket(bucketScopes), []byte(channel), &sc)
+		return err
+	})
+	return sc, found, err
+}
+
+// Scopes returns every channel's scope.
+func (s *Store) Scopes() ([]announce.Scope, error) {
+	var out []announce.Scope
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketScopes).ForEach(func(k, v []byte) error {
+			var sc announce.Scope
+			if json.Unmarshal(v, &sc) == nil {
+				out = append(out, sc)
+			}
+			return nil
+		})
+	})
+	return out, err
+}
+
+// SetScope stores sc as its channel's scope (it must name at least one tenant).
+func (s *Store) SetScope(sc announce.Scope) error {
+	if len(sc.Tenants) == 0 {
+		return fmt.Errorf("a scope needs at least one tenant")
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return putJSON(tx.Bucket(bucketScopes), []byte(sc.Channel), sc)
+	})
+}
+
+// ClearScope removes channel's scope and reports whether there was one.
+func (s *Store) ClearScope(channel string) (bool, error) {
+	var had bool
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketScopes)
+		had = b.Get([]byte(channel)) != nil
+		return b.Delete([]byte(channel))
+	})
+	return had, err
+}
+
+// ButtonKey is the secret that signs the values of Slack buttons: 32 random bytes made when
+// the state file was created (or migrated), the same across restarts.
+func (s *Store) ButtonKey() ([]byte, error) {
+	var key []byte
+	err := s.db.View(func(tx *bolt.Tx) error {
+		key = bytes.Clone(tx.Bucket(bucketMeta).Get(keyButtonKey))
+		return nil
+	})
+	if err == nil && len(key) == 0 {
+		err = fmt.Errorf("the state file has no button key")
+	}
+	return key, err
+}

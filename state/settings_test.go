@@ -1,0 +1,89 @@
+package state
+
+import (
+	"bytes"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/taskbot/taskbot/tasks/announce"
+)
+
+// TestSettingsSurviveAReopen: subscriptions (one per channel and tenant), mutes (numbered, never
+// reused), scopes and the button key are in the file.
+func TestSettingsSurviveAReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "taskbot.db")
+	s, err := Open(path, Options{Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := s.ButtonKey()
+	if err != nil || len(key) != 32 {
+		t.Fatalf("ButtonKey = %x, %v", key, err)
+	}
+	for _, sub := range []announce.Subscription{
+		{Channel: "CACME", Tenant: "Acme Corp", Events: []string{"paused"}},
+		{Channel: "CACME", Tenant: "ACME CORP", Events: []string{"failed"}}, // replaces the first
+		{Channel: "CACME", Tenant: "Beta", Events: []string{"failed"}},
+		{Channel: "CALL", Events: []string{"failed"}},
+	} {
+		if _, err := s.Subscribe(sub); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m1, _ := s.AddMute(announce.Mute{Kind: announce.MuteTenant, Value: "Acme Corp", Until: t0.Add(time.Hour)})
+	m2, _ := s.AddMute(announce.Mute{Kind: announce.MuteTask, Value: "944455285181775872", Until: t0.Add(time.Hour)})
+	if m1.N != 1 || m2.N != 2 {
+		t.Fatalf("mute numbers %d, %d", m1.N, m2.N)
+	}
+	if _, found, _ := s.Unmute(1); !found {
+		t.Fatal("unmute 1 found nothing")
+	}
+	if m3, _ := s.AddMute(announce.Mute{Kind: announce.MutePlan, Value: "Daily", Until: t0.Add(time.Hour)}); m3.N != 3 {
+		t.Errorf("a new mute got number %d, want 3 (never reused)", m3.N)
+	}
+	if err := s.SetScope(announce.Scope{Channel: "CSHARED", Tenants: []string{"Acme Corp"}}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	s = openTest(t, path, Options{})
+	subs, _ := s.Subscriptions()
+	if len(subs) != 3 || subs[0].Channel != "CACME" || subs[0].Events[0] != "failed" {
+		t.Errorf("subscriptions after reopen: %+v", subs)
+	}
+	if removed, _ := s.Unsubscribe("CACME", []string{"beta"}); len(removed) != 1 || removed[0].Tenant != "Beta" {
+		t.Errorf("unsubscribe tenant:beta removed %+v", removed)
+	}
+	if removed, _ := s.Unsubscribe("CACME", nil); len(removed) != 1 {
+		t.Errorf("unsubscribe (all) removed %+v", removed)
+	}
+	mutes, _ := s.Mutes()
+	if len(mutes) != 2 || mutes[0].N != 2 || mutes[1].N != 3 {
+		t.Errorf("mutes after reopen: %+v", mutes)
+	}
+	if sc, ok, _ := s.Scope("CSHARED"); !ok || sc.Tenants[0] != "Acme Corp" {
+		t.Errorf("scope after reopen: %+v, %v", sc, ok)
+	}
+	if k2, _ := s.ButtonKey(); !bytes.Equal(k2, key) {
+		t.Error("the button key changed across a reopen")
+	}
+	if had, _ := s.ClearScope("CSHARED"); !had {
+		t.Error("ClearScope found no scope")
+	}
+}
+
+// TestExpiredMutesArePruned: a mute that ended is deleted by the next prune.
+func TestExpiredMutesArePruned(t *testing.T) {
+	now := t0
+	s := openTest(t, filepath.Join(t.TempDir(), "taskbot.db"), Options{PruneEvery: time.Nanosecond, Now: func() time.Time { return now }})
+	s.AddMute(announce.Mute{Kind: announce.MuteTenant, Value: "Acme", Until: t0.Add(time.Hour)})
+	s.AddMute(announce.Mute{Kind: announce.MuteTenant, Value: "Beta", Until: t0.Add(3 * time.Hour)})
+	now = t0.Add(2 * time.Hour)
+	if _, err := apply(s, announce.Poll{}); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := s.Mutes(); len(m) != 1 || m[0].Value != "Beta" {
+		t.Errorf("mutes after the first expired: %+v", m)
+	}
+}

@@ -42,8 +42,8 @@ type AnnouncerConfig struct {
 	// NoThreads (TASKBOT_THREADS=off): every announcement is a message of its own, also for
 	// tasks that had a thread before threads were switched off.
 	NoThreads bool
-	Logger       *slog.Logger // default slog.Default()
-	Metrics      *Metrics     // default: unregistered metrics
+	Logger    *slog.Logger // default slog.Default()
+	Metrics   *Metrics     // default: unregistered metrics
 }
 
 // Announcer drains the outbox through a Notifier, each channel on its own: in order, one

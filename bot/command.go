@@ -2,11 +2,12 @@ package bot
 
 import (
 	"cmp"
-	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/taskbot/taskbot/tasks"
 )
@@ -86,50 +87,101 @@ const (
 	CommandMaxTasks = 500
 )
 
-// longestCommandWord is the byte length of the longest word ParseCommand accepts ("completed");
-// longer words are unknown without further work.
-const longestCommandWord = len("completed")
+// Bounds of the words of a slash command. They keep the work linear in the text and every
+// Refresh button's value (Command.String) under Slack's MaxButtonValue.
+const (
+	// longestKeyword is the byte length of the longest keyword ("subscriptions"); a longer
+	// word that is not key:value is unknown without further work.
+	longestKeyword = len("subscriptions")
+	// maxName is how many characters a tenant: or plan: value may have (after &amp; &lt; &gt;
+	// are decoded and surrounding white space trimmed).
+	maxName = 100
+	// maxTenants is how many different tenants one command may name: with maxName each, the
+	// canonical text of a listing stays under 1,800 characters (TestCommandStringFitsAButton),
+	// leaving room in a button's value.
+	maxTenants = 8
+)
 
 // ParseCommand parses the text of a `/tasks` slash command as Slack sends it: the form field
 // `text`, already form-decoded, with &, < and > possibly sent as &amp; &lt; &gt;
-// (https://api.slack.com/interactivity/slash-commands#app_command_handling).
+// (https://api.slack.com/interactivity/slash-commands#app_command_handling). The grammar is
+// DESIGN.md's "Slash command /tasks":
 //
-// Words are separated by any Unicode white space (unicode.IsSpace: also NBSP U+00A0, U+0085,
-// ideographic space U+3000) or commas and compared case-insensitively. Accepted words: the
-// states enqueued, assigned, started, paused, completed; "failed"; and "help", "-h", "--help",
-// "?" for help. No words is the default command. "completed" together with "failed" is just
-// "completed".
+//	[STATE…] [failed] [tenant:NAME…]         a listing (List; no words: tasks in progress)
+//	help | -h | --help | ?                   Help (anywhere in a listing, or alone after a verb)
+//	show ID                                  Show
+//	subscribe [EVENT…] [tenant:NAME…]        Subscribe
+//	unsubscribe [tenant:NAME…]               Unsubscribe
+//	subscriptions | mutes                    Subscriptions, Mutes
+//	mute TARGET DURATION [REASON…]           Mute
+//	unmute N                                 Unmute
+//	scope [tenant:NAME… | all]               Scope
 //
-// An unknown word gives a *UsageError naming the first one. Work is linear in len(text) and
-// stops at the first unknown word; text of any length is safe.
+// Invisible characters (Unicode Cf, control characters) are dropped first. Words are
+// separated by any Unicode white space (unicode.IsSpace: also NBSP U+00A0, U+0085, ideographic
+// space U+3000) or commas; keywords are compared case-insensitively. STATE is one of enqueued,
+// assigned, started, paused, completed; "completed" together with "failed" is just
+// "completed". tenant:NAME (and plan:NAME) take a bare value or one in straight or curly
+// double quotes (“…”, either kind closing either), which may hold spaces and commas; values
+// are trimmed, Slack's entities decoded, at most maxName characters, and cannot hold a double
+// quote.
+//
+// Any other text gives a *UsageError saying what is wrong, naming the first word it did not
+// understand. Work is linear in len(text) and stops at the first error; text of any length is
+// safe.
 func ParseCommand(text string) (Command, error) {
-	var (
-		c      Command
-		seen   [5]bool // indexed like tasks.States
-		failed bool
-	)
 	// Invisible characters (zero-width spaces from copy and paste, control bytes) are dropped
 	// first, so "\u200bpaused" is "paused" — the same word the reply would show.
-	text = strings.Map(dropInvisible, text)
-	for w := range strings.FieldsFuncSeq(text, isCommandSeparator) {
-		if len(w) > longestCommandWord {
-			return Command{}, newUsageError(w)
+	c, err := parseCommand(&lexer{s: strings.Map(dropInvisible, text)})
+	if err != nil {
+		return Command{}, err
+	}
+	return c, nil
+}
+
+// parseCommand reads the verb and hands the rest to the verb's parser.
+func parseCommand(l *lexer) (Command, *UsageError) {
+	w, err := l.next()
+	if err != nil || w == "" {
+		return Command{}, err
+	}
+	return parseList(l, w)
+}
+
+// parseList parses a listing, from its first word w: states, failed, tenant: words and help.
+func parseList(l *lexer, w string) (Command, *UsageError) {
+	var (
+		c            Command
+		seen         [5]bool // indexed like tasks.States
+		failed, help bool
+		err          *UsageError
+	)
+	for ; w != ""; w, err = l.next() {
+		if err != nil {
+			return Command{}, err
 		}
-		switch lw := strings.ToLower(w); lw {
-		case "help", "-h", "--help", "?":
-			c.Help = true
-		case "failed":
+		switch {
+		case isHelpWord(w):
+			help = true
+		case strings.EqualFold(w, "failed"):
 			failed = true
+		case isKey(w, keyTenant):
+			if c.Tenants, err = addTenant(c.Tenants, w); err != nil {
+				return Command{}, err
+			}
 		default:
-			i := slices.Index(tasks.States, tasks.State(lw))
+			i := stateIndex(w)
 			if i < 0 {
-				return Command{}, newUsageError(w)
+				return Command{}, unknownWord(w, "")
 			}
 			seen[i] = true
 		}
 	}
-	if c.Help {
-		return Command{Help: true}, nil
+	if err != nil {
+		return Command{}, err
+	}
+	if help {
+		return Command{Verb: Help, Help: true}, nil
 	}
 	for i, s := range tasks.States {
 		if seen[i] {
@@ -140,26 +192,211 @@ func ParseCommand(text string) (Command, error) {
 	return c, nil
 }
 
+// isHelpWord reports whether w asks for help.
+func isHelpWord(w string) bool {
+	return strings.EqualFold(w, "help") || w == "-h" || w == "--help" || w == "?"
+}
+
+// stateIndex is the index in tasks.States of the state w names (any case), or -1.
+func stateIndex(w string) int {
+	if len(w) > longestKeyword {
+		return -1
+	}
+	return slices.IndexFunc(tasks.States, func(s tasks.State) bool { return strings.EqualFold(w, string(s)) })
+}
+
 // isCommandSeparator reports whether r separates words of a slash command: white space or a
 // comma.
 func isCommandSeparator(r rune) bool { return r == ',' || unicode.IsSpace(r) }
 
-// IsDefault reports whether c is the default `/tasks` (tasks in progress).
-func (c Command) IsDefault() bool { return !c.Help && len(c.States) == 0 && !c.Failed }
+// isQuote reports whether r opens or closes a quoted value: the straight double quote or
+// Slack's curly ones (macOS and iOS turn " into “ and ” as people type).
+func isQuote(r rune) bool { return r == '"' || r == '\u201c' || r == '\u201d' }
 
-// defaultStates are the states of the default `/tasks`: tasks in progress.
+// quotes are the runes isQuote accepts, for strings.IndexAny.
+const quotes = "\"\u201c\u201d"
+
+// The keys of key:value words. Values of every key may be quoted.
+const (
+	keyTenant = "tenant"
+	keyPlan   = "plan"
+	keyTask   = "task"
+)
+
+// wordKey is the key of a key:value word (tenant, plan or task, in lower case), or "".
+func wordKey(w string) string {
+	for _, k := range []string{keyTenant, keyPlan, keyTask} {
+		if isKey(w, k) {
+			return k
+		}
+	}
+	return ""
+}
+
+// isKey reports whether w is key:value for key k, the key in any case.
+func isKey(w, k string) bool {
+	return len(w) > len(k) && w[len(k)] == ':' && strings.EqualFold(w[:len(k)], k)
+}
+
+// A lexer splits a slash command's text (invisible characters already dropped) into words.
+type lexer struct {
+	s   string
+	pos int // byte offset of the first unread byte
+}
+
+// next returns the next word, "" at the end of the text. A word runs to the next separator,
+// except that after a key (tenant:, plan:, task:) an opening quote makes the word run to the
+// closing quote, separators included. A quote that is never closed, or a closing quote
+// followed by anything but a separator, is a *UsageError.
+func (l *lexer) next() (string, *UsageError) {
+	l.skipSeparators()
+	start := l.pos
+	for l.pos < len(l.s) {
+		r, n := utf8.DecodeRuneInString(l.s[l.pos:])
+		if isCommandSeparator(r) {
+			break
+		}
+		if isQuote(r) {
+			if k := wordKey(l.s[start:l.pos]); k != "" && l.pos-start == len(k)+1 {
+				return l.quoted(start, k, l.pos+n)
+			}
+		}
+		l.pos += n
+	}
+	return l.s[start:l.pos], nil
+}
+
+// quoted finishes a word key:"…" that starts at start and whose quoted part starts at open.
+func (l *lexer) quoted(start int, key string, open int) (string, *UsageError) {
+	i := strings.IndexAny(l.s[open:], quotes)
+	if i < 0 {
+		l.pos = len(l.s)
+		return "", usageProblem(l.s[start:], `"{word}": the quote after `+key+`: is never closed, e.g. `+example(key))
+	}
+	_, n := utf8.DecodeRuneInString(l.s[open+i:])
+	l.pos = open + i + n
+	if r, _ := utf8.DecodeRuneInString(l.s[l.pos:]); l.pos < len(l.s) && !isCommandSeparator(r) {
+		end := l.pos
+		l.skipWord()
+		return "", usageProblem(l.s[start:max(end, l.pos)],
+			`"{word}": put a space after the closing quote (a name cannot contain double quotes)`)
+	}
+	return l.s[start:l.pos], nil
+}
+
+// skipSeparators moves past white space and commas.
+func (l *lexer) skipSeparators() {
+	for l.pos < len(l.s) {
+		r, n := utf8.DecodeRuneInString(l.s[l.pos:])
+		if !isCommandSeparator(r) {
+			return
+		}
+		l.pos += n
+	}
+}
+
+// skipWord moves to the next separator.
+func (l *lexer) skipWord() {
+	for l.pos < len(l.s) {
+		r, n := utf8.DecodeRuneInString(l.s[l.pos:])
+		if isCommandSeparator(r) {
+			return
+		}
+		l.pos += n
+	}
+}
+
+// rest is the text after the last word read.
+func (l *lexer) rest() string { return l.s[l.pos:] }
+
+// example is an example word for a key, for usage messages.
+func example(key string) string {
+	switch key {
+	case keyPlan:
+		return `plan:"Daily backup"`
+	case keyTask:
+		return "task:944455285181775872"
+	}
+	return `tenant:"Acme Corp"`
+}
+
+// keyValue is the value of a word key:value (isKey(w, key)), unquoted but otherwise as typed.
+func keyValue(w, key string) (value string, quoted bool) {
+	v := w[len(key)+1:]
+	open, n := utf8.DecodeRuneInString(v)
+	if v == "" || !isQuote(open) {
+		return v, false
+	}
+	// The lexer only returns a quoted word with its closing quote.
+	_, m := utf8.DecodeLastRuneInString(v[n:])
+	return v[n : len(v)-m], true
+}
+
+// nameValue is the name of a tenant: or plan: word w (isKey(w, key)): unquoted, trimmed, with
+// Slack's &amp; &lt; &gt; decoded. It is a *UsageError when the name is missing, blank, longer
+// than maxName characters or holds a double quote.
+func nameValue(w, key string) (string, *UsageError) {
+	v, quoted := keyValue(w, key)
+	if v == "" && !quoted {
+		return "", usageProblem("", key+": needs a name right after the colon, e.g. "+example(key))
+	}
+	v = strings.TrimFunc(v, unicode.IsSpace)
+	switch {
+	case v == "":
+		return "", usageProblem(w, `"{word}": the name is blank, e.g. `+example(key))
+	case len(v) > maxName*len("&amp;"): // decoding cannot shorten it enough: no need to try
+		return "", usageProblem(w, `"{word}": a `+key+" name has at most "+strconv.Itoa(maxName)+" characters")
+	}
+	if strings.IndexByte(v, '&') >= 0 {
+		v = unescapeSlack(v)
+	}
+	switch {
+	case utf8.RuneCountInString(v) > maxName:
+		return "", usageProblem(w, `"{word}": a `+key+" name has at most "+strconv.Itoa(maxName)+" characters")
+	case strings.ContainsAny(v, quotes):
+		return "", usageProblem(w, `"{word}": a `+key+" name cannot contain double quotes; quote a name with spaces like "+example(key))
+	}
+	return v, nil
+}
+
+// addTenant adds the name of the tenant: word w to list unless list already has it (ignoring
+// case). More than maxTenants names is a *UsageError.
+func addTenant(list []string, w string) ([]string, *UsageError) {
+	v, err := nameValue(w, keyTenant)
+	if err != nil {
+		return nil, err
+	}
+	if slices.ContainsFunc(list, func(t string) bool { return strings.EqualFold(t, v) }) {
+		return list, nil
+	}
+	if len(list) == maxTenants {
+		return nil, usageProblem(w, `"{word}": at most `+strconv.Itoa(maxTenants)+" tenants in one command")
+	}
+	return append(list, v), nil
+}
+
+// IsDefault reports whether c is the plain `/tasks`: tasks in progress (started and paused),
+// of every tenant.
+func (c Command) IsDefault() bool {
+	return c.Verb == List && !c.Help && len(c.States) == 0 && !c.Failed && len(c.Tenants) == 0
+}
+
+// defaultStates are the states of a listing that names none: tasks in progress.
 var defaultStates = []tasks.State{tasks.Started, tasks.Paused}
 
-// Queries returns the Task Manager queries that together select c's tasks, one per disjunct;
-// nil for Help. The API ANDs different keys, so "paused or failed" — state in (paused) OR
-// (state completed AND resultCode error) — takes two queries: the caller runs each and merges
-// the results with MergeTasks. Each query orders newest first (desc(updatedAt)), pages by
-// 100 and stops at CommandMaxTasks tasks.
+// Queries returns the Task Manager queries that together select the tasks of a listing (List),
+// one per disjunct; nil for every other verb. The API ANDs different keys, so "paused or
+// failed" — state in (paused) OR (state completed AND resultCode error) — takes two queries:
+// the caller runs each and merges the results with MergeTasks. Each query orders newest first
+// (desc(updatedAt)), pages by 100 and stops at CommandMaxTasks tasks.
+//
+// The queries ignore Tenants: the Task Manager API has no tenant filter, so the caller keeps
+// the tasks of c.Tenants from what the queries return (tasks.TenantIs).
 func (c Command) Queries() []tasks.Query {
-	switch {
-	case c.Help:
+	if c.Verb != List || c.Help {
 		return nil
-	case c.IsDefault():
+	}
+	if len(c.States) == 0 && !c.Failed {
 		return []tasks.Query{commandQuery(slices.Clone(defaultStates), nil)}
 	}
 	var qs []tasks.Query
@@ -214,32 +451,74 @@ func MergeTasks(lists ...[]tasks.Task) []tasks.Task {
 	return out
 }
 
-// String is c's canonical slash command text, which ParseCommand turns back into c: "" for the
-// default, "help", or the states in lifecycle order followed by "failed", e.g.
-// "started paused failed". It is the value of the Refresh button (at most 50 bytes, far below
-// Slack's 2000).
+// String is c's canonical slash command text, which ParseCommand turns back into c (Failures
+// aside, which is not parsed). For a listing: the states in lifecycle order, "failed", then
+// one tenant: word per tenant, e.g. `paused failed tenant:"Acme Corp" tenant:Beta`; "" for the
+// default; "help" for Help. It is the value of the Refresh button: at most about 1,800
+// characters (see maxTenants), under Slack's 2,000.
+//
+// Values are quoted with straight quotes when they hold white space or a comma, and an & that
+// Slack's decoding would otherwise take for an entity is written as &amp;. A value that holds
+// a double quote (which ParseCommand never returns) is written quoted all the same, so that
+// parsing the text fails instead of naming another tenant.
 func (c Command) String() string {
-	if c.Help {
+	if c.Help || c.Verb == Help {
 		return "help"
 	}
-	words := make([]string, 0, len(c.States)+1)
+	words := make([]string, 0, len(c.States)+1+len(c.Tenants))
 	for _, s := range c.States {
 		words = append(words, string(s))
 	}
 	if c.Failed {
 		words = append(words, "failed")
 	}
-	return strings.Join(words, " ")
+	return strings.Join(appendTenantWords(words, c.Tenants), " ")
 }
 
-// Describe is a phrase naming c's tasks for headers and empty replies: "in progress (started,
-// paused)" for the default, "paused", "paused or failed", "started, paused or failed", "help".
+// appendTenantWords appends a tenant: word for each of names.
+func appendTenantWords(words, names []string) []string {
+	for _, n := range names {
+		words = append(words, keyTenant+":"+quoteName(n))
+	}
+	return words
+}
+
+// quoteName is a tenant: or plan: value as ParseCommand reads it back: in straight double
+// quotes when it is empty or holds a separator or a quote, with each & that starts one of
+// Slack's entities written as &amp;.
+func quoteName(v string) string {
+	v = escapeEntityAmps(v)
+	if v == "" || strings.ContainsFunc(v, func(r rune) bool { return isCommandSeparator(r) || isQuote(r) }) {
+		return `"` + v + `"`
+	}
+	return v
+}
+
+// escapeEntityAmps writes as &amp; each & of s that unescapeSlack would take for the start of
+// &amp; &lt; or &gt;, so that unescapeSlack(escapeEntityAmps(s)) == s.
+func escapeEntityAmps(s string) string {
+	if !strings.Contains(s, "&") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		b.WriteByte(s[i])
+		if s[i] == '&' {
+			if r := s[i+1:]; strings.HasPrefix(r, "amp;") || strings.HasPrefix(r, "lt;") || strings.HasPrefix(r, "gt;") {
+				b.WriteString("amp;")
+			}
+		}
+	}
+	return b.String()
+}
+
+// Describe is a phrase naming c's tasks for headers and empty replies, plain text (escape it
+// for mrkdwn: tenant names are the user's): "in progress (started, paused)" for the default,
+// "paused", "paused or failed", "started, paused or failed", and for tenants "paused for Acme
+// Corp", "in progress (started, paused) for Acme or Beta Ltd"; "help" for Help.
 func (c Command) Describe() string {
-	switch {
-	case c.Help:
+	if c.Help || c.Verb == Help {
 		return "help"
-	case c.IsDefault():
-		return "in progress (started, paused)"
 	}
 	words := make([]string, 0, len(c.States)+1)
 	for _, s := range c.States {
@@ -248,29 +527,65 @@ func (c Command) Describe() string {
 	if c.Failed {
 		words = append(words, "failed")
 	}
+	d := "in progress (started, paused)"
+	if len(words) > 0 {
+		d = orList(words)
+	}
+	if len(c.Tenants) > 0 {
+		d += " for " + orList(c.Tenants)
+	}
+	return d
+}
+
+// orList joins words as "a", "a or b", "a, b or c".
+func orList(words []string) string {
 	if len(words) == 1 {
 		return words[0]
 	}
 	return strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]
 }
 
-// UsageError is the answer to a slash command with a word ParseCommand does not know.
+// UsageError is the answer to a slash command ParseCommand does not understand: an unknown
+// word, a bad or missing value. Its fields are mrkdwn, safe to paste: the user's text in them
+// is escaped.
 type UsageError struct {
-	// Word is the first unknown word, as the user typed it (Slack's &amp; &lt; &gt; decoded),
-	// cut to 40 characters and then escaped with Escape: safe to paste into mrkdwn.
+	// Word is the word the problem is about (the first unknown word, a bad value…), as the
+	// user typed it (Slack's &amp; &lt; &gt; decoded), cut to maxUsageWord characters and then
+	// escaped with Escape. "" when the problem is a missing word.
 	Word string
+	// Problem says what is wrong in one line: taskbot's words, and Word (escaped) where it
+	// names it, e.g. `I don't understand "xyz".` or `tenant: needs a name right after the
+	// colon, e.g. tenant:"Acme Corp"`.
+	Problem string
 }
 
-// maxUsageWord is how many characters of an unknown word a UsageError repeats.
+// maxUsageWord is how many characters of a word a UsageError repeats.
 const maxUsageWord = 40
 
-func newUsageError(word string) *UsageError {
-	return &UsageError{Word: escapeCut(unescapeSlack(word), maxUsageWord)}
+// unknownWord is the *UsageError for a word ParseCommand does not know, with an optional
+// hint (taskbot's words) after it.
+func unknownWord(w, hint string) *UsageError {
+	if hint != "" {
+		hint = ": " + hint
+	}
+	return usageProblem(w, `I don't understand "{word}"`+hint+".")
 }
 
-// Error is the reply to the user, in mrkdwn: `I don't understand "xyz".` and the usage.
+// usageProblem is a *UsageError about word (raw, as in the text), with problem saying what is
+// wrong: taskbot's own words, no user text, in which {word} stands for the escaped word.
+func usageProblem(word, problem string) *UsageError {
+	w := escapeCut(unescapeSlack(word), maxUsageWord)
+	return &UsageError{Word: w, Problem: strings.ReplaceAll(problem, "{word}", w)}
+}
+
+// Error is the reply to the user, in mrkdwn: the problem (`I don't understand "xyz".`) and
+// the usage.
 func (e *UsageError) Error() string {
-	return fmt.Sprintf("I don't understand \"%s\".\n%s", e.Word, Usage())
+	p := e.Problem
+	if p == "" {
+		p = `I don't understand "` + e.Word + `".`
+	}
+	return p + "\n" + Usage()
 }
 
 // Usage is the short mrkdwn help of `/tasks` (README, "Slash command /tasks").

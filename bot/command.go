@@ -145,7 +145,227 @@ func parseCommand(l *lexer) (Command, *UsageError) {
 	if err != nil || w == "" {
 		return Command{}, err
 	}
-	return parseList(l, w)
+	verb := verbOf(w)
+	if verb == List {
+		return parseList(l, w)
+	}
+	// `/tasks mute help` and the like: help alone after a verb is help.
+	start := l.pos
+	if a, err := l.next(); err == nil && isHelpWord(a) {
+		if b, err := l.next(); err == nil && b == "" {
+			return Command{Verb: Help, Help: true}, nil
+		}
+	}
+	l.pos = start
+	switch verb {
+	case Show:
+		return parseShow(l)
+	case Subscribe:
+		return parseSubscribe(l)
+	case Unsubscribe:
+		c, err := parseTenantsOnly(l, "unsubscribe")
+		c.Verb = Unsubscribe
+		return c, err
+	case Unmute:
+		return parseUnmute(l)
+	case Scope:
+		return parseScope(l)
+	}
+	// Subscriptions, Mutes: the verb alone.
+	if err := l.end(w, "takes no more words"); err != nil {
+		return Command{}, err
+	}
+	return Command{Verb: verb}, nil
+}
+
+// verbWords are the first words that name a verb other than List and Help, as String writes
+// them.
+var verbWords = [...]string{
+	Show:          "show",
+	Subscribe:     "subscribe",
+	Unsubscribe:   "unsubscribe",
+	Subscriptions: "subscriptions",
+	Mute:          "mute",
+	Mutes:         "mutes",
+	Unmute:        "unmute",
+	Scope:         "scope",
+}
+
+// verbOf is the verb the first word w names (any case); List when it names none.
+func verbOf(w string) Verb {
+	if len(w) <= longestKeyword {
+		for v, vw := range verbWords {
+			if vw != "" && strings.EqualFold(w, vw) {
+				return Verb(v)
+			}
+		}
+	}
+	return List
+}
+
+// parseShow parses the words after show: one task ID.
+func parseShow(l *lexer) (Command, *UsageError) {
+	w, err := l.next()
+	switch {
+	case err != nil:
+		return Command{}, err
+	case w == "":
+		return Command{}, usageProblem("", "/tasks show needs a task ID: "+idShape)
+	case isKey(w, keyTenant):
+		return Command{}, tenantNotHere(w, "show")
+	}
+	id, ok := taskID(w)
+	if !ok {
+		return Command{}, usageProblem(w, `"{word}" is not a task ID: `+idShape)
+	}
+	if err := l.end("show", "takes one task ID"); err != nil {
+		return Command{}, err
+	}
+	return Command{Verb: Show, ID: id}, nil
+}
+
+// idShape says what a task ID looks like, for usage messages.
+const idShape = "its number (e.g. 944455285181775872) or its UUID (e.g. 6f1c2a0e-3b7d-4c1a-9e55-0d2f3c4b5a69)"
+
+// taskID is w as a task ID in the API's form, and whether it is one: a decimal id of 1 to 20
+// digits that fits in an int64 (idString; written without leading zeros), or a UUID
+// (8-4-4-4-12 hex digits; written in lower case).
+func taskID(w string) (string, bool) {
+	if len(w) >= 1 && len(w) <= 20 && strings.Trim(w, "0123456789") == "" {
+		n, err := strconv.ParseInt(w, 10, 64)
+		return strconv.FormatInt(n, 10), err == nil
+	}
+	if len(w) != 36 {
+		return "", false
+	}
+	for i := range len(w) {
+		switch c := w[i]; {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if c != '-' {
+				return "", false
+			}
+		case '0' <= c && c <= '9', 'a' <= c && c <= 'f', 'A' <= c && c <= 'F':
+		default:
+			return "", false
+		}
+	}
+	return strings.ToLower(w), true
+}
+
+// eventNames are the events of TASKBOT_ANNOUNCE_STATES in lifecycle order: the states,
+// "failed" (completed with a failing result code) and "stuck" (TASKBOT_STUCK_AFTER).
+var eventNames = [...]string{"enqueued", "assigned", "started", "paused", "completed", "failed", "stuck"}
+
+// parseSubscribe parses the words after subscribe: events and tenant: words.
+func parseSubscribe(l *lexer) (Command, *UsageError) {
+	c := Command{Verb: Subscribe}
+	var seen [len(eventNames)]bool
+	for {
+		w, err := l.next()
+		switch {
+		case err != nil:
+			return Command{}, err
+		case w == "":
+			for i, e := range eventNames {
+				if seen[i] {
+					c.Events = append(c.Events, e)
+				}
+			}
+			return c, nil
+		case isKey(w, keyTenant):
+			if c.Tenants, err = addTenant(c.Tenants, w); err != nil {
+				return Command{}, err
+			}
+			continue
+		}
+		i := -1
+		if len(w) <= longestKeyword {
+			i = slices.IndexFunc(eventNames[:], func(e string) bool { return strings.EqualFold(w, e) })
+		}
+		if i < 0 {
+			return Command{}, unknownWord(w, "/tasks subscribe takes events ("+strings.Join(eventNames[:], ", ")+") and tenant:NAME words")
+		}
+		seen[i] = true
+	}
+}
+
+// parseTenantsOnly parses the words after a verb that takes only tenant: words.
+func parseTenantsOnly(l *lexer, verb string) (Command, *UsageError) {
+	var c Command
+	for {
+		w, err := l.next()
+		switch {
+		case err != nil:
+			return Command{}, err
+		case w == "":
+			return c, nil
+		case !isKey(w, keyTenant):
+			return Command{}, unknownWord(w, "/tasks "+verb+" takes only tenant:NAME words")
+		}
+		if c.Tenants, err = addTenant(c.Tenants, w); err != nil {
+			return Command{}, err
+		}
+	}
+}
+
+// parseScope parses the words after scope: tenant: words, or all.
+func parseScope(l *lexer) (Command, *UsageError) {
+	c := Command{Verb: Scope}
+	for {
+		w, err := l.next()
+		switch {
+		case err != nil:
+			return Command{}, err
+		case w == "":
+			return c, nil
+		case strings.EqualFold(w, "all"):
+			c.All = true
+		case isKey(w, keyTenant):
+			if c.Tenants, err = addTenant(c.Tenants, w); err != nil {
+				return Command{}, err
+			}
+		default:
+			return Command{}, unknownWord(w, "/tasks scope takes tenant:NAME words, or all")
+		}
+		if c.All && len(c.Tenants) > 0 {
+			return Command{}, usageProblem(w, `"{word}": /tasks scope takes tenant:NAME words or all, not both`)
+		}
+	}
+}
+
+// maxMuteNumber is the largest mute number `/tasks unmute` accepts.
+const maxMuteNumber = 1_000_000_000
+
+// parseUnmute parses the words after unmute: one mute number, 1 to maxMuteNumber, with an
+// optional # before it ("#3", as a list may number mutes).
+func parseUnmute(l *lexer) (Command, *UsageError) {
+	const example = "e.g. /tasks unmute 3 (/tasks mutes lists them with their numbers)"
+	w, err := l.next()
+	switch {
+	case err != nil:
+		return Command{}, err
+	case w == "":
+		return Command{}, usageProblem("", "/tasks unmute needs the number of a mute, "+example)
+	case isKey(w, keyTenant):
+		return Command{}, tenantNotHere(w, "unmute")
+	}
+	digits := strings.TrimPrefix(w, "#")
+	var n uint64
+	if len(digits) >= 1 && len(digits) <= 10 && strings.Trim(digits, "0123456789") == "" {
+		n, _ = strconv.ParseUint(digits, 10, 64)
+	}
+	if n < 1 || n > maxMuteNumber {
+		return Command{}, usageProblem(w, `"{word}" is not the number of a mute, `+example)
+	}
+	if err := l.end("unmute", "takes one mute number"); err != nil {
+		return Command{}, err
+	}
+	return Command{Verb: Unmute, N: n}, nil
+}
+
+// tenantNotHere is the *UsageError for a tenant: word w after a verb that takes none.
+func tenantNotHere(w, verb string) *UsageError {
+	return usageProblem(w, `"{word}": tenant:NAME goes with a listing, subscribe, unsubscribe or scope, not with /tasks `+verb)
 }
 
 // parseList parses a listing, from its first word w: states, failed, tenant: words and help.
@@ -306,6 +526,21 @@ func (l *lexer) skipWord() {
 	}
 }
 
+// end reads the word after the last word of verb's command: nil at the end of the text, else
+// a *UsageError saying that verb what (e.g. "takes one task ID").
+func (l *lexer) end(verb, what string) *UsageError {
+	w, err := l.next()
+	switch {
+	case err != nil:
+		return err
+	case w == "":
+		return nil
+	case isKey(w, keyTenant):
+		return tenantNotHere(w, verb)
+	}
+	return usageProblem(w, `"{word}": /tasks `+verb+" "+what)
+}
+
 // rest is the text after the last word read.
 func (l *lexer) rest() string { return l.s[l.pos:] }
 
@@ -454,8 +689,10 @@ func MergeTasks(lists ...[]tasks.Task) []tasks.Task {
 // String is c's canonical slash command text, which ParseCommand turns back into c (Failures
 // aside, which is not parsed). For a listing: the states in lifecycle order, "failed", then
 // one tenant: word per tenant, e.g. `paused failed tenant:"Acme Corp" tenant:Beta`; "" for the
-// default; "help" for Help. It is the value of the Refresh button: at most about 1,800
-// characters (see maxTenants), under Slack's 2,000.
+// default. It is the value of the Refresh button: at most about 1,800 characters (see
+// maxTenants), under Slack's 2,000. Other verbs: "help", "show 944455285181775872",
+// "subscribe paused failed tenant:Acme", "unsubscribe", "subscriptions", "mutes",
+// "unmute 3", "scope all", `scope tenant:"Acme Corp"`.
 //
 // Values are quoted with straight quotes when they hold white space or a comma, and an & that
 // Slack's decoding would otherwise take for an entity is written as &amp;. A value that holds
@@ -464,6 +701,26 @@ func MergeTasks(lists ...[]tasks.Task) []tasks.Task {
 func (c Command) String() string {
 	if c.Help || c.Verb == Help {
 		return "help"
+	}
+	switch c.Verb {
+	case List:
+	case Show:
+		return "show " + c.ID
+	case Subscribe:
+		return strings.Join(appendTenantWords(append([]string{"subscribe"}, c.Events...), c.Tenants), " ")
+	case Unmute:
+		return "unmute " + strconv.FormatUint(c.N, 10)
+	case Scope:
+		words := []string{"scope"}
+		if c.All {
+			words = append(words, "all")
+		}
+		return strings.Join(appendTenantWords(words, c.Tenants), " ")
+	default:
+		if int(c.Verb) < len(verbWords) {
+			return strings.Join(appendTenantWords([]string{verbWords[c.Verb]}, c.Tenants), " ")
+		}
+		return ""
 	}
 	words := make([]string, 0, len(c.States)+1+len(c.Tenants))
 	for _, s := range c.States {
@@ -515,10 +772,16 @@ func escapeEntityAmps(s string) string {
 // Describe is a phrase naming c's tasks for headers and empty replies, plain text (escape it
 // for mrkdwn: tenant names are the user's): "in progress (started, paused)" for the default,
 // "paused", "paused or failed", "started, paused or failed", and for tenants "paused for Acme
-// Corp", "in progress (started, paused) for Acme or Beta Ltd"; "help" for Help.
+// Corp", "in progress (started, paused) for Acme or Beta Ltd". Other verbs: "help" for Help,
+// "task 944455285181775872" for Show, else the command ("/tasks unmute 3").
 func (c Command) Describe() string {
-	if c.Help || c.Verb == Help {
+	switch {
+	case c.Help || c.Verb == Help:
 		return "help"
+	case c.Verb == Show:
+		return "task " + c.ID
+	case c.Verb != List:
+		return "/tasks " + c.String()
 	}
 	words := make([]string, 0, len(c.States)+1)
 	for _, s := range c.States {

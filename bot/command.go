@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/taskbot/taskbot/tasks"
+	"github.com/taskbot/taskbot/tasks/announce"
 )
 
 // Verb is what a slash command asks taskbot to do.
@@ -170,6 +171,8 @@ func parseCommand(l *lexer) (Command, *UsageError) {
 		return parseUnmute(l)
 	case Scope:
 		return parseScope(l)
+	case Mute:
+		return parseMute(l)
 	}
 	// Subscriptions, Mutes: the verb alone.
 	if err := l.end(w, "takes no more words"); err != nil {
@@ -331,6 +334,160 @@ func parseScope(l *lexer) (Command, *UsageError) {
 			return Command{}, usageProblem(w, `"{word}": /tasks scope takes tenant:NAME words or all, not both`)
 		}
 	}
+}
+
+// muteExample is an example mute, for usage messages.
+const muteExample = `e.g. /tasks mute tenant:"Acme Corp" 2h maintenance`
+
+// parseMute parses the words after mute: TARGET DURATION [REASON…]. TARGET is task:ID (a task
+// ID as for show), tenant:NAME or plan:NAME (names as for listings); DURATION is muteDuration's;
+// REASON is the rest of the text, muteReason's.
+func parseMute(l *lexer) (Command, *UsageError) {
+	w, err := l.next()
+	switch {
+	case err != nil:
+		return Command{}, err
+	case w == "":
+		return Command{}, usageProblem("", "/tasks mute needs a target and a duration, "+muteExample)
+	}
+	c := Command{Verb: Mute, MuteKind: wordKey(w)}
+	switch c.MuteKind {
+	case keyTask:
+		v, _ := keyValue(w, keyTask)
+		if v = strings.TrimFunc(v, unicode.IsSpace); v == "" {
+			return Command{}, usageProblem("", "task: needs a task ID right after the colon, e.g. "+example(keyTask))
+		}
+		id, ok := taskID(v)
+		if !ok {
+			return Command{}, usageProblem(w, `"{word}" is not a task ID: `+idShape)
+		}
+		c.MuteValue = id
+	case keyTenant, keyPlan:
+		if c.MuteValue, err = nameValue(w, c.MuteKind); err != nil {
+			return Command{}, err
+		}
+	default:
+		return Command{}, usageProblem(w, `"{word}" is not a mute target: use task:ID, tenant:NAME or plan:NAME, `+muteExample)
+	}
+	d, err := l.next()
+	switch {
+	case err != nil:
+		return Command{}, err
+	case d == "":
+		return Command{}, usageProblem("", "/tasks mute needs a duration after the target, "+muteDurations)
+	}
+	if c.Duration, err = muteDuration(d); err != nil {
+		return Command{}, err
+	}
+	c.Reason = muteReason(l.rest())
+	return c, nil
+}
+
+// Mute durations: whole minutes, from a minute to announce.MaxMute.
+const (
+	maxMuteMinutes = int64(announce.MaxMute / time.Minute)
+	minutesPerDay  = 24 * 60
+	// muteDurations says what a mute duration looks like, for usage messages.
+	muteDurations = "from 1m to 30d (30 days), e.g. 30m, 2h, 1d or 1h30m"
+)
+
+// muteDuration is the duration a word like 30m, 2h, 1d or 1h30m (numbers with units m, h, d
+// in any case, in any order, added up) stands for. Less than a minute, more than
+// announce.MaxMute, or another shape is a *UsageError naming the limits. Work is linear in
+// len(w), whatever its numbers.
+func muteDuration(w string) (time.Duration, *UsageError) {
+	var total int64 // minutes, saturating at maxMuteMinutes+1
+	for i := 0; i < len(w); {
+		j, n := i, int64(0)
+		for ; j < len(w) && '0' <= w[j] && w[j] <= '9'; j++ {
+			n = min(n*10+int64(w[j]-'0'), maxMuteMinutes+1)
+		}
+		if j == i || j == len(w) {
+			return 0, usageProblem(w, `"{word}" is not a mute duration: use minutes, hours or days `+muteDurations)
+		}
+		switch w[j] | 0x20 { // ASCII lower case
+		case 'm':
+		case 'h':
+			n *= 60
+		case 'd':
+			n *= minutesPerDay
+		default:
+			return 0, usageProblem(w, `"{word}" is not a mute duration: use minutes, hours or days `+muteDurations)
+		}
+		total = min(total+n, maxMuteMinutes+1)
+		i = j + 1
+	}
+	switch {
+	case total < 1:
+		return 0, usageProblem(w, `"{word}" is too short: a mute lasts at least 1 minute (1m)`)
+	case total > maxMuteMinutes:
+		return 0, usageProblem(w, `"{word}" is too long: a mute lasts at most 30 days (30d)`)
+	}
+	return time.Duration(total) * time.Minute, nil
+}
+
+// formatMuteDuration writes d as muteDuration reads it: days, hours and minutes, each only
+// when not zero ("1d", "1h30m", "2d5m"); whole minutes of d only.
+func formatMuteDuration(d time.Duration) string {
+	m := int64(d / time.Minute)
+	var b []byte
+	for _, u := range []struct {
+		minutes int64
+		unit    byte
+	}{{minutesPerDay, 'd'}, {60, 'h'}, {1, 'm'}} {
+		if n := m / u.minutes; n > 0 || (u.unit == 'm' && len(b) == 0) {
+			b = append(strconv.AppendInt(b, n, 10), u.unit)
+		}
+		m %= u.minutes
+	}
+	return string(b)
+}
+
+// maxReason is how many characters of a mute's reason are kept.
+const maxReason = 200
+
+// muteReason is the reason of a mute from the text after its duration: the user's words with
+// the separators before them dropped, white space runs collapsed to one space, trimmed,
+// Slack's &amp; &lt; &gt; decoded, and cut to maxReason characters (ending with "…" when
+// cut). Work is bounded by maxReason, whatever len(s).
+func muteReason(s string) string {
+	const budget = (maxReason + 1) * len("&amp;") // characters enough for maxReason+1 decoded
+	var b strings.Builder
+	space, n := false, 0
+	for _, r := range s {
+		if b.Len() == 0 && isCommandSeparator(r) {
+			continue
+		}
+		if unicode.IsSpace(r) {
+			space = true
+			continue
+		}
+		if n > budget {
+			break
+		}
+		if space {
+			b.WriteByte(' ')
+			n++
+			space = false
+		}
+		b.WriteRune(r)
+		n++
+	}
+	reason := b.String()
+	if strings.IndexByte(reason, '&') >= 0 {
+		reason = unescapeSlack(reason)
+	}
+	if utf8.RuneCountInString(reason) <= maxReason {
+		return reason
+	}
+	cut, i := 0, 0
+	for cut = range reason {
+		if i == maxReason-1 {
+			break
+		}
+		i++
+	}
+	return strings.TrimRightFunc(reason[:cut], unicode.IsSpace) + "…"
 }
 
 // maxMuteNumber is the largest mute number `/tasks unmute` accepts.
@@ -692,7 +849,8 @@ func MergeTasks(lists ...[]tasks.Task) []tasks.Task {
 // default. It is the value of the Refresh button: at most about 1,800 characters (see
 // maxTenants), under Slack's 2,000. Other verbs: "help", "show 944455285181775872",
 // "subscribe paused failed tenant:Acme", "unsubscribe", "subscriptions", "mutes",
-// "unmute 3", "scope all", `scope tenant:"Acme Corp"`.
+// `mute tenant:"Acme Corp" 1h30m maintenance window`, "unmute 3", "scope all",
+// `scope tenant:"Acme Corp"`.
 //
 // Values are quoted with straight quotes when they hold white space or a comma, and an & that
 // Slack's decoding would otherwise take for an entity is written as &amp;. A value that holds
@@ -710,6 +868,16 @@ func (c Command) String() string {
 		return strings.Join(appendTenantWords(append([]string{"subscribe"}, c.Events...), c.Tenants), " ")
 	case Unmute:
 		return "unmute " + strconv.FormatUint(c.N, 10)
+	case Mute:
+		target := c.MuteValue
+		if c.MuteKind != keyTask {
+			target = quoteName(target)
+		}
+		s := "mute " + c.MuteKind + ":" + target + " " + formatMuteDuration(c.Duration)
+		if c.Reason != "" {
+			s += " " + escapeEntityAmps(c.Reason)
+		}
+		return s
 	case Scope:
 		words := []string{"scope"}
 		if c.All {

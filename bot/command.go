@@ -1019,12 +1019,18 @@ func (e *UsageError) Error() string {
 	return p + "\n" + Usage()
 }
 
-// Usage is the short mrkdwn help of `/tasks` (README, "Slash command /tasks").
+// Usage is the short mrkdwn help of `/tasks` (README, "Slash command /tasks"), every verb in
+// a line; under 900 characters, as it ends every usage error.
 func Usage() string {
 	return "*Usage*\n" +
 		"`/tasks` — tasks in progress (started, paused)\n" +
 		"`/tasks STATE…` — tasks in any of the states `enqueued` `assigned` `started` `paused` `completed`\n" +
-		"`/tasks failed` — tasks that failed: completed with a failing result code (by default error, abandoned or timedout; combine it with states: `/tasks paused failed`)\n" +
+		"`/tasks failed` — completed with a failing result code (by default error, abandoned or timedout); combine: `/tasks paused failed`\n" +
+		"… `tenant:NAME` — only that tenant's tasks, e.g. `/tasks failed tenant:\"Acme Corp\"`\n" +
+		"`/tasks show ID` — one task in full\n" +
+		"`/tasks subscribe [EVENT…] [tenant:NAME…]` — announce these events (states, `failed`, `stuck`) here too; `unsubscribe [tenant:NAME…]`, `subscriptions`\n" +
+		"`/tasks mute task:ID|tenant:NAME|plan:NAME DURATION [REASON]` — no announcements for `30m`, `2h`, `1d`… (at most 30d); `mutes`, `unmute N`\n" +
+		"`/tasks scope tenant:NAME…` — this channel shows only those tenants; `scope` shows it, `scope all` ends it\n" +
 		"`/tasks help` — this help"
 }
 

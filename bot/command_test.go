@@ -156,12 +156,15 @@ func TestUsageErrorMessage(t *testing.T) {
 func TestUsage(t *testing.T) {
 	u := Usage()
 	for _, want := range []string{"`/tasks`", "`/tasks STATE…`", "`/tasks failed`", "`/tasks help`",
-		"`enqueued` `assigned` `started` `paused` `completed`"} {
+		"`enqueued` `assigned` `started` `paused` `completed`", "`tenant:NAME`", "`/tasks show ID`",
+		"`/tasks subscribe [EVENT…] [tenant:NAME…]`", "`unsubscribe [tenant:NAME…]`", "`subscriptions`",
+		"`/tasks mute task:ID|tenant:NAME|plan:NAME DURATION [REASON]`", "at most 30d", "`mutes`", "`unmute N`",
+		"`/tasks scope tenant:NAME…`", "`scope all`"} {
 		if !strings.Contains(u, want) {
 			t.Errorf("Usage() lacks %q:\n%s", want, u)
 		}
 	}
-	if n := len([]rune(u)); n > 500 {
+	if n := len([]rune(u)); n > 900 {
 		t.Errorf("Usage() is %d characters; keep it short", n)
 	}
 }

@@ -25,6 +25,7 @@ func checkUsageError(t *testing.T, text string, cmd Command, err error, want wan
 	if !errors.As(err, &ue) {
 		t.Fatalf("ParseCommand(%.60q) = %#v, %v; want a *UsageError", text, cmd, err)
 	}
+	checkUsageSafe(t, ue)
 	if ue.Word != want.word {
 		t.Errorf("Word = %q, want %q", ue.Word, want.word)
 	}

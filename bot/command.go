@@ -55,22 +55,33 @@ type Command struct {
 	// Failed asks for tasks that completed with a failing result code (List). It is never set
 	// together with tasks.Completed in States, which already covers failed tasks.
 	Failed bool
-	// Tenants are the tenant:NAME words (List, Subscribe, Unsubscribe, Scope), unquoted and
-	// unescaped, deduplicated ignoring case, in the order given: tenant names or IDs.
+	// Tenants are the tenant:NAME words (List, Subscribe, Unsubscribe, Scope): tenant names
+	// or IDs, to be matched with tasks.TenantIs; unquoted, trimmed, with Slack's entities
+	// decoded (plain text: Escape it for mrkdwn), deduplicated ignoring case, in the order
+	// given, at most 8. Several mean any of them; nil means every tenant.
+	//
+	// A listing's Queries do not filter by tenant — the Task Manager API has no tenant
+	// filter — so whoever runs them keeps only the tasks of these tenants (after fetching, so
+	// a listing for one tenant may show fewer tasks than CommandMaxTasks allows).
 	Tenants []string
-	// ID is the task of Show: a decimal id (idString) or a UUID, as typed (shape checked).
+	// ID is the task of Show, in the API's form: a decimal id (idString, no leading zeros,
+	// fits an int64) or a UUID in lower case. Never unchecked user text.
 	ID string
-	// Events are the events of Subscribe, as TASKBOT_ANNOUNCE_STATES names them (lower case,
-	// deduplicated); nil means the default (TASKBOT_ANNOUNCE_STATES).
+	// Events are the events of Subscribe, as TASKBOT_ANNOUNCE_STATES names them: enqueued,
+	// assigned, started, paused, completed, failed, stuck; deduplicated, in that order ("failed"
+	// is kept next to "completed"); nil means the default (TASKBOT_ANNOUNCE_STATES).
 	Events []string
-	// MuteKind and MuteValue are the target of Mute (task:, tenant: or plan:).
+	// MuteKind and MuteValue are the target of Mute: MuteKind is "task", "tenant" or "plan"
+	// (announce.MuteTask, MuteTenant, MutePlan); MuteValue a task ID as in ID, or a tenant or
+	// plan name as in Tenants.
 	MuteKind  string
 	MuteValue string
-	// Duration is how long a Mute lasts (at least a minute, at most 30 days).
+	// Duration is how long a Mute lasts: whole minutes, at least one, at most announce.MaxMute.
 	Duration time.Duration
-	// Reason is the rest of a Mute's text, the user's words (cut to maxReason characters).
+	// Reason is the rest of a Mute's text, the user's words: plain text (Escape it for mrkdwn),
+	// white space collapsed, at most maxReason characters; "" when none.
 	Reason string
-	// N is the mute number of Unmute.
+	// N is the mute number of Unmute, 1 to 1e9.
 	N uint64
 	// All is `/tasks scope all`.
 	All bool
@@ -164,9 +175,7 @@ func parseCommand(l *lexer) (Command, *UsageError) {
 	case Subscribe:
 		return parseSubscribe(l)
 	case Unsubscribe:
-		c, err := parseTenantsOnly(l, "unsubscribe")
-		c.Verb = Unsubscribe
-		return c, err
+		return parseUnsubscribe(l)
 	case Unmute:
 		return parseUnmute(l)
 	case Scope:
@@ -175,7 +184,7 @@ func parseCommand(l *lexer) (Command, *UsageError) {
 		return parseMute(l)
 	}
 	// Subscriptions, Mutes: the verb alone.
-	if err := l.end(w, "takes no more words"); err != nil {
+	if err := l.end(verbWords[verb], "takes no more words"); err != nil {
 		return Command{}, err
 	}
 	return Command{Verb: verb}, nil
@@ -292,9 +301,9 @@ func parseSubscribe(l *lexer) (Command, *UsageError) {
 	}
 }
 
-// parseTenantsOnly parses the words after a verb that takes only tenant: words.
-func parseTenantsOnly(l *lexer, verb string) (Command, *UsageError) {
-	var c Command
+// parseUnsubscribe parses the words after unsubscribe: tenant: words.
+func parseUnsubscribe(l *lexer) (Command, *UsageError) {
+	c := Command{Verb: Unsubscribe}
 	for {
 		w, err := l.next()
 		switch {
@@ -303,7 +312,7 @@ func parseTenantsOnly(l *lexer, verb string) (Command, *UsageError) {
 		case w == "":
 			return c, nil
 		case !isKey(w, keyTenant):
-			return Command{}, unknownWord(w, "/tasks "+verb+" takes only tenant:NAME words")
+			return Command{}, unknownWord(w, "/tasks unsubscribe takes only tenant:NAME words")
 		}
 		if c.Tenants, err = addTenant(c.Tenants, w); err != nil {
 			return Command{}, err

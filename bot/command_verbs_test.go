@@ -261,6 +261,7 @@ func TestParseCommandBadVerbs(t *testing.T) {
 		{"subscriptions and more", "subscriptions paused", wantUsage{"paused", `"paused": /tasks subscriptions takes no more words`}},
 		{"subscriptions for a tenant", "subscriptions tenant:Acme", wantUsage{"tenant:Acme", `"tenant:Acme": tenant:NAME goes with a listing, subscribe, unsubscribe or scope, not with /tasks subscriptions`}},
 		{"mutes and more", "mutes all", wantUsage{"all", `"all": /tasks mutes takes no more words`}},
+		{"MUTES and more names the verb in taskbot's words", "MUTES all", wantUsage{"all", `"all": /tasks mutes takes no more words`}},
 
 		{"unmute with nothing", "unmute", wantUsage{"", "/tasks unmute needs the number of a mute, " + unmuteEx}},
 		{"unmute zero", "unmute 0", wantUsage{"0", `"0" is not the number of a mute, ` + unmuteEx}},

@@ -42,12 +42,12 @@ func TestParseCommand(t *testing.T) {
 		{name: "failed first, states after", text: "FAILED started paused", want: Command{States: []tasks.State{tasks.Started, tasks.Paused}, Failed: true}, queries: []string{qInProgress, qFailed}, str: "started paused failed", describe: "started, paused or failed"},
 		{name: "completed covers failed", text: "completed failed", want: Command{States: []tasks.State{tasks.Completed}}, queries: []string{"limit=100&order=desc%28updatedAt%29&state=completed"}, str: "completed", describe: "completed"},
 		{name: "every state", text: "completed paused started assigned enqueued", want: Command{States: tasks.States}, queries: []string{"limit=100&order=desc%28updatedAt%29&state=enqueued&state=assigned&state=started&state=paused&state=completed"}, str: "enqueued assigned started paused completed", describe: "enqueued, assigned, started, paused or completed"},
-		{name: "help", text: "help", want: Command{Help: true}, str: "help", describe: "help"},
-		{name: "HELP", text: "HELP", want: Command{Help: true}, str: "help", describe: "help"},
-		{name: "-h", text: "-h", want: Command{Help: true}, str: "help", describe: "help"},
-		{name: "--help", text: " --help ", want: Command{Help: true}, str: "help", describe: "help"},
-		{name: "question mark", text: "?", want: Command{Help: true}, str: "help", describe: "help"},
-		{name: "help wins over states", text: "paused help", want: Command{Help: true}, str: "help", describe: "help"},
+		{name: "help", text: "help", want: Command{Verb: Help, Help: true}, str: "help", describe: "help"},
+		{name: "HELP", text: "HELP", want: Command{Verb: Help, Help: true}, str: "help", describe: "help"},
+		{name: "-h", text: "-h", want: Command{Verb: Help, Help: true}, str: "help", describe: "help"},
+		{name: "--help", text: " --help ", want: Command{Verb: Help, Help: true}, str: "help", describe: "help"},
+		{name: "question mark", text: "?", want: Command{Verb: Help, Help: true}, str: "help", describe: "help"},
+		{name: "help wins over states", text: "paused help", want: Command{Verb: Help, Help: true}, str: "help", describe: "help"},
 		{name: "NBSP separates", text: "paused\u00a0started", want: Command{States: []tasks.State{tasks.Started, tasks.Paused}}, queries: []string{qInProgress}, str: "started paused", describe: "started or paused"},
 		{name: "ideographic space separates", text: "paused\u3000failed", want: Command{States: []tasks.State{tasks.Paused}, Failed: true}, queries: []string{qPaused, qFailed}, str: "paused failed", describe: "paused or failed"},
 		{name: "NEL separates", text: "paused\u0085started", want: Command{States: []tasks.State{tasks.Started, tasks.Paused}}, queries: []string{qInProgress}, str: "started paused", describe: "started or paused"},
@@ -156,12 +156,15 @@ func TestUsageErrorMessage(t *testing.T) {
 func TestUsage(t *testing.T) {
 	u := Usage()
 	for _, want := range []string{"`/tasks`", "`/tasks STATE…`", "`/tasks failed`", "`/tasks help`",
-		"`enqueued` `assigned` `started` `paused` `completed`"} {
+		"`enqueued` `assigned` `started` `paused` `completed`", "`tenant:NAME`", "`/tasks show ID`",
+		"`/tasks subscribe [EVENT…] [tenant:NAME…]`", "`unsubscribe [tenant:NAME…]`", "`subscriptions`",
+		"`/tasks mute task:ID|tenant:NAME|plan:NAME DURATION [REASON]`", "at most 30d", "`mutes`", "`unmute N`",
+		"`/tasks scope tenant:NAME…`", "`scope all`"} {
 		if !strings.Contains(u, want) {
 			t.Errorf("Usage() lacks %q:\n%s", want, u)
 		}
 	}
-	if n := len([]rune(u)); n > 500 {
+	if n := len([]rune(u)); n > 900 {
 		t.Errorf("Usage() is %d characters; keep it short", n)
 	}
 }

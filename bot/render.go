@@ -210,7 +210,7 @@ func RenderAnnouncement(ev tasks.Event, from tasks.State, t tasks.Snapshot, now 
 	m.Blocks = append(m.Blocks, slack.NewSectionBlock(mrkdwnText(head), fields, nil))
 
 	if t.Failed {
-		m.Blocks = append(m.Blocks, mrkdwnSection(errorDetails(&t)))
+		m.Blocks = append(m.Blocks, mrkdwnSection(errorDetails(&t, errorReasonMax)))
 	}
 	if t.State == tasks.Paused && len(t.Blockers) > 0 {
 		m.Blocks = append(m.Blocks, mrkdwnSection(blockerDetails(&t)))
@@ -225,8 +225,8 @@ func RenderAnnouncement(ev tasks.Event, from tasks.State, t tasks.Snapshot, now 
 }
 
 // errorDetails is the section text of a failed task's error: "*Error:* domain/code", the
-// reason, and the cause and effect the Acronis console shows.
-func errorDetails(t *tasks.Snapshot) string {
+// reason, and the cause and effect the Acronis console shows, each cut to max characters.
+func errorDetails(t *tasks.Snapshot, max int) string {
 	var b strings.Builder
 	name := errorName(t)
 	switch {
@@ -239,13 +239,13 @@ func errorDetails(t *tasks.Snapshot) string {
 		b.WriteString("*Error:* " + name)
 	}
 	if e := t.Error; e != nil {
-		if r := escapeCut(e.Reason, errorReasonMax); !isBlankText(r) && r != escapeCut(e.Code, nameMax) {
+		if r := escapeCut(e.Reason, max); !isBlankText(r) && r != escapeCut(e.Code, nameMax) {
 			b.WriteString("\n" + r)
 		}
-		if c := escapeCut(e.Cause, errorReasonMax); !isBlankText(c) {
+		if c := escapeCut(e.Cause, max); !isBlankText(c) {
 			b.WriteString("\n*Cause:* " + c)
 		}
-		if f := escapeCut(e.Effect, errorReasonMax); !isBlankText(f) {
+		if f := escapeCut(e.Effect, max); !isBlankText(f) {
 			b.WriteString("\n*Effect:* " + f)
 		}
 	}
@@ -403,9 +403,22 @@ func escapeCut(s string, max int) string {
 	return truncate(escape(s, max+len("&amp;")), max)
 }
 
+// escapePlainCut is escapeCut for a plain_text object (a header): white space and invisible
+// characters are treated as in Escape and & < > are escaped as in every text Slack reads, but
+// * _ ~ ` are kept, since plain text has no formatting for them to break.
+func escapePlainCut(s string, max int) string {
+	if max < 1 {
+		return ""
+	}
+	return truncate(escapeText(s, max+len("&amp;"), false), max)
+}
+
 // escape is Escape that stops once it has written more than limit characters (limit < 0: no
 // limit). Its output is then a prefix of Escape(s) longer than limit.
-func escape(s string, limit int) string {
+func escape(s string, limit int) string { return escapeText(s, limit, true) }
+
+// escapeText is escape, replacing mrkdwn's markers by look-alikes when marks is set.
+func escapeText(s string, limit int, marks bool) string {
 	var b strings.Builder
 	if limit < 0 {
 		b.Grow(len(s) + len(s)/8)
@@ -440,18 +453,26 @@ func escape(s string, limit int) string {
 			b.WriteString("&gt;")
 			n += 3
 		case '*':
-			b.WriteRune('\u2217')
+			b.WriteRune(mark(marks, r, '\u2217'))
 		case '_':
-			b.WriteRune('\u02cd')
+			b.WriteRune(mark(marks, r, '\u02cd'))
 		case '~':
-			b.WriteRune('\u223c')
+			b.WriteRune(mark(marks, r, '\u223c'))
 		case '`':
-			b.WriteRune('\u02cb')
+			b.WriteRune(mark(marks, r, '\u02cb'))
 		default:
 			b.WriteRune(r)
 		}
 	}
 	return b.String()
+}
+
+// mark is look when marks is set, else r.
+func mark(marks bool, r, look rune) rune {
+	if marks {
+		return look
+	}
+	return r
 }
 
 // plainLine prepares taskbot's own text for a plain_text object or a fallback: white space

@@ -719,6 +719,28 @@ func TestEscapeCut(t *testing.T) {
 	}
 }
 
+func TestEscapePlainCut(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		in   string
+		max  int
+		want string
+	}{
+		{"markers kept", "*a* _b_ ~c~ `d`", 50, "*a* _b_ ~c~ `d`"},
+		{"entities escaped", "R&D <!channel>", 50, "R&amp;D &lt;!channel&gt;"},
+		{"white space and invisible characters", " a\n\tb\u200b\u202ec\x00 ", 50, "a bc"},
+		{"entity not split", "ab&cd", 6, "ab…"},
+		{"long input", strings.Repeat("<", 100_000), 150, strings.Repeat("&lt;", 37) + "…"},
+		{"zero", "abc", 0, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := escapePlainCut(tc.in, tc.max); got != tc.want {
+				t.Errorf("escapePlainCut(%.20q, %d) = %q, want %q", tc.in, tc.max, got, tc.want)
+			}
+		})
+	}
+}
+
 func TestHumanDuration(t *testing.T) {
 	for _, tc := range []struct {
 		d    time.Duration

@@ -54,61 +54,26 @@ const (
 	untitledTask   = "(untitled task)"
 )
 
-// RenderList renders the answer to a `/tasks` command: a header ("Tasks paused — 2"), one
-// section per task (bold title; state emoji and state, result or error, tenant, type; start,
-// completion and update times), a context line that counts what did not fit ("and 455 more")
-// and the time of the answer, and a Refresh button (action_id RefreshActionID, value
-// cmd.String()).
+// RenderList renders the answer to a `/tasks` command as the first page of its tasks:
+// RenderListPage of ts, counting len(ts) tasks (a lower bound when more reports that the API
+// had further pages), with a Refresh button whose value is cmd.String() — also "" for the
+// default command, which the Refresh handler parses back — and no Next page or Share.
 //
-// ts is shown in the order given (MergeTasks orders newest first); at most MaxListedTasks of
-// them. more reports that the API had further pages that were not fetched, so the count is a
-// lower bound ("and 455+ more", or "and more" when everything fetched is shown). now (any
-// zone) is used for relative times ("running for 2h 5m"). Help commands get the usage.
+// Each task's section holds its bold title; state emoji and state, result or error, tenant,
+// machine and type; and its start, completion and update times. ts is shown in the order given
+// (MergeTasks orders newest first); at most MaxListedTasks of them, the rest are counted in the
+// context line ("tasks 1–45 of 500 · newest first"). now (any zone) is used for relative times
+// ("running for 2h 5m"). Help commands get the usage.
 func RenderList(cmd Command, ts []tasks.Task, more bool, now time.Time) Message {
 	if cmd.Help {
 		return RenderUsage(nil)
 	}
-	desc := cmd.Describe() // plain text for the header; Escape for mrkdwn
-	count := strconv.Itoa(len(ts))
-	if more {
-		count += "+"
+	m := listPage(cmd, ListPage{Tasks: ts, Total: len(ts), More: more}, now)
+	if v := cmd.String(); utf8.RuneCountInString(v) <= MaxButtonValue {
+		m.Blocks = append(m.Blocks, slack.NewActionBlock("",
+			slack.NewButtonBlockElement(RefreshActionID, v,
+				slack.NewTextBlockObject(slack.PlainTextType, "Refresh", false, false))))
 	}
-	m := Message{Text: escapeCut("Tasks "+desc+": "+count, FallbackTextTarget)}
-	m.Blocks = append(m.Blocks, slack.NewHeaderBlock(
-		slack.NewTextBlockObject(slack.PlainTextType, plainLine("Tasks "+desc+" — "+count, MaxHeaderText), true, false)))
-	desc = Escape(desc)
-
-	shown := ts[:min(len(ts), MaxListedTasks)]
-	if len(ts) == 0 {
-		empty := "No " + desc + " tasks right now."
-		if cmd.IsDefault() {
-			empty = "No tasks in progress right now."
-		}
-		if more {
-			empty = "No " + desc + " tasks on the first page; the API has more."
-		}
-		m.Blocks = append(m.Blocks, mrkdwnSection(empty))
-	}
-	for i := range shown {
-		snap := tasks.NewSnapshot(&shown[i], cmd.Failures)
-		m.Blocks = append(m.Blocks, mrkdwnSection(listEntry(&snap, now)))
-	}
-
-	footer := "as of " + slackDate(now)
-	switch cut := len(ts) - len(shown); {
-	case cut > 0 && more:
-		footer = fmt.Sprintf("and %d+ more · newest first · %s", cut, footer)
-	case cut > 0:
-		footer = fmt.Sprintf("and %d more · newest first · %s", cut, footer)
-	case more:
-		footer = "and more · " + footer
-	}
-	m.Blocks = append(m.Blocks,
-		slack.NewContextBlock("", mrkdwnText(footer)),
-		slack.NewActionBlock("",
-			slack.NewButtonBlockElement(RefreshActionID, cmd.String(),
-				slack.NewTextBlockObject(slack.PlainTextType, "Refresh", false, false))),
-	)
 	return m
 }
 

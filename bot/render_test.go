@@ -162,19 +162,19 @@ func TestRenderListCounts(t *testing.T) {
 	}{
 		{name: "none", n: 0, header: "Tasks paused — 0", sections: 1, footer: asOf, text: "Tasks paused: 0",
 			firstEntry: "No paused tasks right now."},
-		{name: "none, more pages", n: 0, more: true, header: "Tasks paused — 0+", sections: 1, footer: "and more · " + asOf, text: "Tasks paused: 0+",
+		{name: "none, more pages", n: 0, more: true, header: "Tasks paused — 0+", sections: 1, footer: asOf, text: "Tasks paused: 0+",
 			firstEntry: "No paused tasks on the first page; the API has more."},
 		{name: "one", n: 1, header: "Tasks paused — 1", sections: 1, footer: asOf, text: "Tasks paused: 1",
 			firstEntry: "*Backup plan 'R&amp;D &lt;nightly&gt; &amp; archive' on FS-02*\n" +
 				":double_vertical_bar: paused · Customer B GmbH · MachineBackup\n" +
 				"started " + slackDate(paused.StartedAt) + " · updated 2m ago"},
 		{name: "as many as fit", n: MaxListedTasks, header: "Tasks paused — 45", sections: 45, footer: asOf, text: "Tasks paused: 45"},
-		{name: "one too many", n: MaxListedTasks + 1, header: "Tasks paused — 46", sections: 45, footer: "and 1 more · newest first · " + asOf, text: "Tasks paused: 46"},
-		{name: "50", n: 50, header: "Tasks paused — 50", sections: 45, footer: "and 5 more · newest first · " + asOf, text: "Tasks paused: 50"},
-		{name: "51", n: 51, header: "Tasks paused — 51", sections: 45, footer: "and 6 more · newest first · " + asOf, text: "Tasks paused: 51"},
-		{name: "500", n: 500, header: "Tasks paused — 500", sections: 45, footer: "and 455 more · newest first · " + asOf, text: "Tasks paused: 500"},
-		{name: "500 and more pages", n: 500, more: true, header: "Tasks paused — 500+", sections: 45, footer: "and 455+ more · newest first · " + asOf, text: "Tasks paused: 500+"},
-		{name: "all shown, more pages", n: 3, more: true, header: "Tasks paused — 3+", sections: 3, footer: "and more · " + asOf, text: "Tasks paused: 3+"},
+		{name: "one too many", n: MaxListedTasks + 1, header: "Tasks paused — 46", sections: 45, footer: "tasks 1–45 of 46 · newest first · " + asOf, text: "Tasks paused: 46"},
+		{name: "50", n: 50, header: "Tasks paused — 50", sections: 45, footer: "tasks 1–45 of 50 · newest first · " + asOf, text: "Tasks paused: 50"},
+		{name: "51", n: 51, header: "Tasks paused — 51", sections: 45, footer: "tasks 1–45 of 51 · newest first · " + asOf, text: "Tasks paused: 51"},
+		{name: "500", n: 500, header: "Tasks paused — 500", sections: 45, footer: "tasks 1–45 of 500 · newest first · " + asOf, text: "Tasks paused: 500"},
+		{name: "500 and more pages", n: 500, more: true, header: "Tasks paused — 500+", sections: 45, footer: "tasks 1–45 of 500+ · newest first · " + asOf, text: "Tasks paused: 500+"},
+		{name: "all shown, more pages", n: 3, more: true, header: "Tasks paused — 3+", sections: 3, footer: "tasks 1–3 of 3+ · newest first · " + asOf, text: "Tasks paused: 3+"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cmd := Command{States: []tasks.State{tasks.Paused}}

@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"slices"
 	"unicode/utf8"
 
 	"github.com/slack-go/slack"
@@ -16,7 +17,27 @@ const (
 	// ShareActionID is the action_id of a task list's Share button, which posts the answer
 	// to the channel for everyone.
 	ShareActionID = "tasks_share"
+	// DetailsActionID is the action_id of an announcement's Details button: the `/tasks show`
+	// answer, only for the user who clicked.
+	DetailsActionID = "task_details"
+	// MuteActionID is the action_id of an announcement's Mute task 24h button.
+	MuteActionID = "task_mute"
 )
+
+// WithAnnouncementButtons is announcement m with an actions block appended: Details
+// (DetailsActionID, value details) and Mute task 24h (MuteActionID, value mute). A button
+// whose value is "" is left out, and so is one whose value is longer than MaxButtonValue
+// (Slack would refuse the message, and a signed value cannot be cut); with neither button, or
+// when m already has MaxBlocks blocks, m is returned as it is. m's blocks are not modified.
+func WithAnnouncementButtons(m Message, details, mute string) Message {
+	if len(m.Blocks) >= MaxBlocks {
+		return m
+	}
+	m.Blocks = appendActions(slices.Clip(m.Blocks),
+		button(DetailsActionID, "Details", details),
+		button(MuteActionID, "Mute task 24h", mute))
+	return m
+}
 
 // button is a button with plain text label, or nil when value is "" or longer than
 // MaxButtonValue.

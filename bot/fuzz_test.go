@@ -1,14 +1,19 @@
 package bot
 
 import (
+	"encoding/base64"
 	"errors"
+	"math"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/taskbot/taskbot/tasks"
 	"github.com/taskbot/taskbot/tasks/acronis"
+	"github.com/taskbot/taskbot/tasks/announce"
 )
 
 // FuzzParseCommand: any text gives either a *UsageError whose message is safe to paste into
@@ -106,10 +111,12 @@ func checkUsageSafe(t *testing.T, e *UsageError) {
 	}
 }
 
-// FuzzRender: whatever the API sends as title, tenant and type (and how many tasks), every
+// FuzzRender: whatever the API sends as title, tenant and type (and how many tasks, blockers,
+// subscriptions and mutes; whatever a page's offset and total and its buttons' values), every
 // renderer's message passes CheckLimits and nothing from the input can mention or link (see
-// checkSafe); and escapeCut, the bounded-time path, agrees with truncate(Escape(…)). Seeds are
-// in testdata/fuzz/FuzzRender too.
+// checkSafe); a button is there exactly when its value is set and within MaxButtonValue; and
+// escapeCut, the bounded-time path, agrees with truncate(Escape(…)). Seeds are in
+// testdata/fuzz/FuzzRender too (the arguments stay as they are, so the seeds stay valid).
 func FuzzRender(f *testing.F) {
 	f.Add("Backup plan 'R&D <nightly> & archive' on FS-02", "Customer B GmbH", "MachineBackup", uint16(2), false)
 	f.Add("<!channel> <@U123> <https://evil|click>", "<!here>", "*bold* _it_", uint16(51), true)
@@ -145,9 +152,96 @@ func FuzzRender(f *testing.F) {
 			RenderAnnouncement(tasks.Event(title), tasks.State(typ), snap(task), renderNow),
 			RenderStatus(snap(task), renderNow),
 			RenderSummary(summaryOf(items), renderNow),
+			RenderTask(showTask(task, count, n, title, tenant, typ), tasks.Failures{tasks.ResultCode(typ)}, renderNow),
+			RenderTaskNotFound(title),
+			RenderTaskNotAvailable(tenant),
+			RenderSubscriptions("C1", fuzzSubscriptions(count, title, tenant, typ), []string{typ, title}),
+			RenderMutes(fuzzMutes(count, n, title, tenant, typ), renderNow),
 		} {
 			checkSafe(t, m)
 			_ = PlainText(m)
 		}
+
+		// Pages and buttons: odd offsets and totals; values from empty to over Slack's limit.
+		// Values are signed tokens in real use, base64 here, so checkSafe can read the payload.
+		value := func(k int) string {
+			enc := base64.RawURLEncoding.EncodeToString([]byte(title))
+			if enc == "" {
+				return ""
+			}
+			return strings.Repeat(enc, 2600/len(enc)+1)[:(int(n)*k)%2600]
+		}
+		b := ListButtons{Refresh: value(131), Next: value(17), Share: value(7)}
+		wantButtons := func(pairs ...string) []string {
+			var out []string
+			for i := 0; i < len(pairs); i += 2 {
+				if v := pairs[i+1]; v != "" && utf8.RuneCountInString(v) <= MaxButtonValue {
+					out = append(out, pairs[i]+"="+v)
+				}
+			}
+			return out
+		}
+		want := wantButtons(RefreshActionID, b.Refresh, NextActionID, b.Next, ShareActionID, b.Share)
+		for _, p := range []ListPage{
+			{Tasks: list, Offset: int(n)*97 - 5000, Total: int(n) % 7, More: failed, Buttons: b},
+			{Tasks: list[:min(count, 3)], Offset: math.MaxInt - int(n), Total: math.MinInt + int(n), Buttons: b},
+			{Offset: int(n), Total: -int(n), More: !failed, Buttons: b},
+		} {
+			m := RenderListPage(Command{States: []tasks.State{tasks.Paused}, Failed: failed}, p, renderNow)
+			checkSafe(t, m)
+			if got := buttonsOf(m); !slices.Equal(got, want) {
+				t.Fatalf("buttons = %.100q, want %.100q", got, want)
+			}
+			if len(m.Blocks) > MaxBlocks-2 {
+				t.Fatalf("%d blocks: no room for a notice", len(m.Blocks))
+			}
+			_ = PlainText(m)
+		}
+		a := RenderAnnouncement(tasks.EventFor(tasks.Started, &task, nil), tasks.Started, snap(task), renderNow)
+		m := WithAnnouncementButtons(a, b.Next, b.Refresh)
+		checkSafe(t, m)
+		if got, want := buttonsOf(m), wantButtons(DetailsActionID, b.Next, MuteActionID, b.Refresh); !slices.Equal(got, want) {
+			t.Fatalf("announcement buttons = %.100q, want %.100q", got, want)
+		}
 	})
+}
+
+// showTask is t as `/tasks show` may find it: count blockers with possible solutions, and
+// progress from n, with the fuzzer's texts everywhere.
+func showTask(t tasks.Task, count int, n uint16, title, tenant, typ string) tasks.Task {
+	t.Resource, t.Policy = &tasks.Reference{Name: tenant}, &tasks.Reference{Name: typ}
+	t.IDString, t.Priority = typ, title
+	t.CancelRequested = n%3 == 0
+	sols := []tasks.Message{{Key: typ}, {Key: "k", Context: map[string]any{"message": title}}, {Key: tenant}}
+	for i := range count {
+		t.Blockers = append(t.Blockers, tasks.Blocker{Issue: tasks.Message{Key: typ, Context: map[string]any{"text": title}},
+			PossibleSolutions: sols[:i%4]})
+	}
+	t.Progress = &tasks.Progress{Total: int64(n) - 100, Current: int64(n) * int64(count), BytesProcessed: int64(n) << 47,
+		ProcessingSpeed: float64(n) * 1e5, LeftTime: typ}
+	if t.Result != nil {
+		t.Result.Warnings = []tasks.DomainError{{Domain: title, Code: typ, Reason: tenant}, {}}
+	}
+	return t
+}
+
+// fuzzSubscriptions are count subscriptions of the fuzzer's texts, in channel C1 and another.
+func fuzzSubscriptions(count int, title, tenant, typ string) []announce.Subscription {
+	subs := make([]announce.Subscription, count)
+	for i := range subs {
+		subs[i] = announce.Subscription{Channel: []string{"C1", "C2", "C1"}[i%3], Tenant: []string{"", tenant, title}[i%3],
+			Events: []string{typ, title}[:i%3], By: title, At: renderNow.Add(-time.Duration(i) * time.Hour)}
+	}
+	return subs
+}
+
+// fuzzMutes are count mutes of the fuzzer's texts, some ended.
+func fuzzMutes(count int, n uint16, title, tenant, typ string) []announce.Mute {
+	mutes := make([]announce.Mute, count)
+	kinds := []announce.MuteKind{announce.MuteTask, announce.MuteTenant, announce.MutePlan, announce.MuteKind(typ)}
+	for i := range mutes {
+		mutes[i] = announce.Mute{N: uint64(n) * uint64(i), Kind: kinds[i%4], Value: []string{title, tenant, typ}[i%3],
+			Until: renderNow.Add(time.Duration(i-3) * time.Hour * time.Duration(n%50)), Reason: tenant, By: title}
+	}
+	return mutes
 }

@@ -82,17 +82,21 @@ func listPage(cmd Command, p ListPage, now time.Time) Message {
 		escapePlainCut("Tasks "+desc, MaxHeaderText-utf8.RuneCountInString(head))+head, true, false)))
 
 	if len(shown) == 0 {
-		d := escapeCut(desc, 500)
+		// "paused tasks", but "tasks paused for Acme Corp" when the description names tenants.
+		what := escapeCut(desc, 500) + " tasks"
+		if len(cmd.Tenants) > 0 {
+			what = "tasks " + escapeCut(desc, 500)
+		}
 		var empty string
 		switch {
 		case offset > 0:
-			empty = "No more " + d + " tasks: the list has changed since the page before; Refresh shows it again from the newest."
+			empty = "No more " + what + ": the list has changed since the page before; Refresh shows it again from the newest."
 		case p.More:
-			empty = "No " + d + " tasks on the first page; the API has more."
+			empty = "No " + what + " on the first page; the API has more."
 		case cmd.IsDefault():
 			empty = "No tasks in progress right now."
 		default:
-			empty = "No " + d + " tasks right now."
+			empty = "No " + what + " right now."
 		}
 		m.Blocks = append(m.Blocks, mrkdwnSection(empty))
 	}

@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -160,6 +161,48 @@ func TestRenderListPageEscapes(t *testing.T) {
 	want := "*&lt;!channel&gt; wake up &amp; &lt;@U123&gt;*\n:double_vertical_bar: paused · &lt;!here&gt; · &lt;https://evil|x&gt;"
 	if first, _, _ := strings.Cut(sectionTexts(m)[0], "\nstarted"); first != want {
 		t.Errorf("entry = %q, want %q", first, want)
+	}
+}
+
+func TestRenderListTenants(t *testing.T) {
+	for _, tc := range []struct {
+		name, text, header, empty string
+	}{
+		{"in progress", `tenant:"Acme Corp"`, "Tasks in progress (started, paused) for Acme Corp — 0",
+			"No tasks in progress (started, paused) for Acme Corp right now."},
+		{"paused, two tenants", `paused tenant:Acme tenant:Beta`, "Tasks paused for Acme or Beta — 0",
+			"No tasks paused for Acme or Beta right now."},
+		{"escaped", `failed tenant:"<!channel> & *x*"`, "Tasks failed for &lt;!channel&gt; &amp; *x* — 0",
+			"No tasks failed for &lt;!channel&gt; &amp; \u2217x\u2217 right now."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd, err := ParseCommand(tc.text)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := RenderListPage(cmd, ListPage{Buttons: ListButtons{Refresh: "r"}}, renderNow)
+			checkSafe(t, m)
+			if h := headerText(t, m); h != tc.header {
+				t.Errorf("header = %q, want %q", h, tc.header)
+			}
+			if s := sectionTexts(m); len(s) != 1 || s[0] != tc.empty {
+				t.Errorf("sections = %q, want [%q]", s, tc.empty)
+			}
+		})
+	}
+
+	// However many tenants, the count stays in the header and the fallback.
+	cmd := Command{States: []tasks.State{tasks.Paused}}
+	for i := range 100 {
+		cmd.Tenants = append(cmd.Tenants, fmt.Sprintf("Tenant number %d", i))
+	}
+	m := RenderListPage(cmd, ListPage{Tasks: manyTasks(fixtureTask(t, fxPaused), 3), Offset: 45, Total: 301, More: true}, renderNow)
+	checkSafe(t, m)
+	if h := headerText(t, m); !strings.HasPrefix(h, "Tasks paused for Tenant number 0, ") || !strings.HasSuffix(h, "… — 301+") {
+		t.Errorf("header = %q, want the description cut and the count", h)
+	}
+	if !strings.HasSuffix(m.Text, "…: 301+") || len([]rune(m.Text)) > FallbackTextTarget {
+		t.Errorf("Text = %q, want the description cut and the count", m.Text)
 	}
 }
 

@@ -35,9 +35,9 @@ const RefreshActionID = "tasks_refresh"
 // characters (about 300 for real tasks), so a full list of real tasks is about 14 KB of JSON
 // (TestRenderListSize), within Socket Mode's 20 KiB acknowledgement.
 const (
-	// MaxListedTasks is how many tasks RenderList shows: 50 blocks less the header, the
-	// footer context and the actions block, less two kept free so that a caller can add a
-	// notice block of its own.
+	// MaxListedTasks is how many tasks a page of a list shows (RenderListPage, RenderList):
+	// 50 blocks less the header, the footer context and the actions block, less two kept free
+	// so that a caller can add a notice block of its own.
 	MaxListedTasks = MaxBlocks - 5
 	// maxSummaryTitles is how many tasks RenderSummary names.
 	maxSummaryTitles = 5

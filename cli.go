@@ -12,12 +12,14 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/slack-go/slack"
 
 	"github.com/taskbot/taskbot/bot"
+	"github.com/taskbot/taskbot/state"
 	"github.com/taskbot/taskbot/tasks"
 )
 
@@ -61,7 +63,7 @@ func oneShot(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
-	l, err := bot.NewAnswerer(client, cfg.Failures, log, nil).Fetch(ctx, cmd)
+	l, err := bot.NewAnswerer(bot.AnswererConfig{API: client, Failures: cfg.Failures, Logger: log}).Fetch(ctx, cmd)
 	if err != nil {
 		err = fmt.Errorf("%s: %w", strings.TrimSpace("tasks "+cmd.String()), err)
 		if fix := tasks.Fix(err); fix != "" {
@@ -163,18 +165,34 @@ func check(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		}
 		return true, fmt.Sprintf("signed in as @%s in workspace %s", auth.User, cmp.Or(auth.Team, "(unnamed)"))
 	})
+	// The channels announcements go to: SLACK_CHANNEL, and those of subscriptions (read from the
+	// state file, which a running taskbot holds: then they are not checked here).
+	channels := []string{cfg.SlackChannel}
+	subs, _, serr := state.ReadSettings(cfg.DBPath, time.Second)
+	for _, sub := range subs {
+		if !slices.Contains(channels, sub.Channel) {
+			channels = append(channels, sub.Channel)
+		}
+	}
 	switch token {
 	case passed:
-		c.step(ctx, "Slack channel "+cfg.SlackChannel, func(ctx context.Context) (bool, string) {
-			ch, err := api.GetConversationInfoContext(ctx, &slack.GetConversationInfoInput{ChannelID: cfg.SlackChannel})
-			switch {
-			case err != nil:
-				return false, bot.ExplainSlack("conversations.info", err)
-			case !ch.IsMember:
-				return false, fmt.Sprintf("the bot is not a member of #%s; invite it with /invite @%s in that channel", cmp.Or(ch.Name, cfg.SlackChannel), auth.User)
-			}
-			return true, fmt.Sprintf("the bot is a member of #%s", cmp.Or(ch.Name, cfg.SlackChannel))
-		})
+		for _, channel := range channels {
+			c.step(ctx, "Slack channel "+channel, func(ctx context.Context) (bool, string) {
+				ch, err := api.GetConversationInfoContext(ctx, &slack.GetConversationInfoInput{ChannelID: channel})
+				switch {
+				case err != nil:
+					return false, bot.ExplainSlack("conversations.info", err)
+				case !ch.IsMember:
+					return false, fmt.Sprintf("the bot is not a member of #%s; invite it with /invite @%s in that channel", cmp.Or(ch.Name, channel), auth.User)
+				}
+				return true, fmt.Sprintf("the bot is a member of #%s", cmp.Or(ch.Name, channel))
+			})
+		}
+		if errors.Is(serr, state.ErrLocked) {
+			c.skip("the subscribed channels (a running taskbot holds the state file " + cfg.DBPath + "; its /readyz names a channel it cannot post to)")
+		} else if serr != nil {
+			c.skip("the subscribed channels (" + serr.Error() + ")")
+		}
 	case failed:
 		c.skip("the channel check (the bot token does not work)")
 	case timedOut:

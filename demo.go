@@ -82,7 +82,7 @@ func demo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	poller := announce.NewPoller(announce.PollerConfig{API: client, Store: store,
 		Rules:    announce.Rules{Channel: channel, Announce: announceSet},
 		Interval: time.Second, OnQueued: ann.Wake, Logger: log})
-	answerer := bot.NewAnswerer(client, nil, log, nil)
+	answerer := bot.NewAnswerer(bot.AnswererConfig{API: client, Logger: log})
 
 	fmt.Fprintf(out, `taskbot demo — a simulated Task Manager API at %s
 Announcing %s in #demo; tasks change every %s.

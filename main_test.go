@@ -496,3 +496,40 @@ func TestSlashCommandsAreAnsweredWhileThePollerFollowsEmptyPages(t *testing.T) {
 		t.Fatalf("%v\n%s", err, logs)
 	}
 }
+
+// buttonValue is the value of the button with actionID in a Slack message payload
+// ({"blocks":[…]} or an acknowledgement {"payload":{…}}); the test fails when there is none.
+func buttonValue(t *testing.T, payload []byte, actionID string) string {
+	t.Helper()
+	var find func(v any) (string, bool)
+	find = func(v any) (string, bool) {
+		switch v := v.(type) {
+		case map[string]any:
+			if v["action_id"] == actionID {
+				s, ok := v["value"].(string)
+				return s, ok
+			}
+			for _, c := range v {
+				if s, ok := find(c); ok {
+					return s, true
+				}
+			}
+		case []any:
+			for _, c := range v {
+				if s, ok := find(c); ok {
+					return s, true
+				}
+			}
+		}
+		return "", false
+	}
+	var doc any
+	if err := json.Unmarshal(payload, &doc); err != nil {
+		t.Fatalf("payload is not JSON: %v", err)
+	}
+	s, ok := find(doc)
+	if !ok {
+		t.Fatalf("no %s button in %s", actionID, payload)
+	}
+	return s
+}

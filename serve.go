@@ -135,16 +135,23 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	reg := newRegistry()
 	pipeline, slackMetrics := announce.NewMetrics(reg), bot.NewMetrics(reg)
 
-	ann := announce.NewAnnouncer(announce.AnnouncerConfig{Store: store, Notifier: bot.NewSlackNotifier(api, slackMetrics),
-		Channel: cfg.SlackChannel, FinishWithin: finishPost, Logger: log, Metrics: pipeline})
+	key, err := store.ButtonKey()
+	if err != nil {
+		return err
+	}
+	answerer := bot.NewAnswerer(bot.AnswererConfig{API: commands, Settings: store, Failures: cfg.Failures,
+		Announce: cfg.Announce.Names(), Admins: cfg.Admins, ButtonKey: key, Member: bot.SlackMember(api),
+		Logger: log, Metrics: slackMetrics})
+	ann := announce.NewAnnouncer(announce.AnnouncerConfig{Store: store, Notifier: bot.NewSlackNotifier(api, slackMetrics, answerer.TaskButtons),
+		Channel: cfg.SlackChannel, FinishWithin: finishPost, NoThreads: cfg.NoThreads, Logger: log, Metrics: pipeline})
 	poller := announce.NewPoller(announce.PollerConfig{API: client, Store: store,
-		Rules:    announce.Rules{Channel: cfg.SlackChannel, Announce: cfg.Announce, Failures: cfg.Failures},
+		Rules:    announce.Rules{Channel: cfg.SlackChannel, Announce: cfg.Announce, Failures: cfg.Failures, NoThreads: cfg.NoThreads},
 		Interval: cfg.PollInterval, OnQueued: ann.Wake, Logger: log, Metrics: pipeline})
 	var srv *bot.Server
 	socketReady := func() (bool, string) { return srv.SocketReady() }
 	srv = bot.NewServer(bot.ServerConfig{
 		SigningSecret:  cfg.SlackSigningSecret,
-		Answerer:       bot.NewAnswerer(commands, cfg.Failures, log, slackMetrics),
+		Answerer:       answerer,
 		Ready:          allReady(poller.Ready, ann.Ready, socketReady),
 		MetricsHandler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
 		Logger:         log,

@@ -37,9 +37,11 @@ func TestSocketMode(t *testing.T) {
 	}
 
 	// The Refresh button over the socket: acknowledged at once, answer through response_url.
+	refresh := buttonValue(t, ack, "tasks_refresh")
 	if _, err := e.slack.SocketSend(ctx, "interactive", map[string]any{
 		"type": "block_actions", "response_url": e.resp.URL,
-		"actions": []map[string]string{{"block_id": "b", "action_id": "tasks_refresh", "value": "paused", "type": "button"}},
+		"channel": map[string]string{"id": "C0000CHAN"}, "user": map[string]string{"id": "U0000USER"},
+		"actions": []map[string]string{{"block_id": "b", "action_id": "tasks_refresh", "value": refresh, "type": "button"}},
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -85,7 +85,7 @@ func newAnnouncerFixture(t *testing.T) *announcerFixture {
 	api := slack.New("xoxb-test", slack.OptionAPIURL(fs.URL()))
 	f := &announcerFixture{store: store, slack: fs, logs: logs, metrics: NewMetrics(nil), pipeline: announce.NewMetrics(nil)}
 	f.cfg = announce.AnnouncerConfig{
-		Store: store, Notifier: NewSlackNotifier(api, f.metrics), Channel: "C0123ABCDEF",
+		Store: store, Notifier: NewSlackNotifier(api, f.metrics, nil), Channel: "C0123ABCDEF",
 		Pace: 5 * time.Millisecond, MaxBackoff: 300 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(logs, nil)), Metrics: f.pipeline,
 	}

@@ -2,62 +2,218 @@ package bot
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/slack-go/slack"
 
 	"github.com/taskbot/taskbot/tasks"
+	"github.com/taskbot/taskbot/tasks/announce"
 )
 
-// Answerer answers /tasks commands: it runs the command's queries against the Task Manager API
-// and renders the result. HTTP, Socket Mode, the demo and `taskbot tasks` all use it.
+// Settings are the subscriptions, mutes and scopes users change with /tasks (state.Store keeps
+// them in the state file).
+type Settings interface {
+	Subscriptions() ([]announce.Subscription, error)
+	Subscribe(announce.Subscription) (replaced bool, err error)
+	Unsubscribe(channel string, tenants []string) ([]announce.Subscription, error)
+	Mutes() ([]announce.Mute, error)
+	AddMute(announce.Mute) (announce.Mute, error)
+	Unmute(n uint64) (announce.Mute, bool, error)
+	Scope(channel string) (announce.Scope, bool, error)
+	SetScope(announce.Scope) error
+	ClearScope(channel string) (bool, error)
+}
+
+// AnswererConfig configures an Answerer. API is required; without Settings the commands that
+// change them answer that they are not available (`taskbot tasks`).
+type AnswererConfig struct {
+	// API is the Task Manager; `/tasks show` needs it to be a tasks.Service.
+	API      tasks.Lister
+	Settings Settings
+	// Failures are the result codes `/tasks failed` lists (TASKBOT_FAILED_RESULTS; nil:
+	// tasks.DefaultFailures).
+	Failures tasks.Failures
+	// Announce are the default events of a subscription (TASKBOT_ANNOUNCE_STATES).
+	Announce []string
+	// Admins may change subscriptions, mutes and scopes (TASKBOT_ADMINS); empty: anyone.
+	Admins []string
+	// ButtonKey signs the values of buttons (state.Store.ButtonKey); empty: no Next page,
+	// Share, Details or Mute buttons.
+	ButtonKey []byte
+	// Member reports whether the bot is a member of a channel (SlackMember); a subscription
+	// is refused where the bot cannot post. nil: not checked.
+	Member func(ctx context.Context, channel string) (bool, error)
+	Logger    *slog.Logger // default: discard
+	Metrics   *Metrics     // default: unregistered
+	Now       func() time.Time
+}
+
+// Answerer answers /tasks commands and button clicks: it parses, checks who may do what, asks
+// the Task Manager API, changes the settings, and renders the answer. HTTP, Socket Mode, the demo
+// and `taskbot tasks` all use it.
 type Answerer struct {
-	api      tasks.Lister
-	failures tasks.Failures
-	log      *slog.Logger
-	metrics  *Metrics
-	now      func() time.Time
+	cfg     AnswererConfig
+	buttons buttons
 }
 
-// NewAnswerer returns an Answerer asking api, with failures the result codes that `/tasks
-// failed` lists (nil: tasks.DefaultFailures). log nil discards; metrics nil means unregistered.
-func NewAnswerer(api tasks.Lister, failures tasks.Failures, log *slog.Logger, metrics *Metrics) *Answerer {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+// NewAnswerer returns an Answerer for cfg with its defaults filled in.
+func NewAnswerer(cfg AnswererConfig) *Answerer {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if metrics == nil {
-		metrics = NewMetrics(nil)
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(nil)
 	}
-	return &Answerer{api: api, failures: failures, log: log, metrics: metrics, now: time.Now}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Answerer{cfg: cfg, buttons: buttons{key: cfg.ButtonKey}}
 }
 
-// Answer returns the message for a command given as the text the user typed after /tasks.
-// It never fails: usage errors and API errors are answered in words.
+// Request is one slash command as Slack sent it.
+type Request struct {
+	// Text is what the user typed after /tasks.
+	Text string
+	// Channel and User are the channel_id and user_id of the command.
+	Channel string
+	User    string
+}
+
+// Answer answers a command given only as its text (no channel, no user): the demo's and the
+// tests' shortcut for Handle.
 func (a *Answerer) Answer(ctx context.Context, text string) Message {
-	cmd, err := ParseCommand(text)
+	return a.Handle(ctx, Request{Text: text})
+}
+
+// Handle answers a slash command. It never fails: usage errors, refusals and API errors are
+// answered in words. The answer is for the user alone, except the confirmation of a change,
+// which the whole channel sees (Message.InChannel), naming who made it.
+func (a *Answerer) Handle(ctx context.Context, req Request) Message {
+	cmd, err := ParseCommand(req.Text)
 	if err != nil {
-		a.metrics.Commands.WithLabelValues("usage").Inc()
+		a.count("usage")
 		return RenderUsage(err)
 	}
-	if cmd.Help {
-		a.metrics.Commands.WithLabelValues("help").Inc()
+	cmd.Failures = a.cfg.Failures
+	switch cmd.Verb {
+	case Help:
+		a.count("help")
 		return RenderUsage(nil)
+	case List:
+		a.count("list")
+		return a.List(ctx, req.Channel, cmd, 0)
+	case Show:
+		a.count("show")
+		return a.show(ctx, req.Channel, cmd.ID)
+	case Subscriptions:
+		a.count("subscriptions")
+		return a.subscriptions(req.Channel)
+	case Mutes:
+		a.count("mutes")
+		return a.mutes()
 	}
-	a.metrics.Commands.WithLabelValues("list").Inc()
-	cmd.Failures = a.failures
-	return a.List(ctx, cmd)
+	// The verbs that change settings.
+	a.count(verbName(cmd.Verb))
+	if a.cfg.Settings == nil {
+		return textMessage(":no_entry: Subscriptions, mutes and scopes are changed in Slack, with the running bot.")
+	}
+	if req.Channel == "" {
+		return textMessage(":no_entry: This needs a channel: type it in the channel it is for.")
+	}
+	if m, ok := a.refuse(req.User, cmd.Verb); !ok {
+		return m
+	}
+	switch cmd.Verb {
+	case Subscribe:
+		if a.cfg.Member != nil {
+			member, err := a.cfg.Member(ctx, req.Channel)
+			if err != nil || !member {
+				return textMessage(":no_entry: taskbot cannot post in this channel yet: invite it first with `/invite @taskbot`, then subscribe again.")
+			}
+		}
+		return a.subscribe(req, cmd)
+	case Unsubscribe:
+		return a.unsubscribe(req, cmd)
+	case Mute:
+		return a.mute(req, cmd)
+	case Unmute:
+		return a.unmute(req, cmd.N)
+	}
+	return RenderUsage(nil)
 }
 
-// List runs cmd's queries and renders the tasks; an API error is rendered in words.
-func (a *Answerer) List(ctx context.Context, cmd Command) Message {
-	l, err := a.Fetch(ctx, cmd)
+func (a *Answerer) count(kind string) { a.cfg.Metrics.Commands.WithLabelValues(kind).Inc() }
+
+func verbName(v Verb) string {
+	switch v {
+	case Subscribe:
+		return "subscribe"
+	case Unsubscribe:
+		return "unsubscribe"
+	case Mute:
+		return "mute"
+	case Unmute:
+		return "unmute"
+	case Scope:
+		return "scope"
+	}
+	return "other"
+}
+
+// SlackMember is AnswererConfig.Member over conversations.info
+// (https://api.slack.com/methods/conversations.info): is_member of the channel.
+func SlackMember(api *slack.Client) func(ctx context.Context, channel string) (bool, error) {
+	return func(ctx context.Context, channel string) (bool, error) {
+		ch, err := api.GetConversationInfoContext(ctx, &slack.GetConversationInfoInput{ChannelID: channel})
+		if err != nil {
+			return false, ClassifySlackError("conversations.info", err)
+		}
+		return ch.IsMember, nil
+	}
+}
+
+// refuse answers a user who may not change settings: TASKBOT_ADMINS is set and does not name
+// them. ok is true when they may.
+func (a *Answerer) refuse(user string, v Verb) (Message, bool) {
+	if len(a.cfg.Admins) == 0 || slices.Contains(a.cfg.Admins, user) {
+		return Message{}, true
+	}
+	var names []string
+	for _, id := range a.cfg.Admins {
+		names = append(names, "<@"+id+">")
+	}
+	return textMessage(fmt.Sprintf(":no_entry: Only %s may %s here (TASKBOT_ADMINS).", strings.Join(names, ", "), verbName(v))), false
+}
+
+// List runs cmd's queries, keeps the tasks of its tenants, and renders page page of them (46
+// to 90 for page 1) with Refresh, Next page and Share buttons for channel; an API error is
+// rendered in words.
+func (a *Answerer) List(ctx context.Context, channel string, cmd Command, page int) Message {
+	want := (page + 1) * MaxListedTasks
+	l, err := a.fetch(ctx, cmd, want)
 	if err != nil {
-		a.log.Warn("answer /tasks", "command", cmd.String(), "err", err, "fix", tasks.Fix(err))
+		a.cfg.Logger.Warn("answer /tasks", "command", cmd.String(), "err", err, "fix", tasks.Fix(err))
 		return RenderAPIError(cmd, err)
 	}
-	m := RenderList(cmd, l.Tasks, l.More, a.now())
+	start := min(page*MaxListedTasks, len(l.Tasks))
+	end := min(start+MaxListedTasks, len(l.Tasks))
+	p := ListPage{Tasks: l.Tasks[start:end], Offset: start, Total: len(l.Tasks), More: l.More}
+	text := cmd.String()
+	if channel != "" {
+		p.Buttons.Refresh = a.buttons.sign(channel, buttonList, listValue(page, text))
+		p.Buttons.Share = a.buttons.sign(channel, buttonList, listValue(page, text))
+		if end < len(l.Tasks) || l.More {
+			p.Buttons.Next = a.buttons.sign(channel, buttonList, listValue(page+1, text))
+		}
+	}
+	if p.Buttons.Refresh == "" {
+		p.Buttons.Refresh = text // without a channel (the demo, taskbot tasks): the plain command
+	}
+	m := RenderListPage(cmd, p, a.cfg.Now())
 	if l.Incomplete {
 		m = WithIncompleteNotice(m)
 	}
@@ -66,7 +222,8 @@ func (a *Answerer) List(ctx context.Context, cmd Command) Message {
 
 // Listing is what Fetch found.
 type Listing struct {
-	// Tasks are the tasks of every query, merged by key, newest update first.
+	// Tasks are the tasks of every query that match the command's tenants, merged by key,
+	// newest update first.
 	Tasks []tasks.Task
 	// More: the API had more tasks than were fetched (Query.MaxTasks).
 	More bool
@@ -75,40 +232,216 @@ type Listing struct {
 	Incomplete bool
 }
 
+// tenantMaxTasks is how many tasks a listing with tenant: words fetches at most: the Task
+// Manager API cannot filter by tenant, so taskbot filters what it fetched.
+const tenantMaxTasks = 4 * CommandMaxTasks
+
 // Fetch runs cmd's queries (one per alternative: "paused failed" needs two) and returns the
-// tasks merged by key, newest update first, and whether the listing is short.
+// tasks merged by key, newest update first, kept to cmd's tenants.
 func (a *Answerer) Fetch(ctx context.Context, cmd Command) (Listing, error) {
+	return a.fetch(ctx, cmd, 0)
+}
+
+// fetch is Fetch that asks for at least want tasks per query (0: the default).
+func (a *Answerer) fetch(ctx context.Context, cmd Command, want int) (Listing, error) {
 	if cmd.Failures == nil {
-		cmd.Failures = a.failures
+		cmd.Failures = a.cfg.Failures
 	}
 	var lists [][]tasks.Task
 	var l Listing
 	for _, q := range cmd.Queries() {
-		res, err := a.api.List(ctx, q)
+		q.MaxTasks = max(q.MaxTasks, want)
+		if len(cmd.Tenants) > 0 {
+			q.MaxTasks = max(q.MaxTasks, tenantMaxTasks)
+		}
+		res, err := a.cfg.API.List(ctx, q)
 		if err != nil {
 			return Listing{}, err
 		}
 		l.More = l.More || res.More
 		l.Incomplete = l.Incomplete || res.Incomplete
-		lists = append(lists, res.Tasks)
+		lists = append(lists, keepTenants(res.Tasks, cmd.Tenants))
 	}
 	l.Tasks = MergeTasks(lists...)
 	return l, nil
 }
 
-// IncompleteNotice is what a list says when the API stopped sending tasks partway.
-const IncompleteNotice = ":warning: The Task Manager API stopped sending tasks partway (it kept sending empty pages), so this list may be incomplete; try again in a minute."
-
-// WithIncompleteNotice is m with IncompleteNotice as its second block (after the header) and in
-// its fallback text. RenderList keeps a block free for it.
-func WithIncompleteNotice(m Message) Message {
-	notice := mrkdwnSection(IncompleteNotice)
-	if len(m.Blocks) > 0 {
-		m.Blocks = append(m.Blocks[:1:1], append([]slack.Block{notice}, m.Blocks[1:]...)...)
-	} else {
-		m.Blocks = []slack.Block{notice}
+// keepTenants is ts without the tasks of other tenants than names (none: all).
+func keepTenants(ts []tasks.Task, names []string) []tasks.Task {
+	if len(names) == 0 {
+		return ts
 	}
-	m.Text = truncate(m.Text+" (may be incomplete)", FallbackTextTarget)
+	return slices.DeleteFunc(ts, func(t tasks.Task) bool { return !tenantOf(&t, names) })
+}
+
+// tenantOf reports whether t belongs to one of the tenants names.
+func tenantOf(t *tasks.Task, names []string) bool {
+	if t.Tenant == nil {
+		return false
+	}
+	return slices.ContainsFunc(names, func(n string) bool { return tasks.TenantIs(n, t.Tenant.ID, t.Tenant.Name) })
+}
+
+// show answers `/tasks show ID`: the task in full, with a Mute button for channel.
+func (a *Answerer) show(ctx context.Context, channel, id string) Message {
+	svc, ok := a.cfg.API.(tasks.Service)
+	if !ok {
+		return textMessage(":no_entry: Showing one task is not available here.")
+	}
+	t, err := svc.Task(ctx, id)
+	switch {
+	case tasks.IsNotFound(err):
+		return RenderTaskNotFound(id)
+	case err != nil:
+		a.cfg.Logger.Warn("answer /tasks show", "id", id, "err", err, "fix", tasks.Fix(err))
+		return RenderAPIError(Command{Verb: Show, ID: id}, err)
+	}
+	return RenderTask(*t, a.cfg.Failures, a.cfg.Now())
+}
+
+// subscriptions answers `/tasks subscriptions`: this channel's.
+func (a *Answerer) subscriptions(channel string) Message {
+	if a.cfg.Settings == nil {
+		return textMessage("No subscriptions here.")
+	}
+	all, err := a.cfg.Settings.Subscriptions()
+	if err != nil {
+		return a.settingsError("read the subscriptions", err)
+	}
+	mine := slices.DeleteFunc(all, func(s announce.Subscription) bool { return s.Channel != channel })
+	return RenderSubscriptions(channel, mine, a.cfg.Announce)
+}
+
+// mutes answers `/tasks mutes`: the active mutes.
+func (a *Answerer) mutes() Message {
+	if a.cfg.Settings == nil {
+		return textMessage("No mutes here.")
+	}
+	all, err := a.cfg.Settings.Mutes()
+	if err != nil {
+		return a.settingsError("read the mutes", err)
+	}
+	now := a.cfg.Now()
+	active := slices.DeleteFunc(all, func(m announce.Mute) bool { return !m.Active(now) })
+	return RenderMutes(active, now)
+}
+
+// subscribe answers `/tasks subscribe [EVENT…] [tenant:NAME…]`: one subscription per tenant
+// (or for all tenants), confirmed in the channel.
+func (a *Answerer) subscribe(req Request, cmd Command) Message {
+	events := cmd.Events
+	if len(events) == 0 {
+		events = a.cfg.Announce
+	}
+	if _, err := tasks.ParseAnnounceSet(events); err != nil {
+		return RenderUsage(err)
+	}
+	tenants := cmd.Tenants
+	if len(tenants) == 0 {
+		tenants = []string{""}
+	}
+	now := a.cfg.Now()
+	for _, t := range tenants {
+		if _, err := a.cfg.Settings.Subscribe(announce.Subscription{Channel: req.Channel, Tenant: t, Events: events, By: req.User, At: now}); err != nil {
+			return a.settingsError("store the subscription", err)
+		}
+	}
+	a.cfg.Logger.Info("subscribed", "channel", req.Channel, "user", req.User, "tenants", cmd.Tenants, "events", events)
+	return confirm(fmt.Sprintf("%s subscribed this channel to %s of %s.", who(req.User), strings.Join(events, ", "), tenantWords(cmd.Tenants)))
+}
+
+// unsubscribe answers `/tasks unsubscribe [tenant:NAME…]`.
+func (a *Answerer) unsubscribe(req Request, cmd Command) Message {
+	removed, err := a.cfg.Settings.Unsubscribe(req.Channel, cmd.Tenants)
+	if err != nil {
+		return a.settingsError("remove the subscription", err)
+	}
+	if len(removed) == 0 {
+		return textMessage("This channel has no subscription for " + tenantWords(cmd.Tenants) + "; `/tasks subscriptions` lists them.")
+	}
+	var names []string
+	for _, s := range removed {
+		names = append(names, tenantWords([]string{s.Tenant}))
+	}
+	a.cfg.Logger.Info("unsubscribed", "channel", req.Channel, "user", req.User, "tenants", cmd.Tenants)
+	return confirm(fmt.Sprintf("%s unsubscribed this channel from %s.", who(req.User), strings.Join(names, ", ")))
+}
+
+// mute answers `/tasks mute TARGET DURATION [REASON…]`.
+func (a *Answerer) mute(req Request, cmd Command) Message {
+	now := a.cfg.Now()
+	m, err := a.cfg.Settings.AddMute(announce.Mute{Kind: announce.MuteKind(cmd.MuteKind), Value: cmd.MuteValue,
+		Until: now.Add(cmd.Duration), Reason: cmd.Reason, By: req.User, Channel: req.Channel, At: now})
+	if err != nil {
+		return a.settingsError("store the mute", err)
+	}
+	a.cfg.Logger.Info("muted", "mute", m.N, "target", m.Target(), "until", m.Until, "user", req.User, "channel", req.Channel)
+	return confirm(muteConfirmation(req.User, m))
+}
+
+// muteConfirmation is the channel's notice of a new mute: who, what, until when, why, and how to
+// end it.
+func muteConfirmation(user string, m announce.Mute) string {
+	text := fmt.Sprintf("%s muted %s until %s (mute %d; `/tasks unmute %d` ends it).", who(user), Escape(m.Target()), slackDate(m.Until), m.N, m.N)
+	if r := escapeCut(m.Reason, 200); !isBlankText(r) {
+		text += " Reason: " + r
+	}
+	return text
+}
+
+// unmute answers `/tasks unmute N`.
+func (a *Answerer) unmute(req Request, n uint64) Message {
+	m, found, err := a.cfg.Settings.Unmute(n)
+	switch {
+	case err != nil:
+		return a.settingsError("remove the mute", err)
+	case !found:
+		return textMessage(fmt.Sprintf("There is no mute %d; `/tasks mutes` lists them.", n))
+	}
+	a.cfg.Logger.Info("unmuted", "mute", n, "target", m.Target(), "user", req.User)
+	return confirm(fmt.Sprintf("%s ended mute %d (%s).", who(req.User), n, Escape(m.Target())))
+}
+
+func (a *Answerer) settingsError(what string, err error) Message {
+	a.cfg.Logger.Error("could not "+what, "err", err)
+	return textMessage(":warning: taskbot could not " + what + " in its state file; try again, and see its log.")
+}
+
+// who names a user in a confirmation: a mention (Slack shows their name), or "Someone".
+func who(user string) string {
+	if user == "" {
+		return "Someone"
+	}
+	return "<@" + user + ">"
+}
+
+// tenantWords names tenants in a sentence: "all tenants", "Acme Corp", "Acme Corp and Beta".
+func tenantWords(names []string) string {
+	var out []string
+	for _, n := range names {
+		if n == "" {
+			continue
+		}
+		out = append(out, Escape(n))
+	}
+	switch len(out) {
+	case 0:
+		return "all tenants"
+	case 1:
+		return out[0]
+	}
+	return strings.Join(out[:len(out)-1], ", ") + " and " + out[len(out)-1]
+}
+
+// textMessage is a message of one mrkdwn section with text as its fallback too.
+func textMessage(text string) Message {
+	return Message{Text: truncate(text, FallbackTextTarget), Blocks: []slack.Block{mrkdwnSection(truncate(text, MaxTextObject))}}
+}
+
+// confirm is the notice of a change, for everyone in the channel.
+func confirm(text string) Message {
+	m := textMessage(text)
+	m.InChannel = true
 	return m
 }
 
@@ -130,7 +463,11 @@ func RenderAPIError(cmd Command, err error) Message {
 	if p.Fix != "" {
 		why += "; " + escapeEntities(p.Fix)
 	}
-	text := ":warning: Could not fetch tasks (" + Escape(cmd.Describe()) + "): " + why
+	what := "tasks (" + Escape(cmd.Describe()) + ")"
+	if cmd.Verb == Show {
+		what = "task " + escapeCut(cmd.ID, 40)
+	}
+	text := ":warning: Could not fetch " + what + ": " + why
 	if !strings.HasSuffix(why, "?") && !strings.HasSuffix(why, ".") {
 		text += "."
 	}
@@ -145,3 +482,20 @@ func RenderAPIError(cmd Command, err error) Message {
 func escapeEntities(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
 }
+
+// IncompleteNotice is what a list says when the API stopped sending tasks partway.
+const IncompleteNotice = ":warning: The Task Manager API stopped sending tasks partway (it kept sending empty pages), so this list may be incomplete; try again in a minute."
+
+// WithIncompleteNotice is m with IncompleteNotice as its second block (after the header) and in
+// its fallback text. RenderList keeps a block free for it.
+func WithIncompleteNotice(m Message) Message {
+	notice := mrkdwnSection(IncompleteNotice)
+	if len(m.Blocks) > 0 {
+		m.Blocks = append(m.Blocks[:1:1], append([]slack.Block{notice}, m.Blocks[1:]...)...)
+	} else {
+		m.Blocks = []slack.Block{notice}
+	}
+	m.Text = truncate(m.Text+" (may be incomplete)", FallbackTextTarget)
+	return m
+}
+

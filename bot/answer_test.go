@@ -41,7 +41,7 @@ func TestAnswerExplainsAPIFailures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			m := (NewAnswerer(c, nil, nil, nil)).Answer(context.Background(), "paused")
+			m := (NewAnswerer(AnswererConfig{API: c})).Answer(context.Background(), "paused")
 			if !strings.Contains(m.Text, tc.want) || !strings.Contains(m.Text, "Could not fetch tasks (paused)") {
 				t.Fatalf("answer %q lacks %q", m.Text, tc.want)
 			}

@@ -27,7 +27,7 @@ func newBadInputServer(t *testing.T) (*Server, *queryRecorder, string) {
 	t.Helper()
 	api := &queryRecorder{tasks: []tasks.Task{{UUID: "6f1c2a0e-3b7d-4c1a-9e55-0d2f3c4b5a69", State: tasks.Paused,
 		UpdatedAt: time.Now().Add(-time.Minute), Context: map[string]any{"title": "Backup <!channel> & more"}}}}
-	s := NewServer(ServerConfig{SigningSecret: secret, Answerer: NewAnswerer(api, nil, nil, nil), Logger: discardLogger(),
+	s := NewServer(ServerConfig{SigningSecret: secret, Answerer: NewAnswerer(AnswererConfig{API: api}), Logger: discardLogger(),
 		AckWithin: 10 * time.Second, HTTPClient: &http.Client{Timeout: 5 * time.Second}})
 	hs := httptest.NewServer(s.Handler())
 	t.Cleanup(hs.Close)

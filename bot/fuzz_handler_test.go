@@ -130,7 +130,7 @@ func FuzzSignedRequest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte, contentType string, mode uint8, skew int64, interaction bool) {
 		api := &queryRecorder{tasks: []tasks.Task{{UUID: "6f1c2a0e-3b7d-4c1a-9e55-0d2f3c4b5a69", State: tasks.Paused,
 			Context: map[string]any{"title": "Backup <!channel> & more"}}}}
-		s := NewServer(ServerConfig{SigningSecret: secret, Answerer: NewAnswerer(api, nil, nil, nil), Logger: logger, Metrics: metrics,
+		s := NewServer(ServerConfig{SigningSecret: secret, Answerer: NewAnswerer(AnswererConfig{API: api}), Logger: logger, Metrics: metrics,
 			HTTPClient: &http.Client{Transport: refuseTransport{}, Timeout: time.Second},
 			AckWithin:  time.Second, AnswerTimeout: 5 * time.Second})
 		path := "/slack/commands"

@@ -23,15 +23,27 @@ import (
 type SlackNotifier struct {
 	api     *slack.Client
 	metrics *Metrics
+	buttons func(channel, taskKey string) (details, mute string)
 	now     func() time.Time
 }
 
-// NewSlackNotifier returns a SlackNotifier posting with api; metrics nil means unregistered ones.
-func NewSlackNotifier(api *slack.Client, metrics *Metrics) *SlackNotifier {
+// NewSlackNotifier returns a SlackNotifier posting with api; metrics nil means unregistered
+// ones. buttons gives the signed values of an announcement's Details and Mute task buttons
+// (Answerer.TaskButtons); nil posts announcements without buttons.
+func NewSlackNotifier(api *slack.Client, metrics *Metrics, buttons func(channel, taskKey string) (details, mute string)) *SlackNotifier {
 	if metrics == nil {
 		metrics = NewMetrics(nil)
 	}
-	return &SlackNotifier{api: api, metrics: metrics, now: time.Now}
+	return &SlackNotifier{api: api, metrics: metrics, buttons: buttons, now: time.Now}
+}
+
+// withButtons adds the Details and Mute task buttons of t in channel to m.
+func (n *SlackNotifier) withButtons(m Message, channel, taskKey string) Message {
+	if n.buttons == nil || taskKey == "" {
+		return m
+	}
+	details, mute := n.buttons(channel, taskKey)
+	return WithAnnouncementButtons(m, details, mute)
 }
 
 var _ announce.Notifier = (*SlackNotifier)(nil)
@@ -43,6 +55,9 @@ var _ announce.Notifier = (*SlackNotifier)(nil)
 // error is returned at once.
 func (n *SlackNotifier) Notify(ctx context.Context, d announce.Delivery) (announce.Receipt, error) {
 	full := RenderEntry(d.Entry, n.now())
+	if d.Summary == nil {
+		full = n.withButtons(full, d.Channel, d.Task.Key)
+	}
 	var forms []Message
 	if !d.Plain {
 		if CheckLimits(full) == nil && blocksChars(full) <= maxBlocksChars {
@@ -77,7 +92,7 @@ func outcome(err error) (announce.Outcome, *announce.DeliveryError) {
 // UpdateThread implements announce.Notifier with chat.update
 // (https://api.slack.com/methods/chat.update): the thread's parent shows RenderStatus of t.
 func (n *SlackNotifier) UpdateThread(ctx context.Context, channel, thread string, t tasks.Snapshot) error {
-	m := RenderStatus(t, n.now())
+	m := n.withButtons(RenderStatus(t, n.now()), channel, t.Key)
 	opts := []slack.MsgOption{slack.MsgOptionText(m.Text, false)}
 	if len(m.Blocks) > 0 {
 		opts = append(opts, slack.MsgOptionBlocks(m.Blocks...))

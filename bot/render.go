@@ -25,6 +25,10 @@ type Message struct {
 	Text string `json:"text"`
 	// Blocks is the Block Kit layout (https://api.slack.com/reference/block-kit/blocks).
 	Blocks []slack.Block `json:"blocks,omitempty"`
+	// InChannel: the answer to a slash command or button is for everyone in the channel
+	// (response_type in_channel: the confirmation of a change, a shared list), not only for
+	// the user.
+	InChannel bool `json:"-"`
 }
 
 // RefreshActionID is the action_id of the Refresh button of a task list; its value is the

@@ -228,14 +228,14 @@ func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	m := s.Respond(form.Get("text"), form.Get("response_url"), 0)
-	writeJSON(w, ephemeral(m))
+	req := Request{Text: form.Get("text"), Channel: form.Get("channel_id"), User: form.Get("user_id")}
+	writeJSON(w, responsePayload(s.Respond(req, form.Get("response_url"), 0)))
 }
 
-// Respond answers a command's text. If the answer is ready within AckWithin (and, when
+// Respond answers a slash command. If the answer is ready within AckWithin (and, when
 // maxBytes > 0, its JSON fits in maxBytes) it is returned; otherwise a short progress note is
 // returned and the answer is posted to responseURL (replacing the note) when it is ready.
-func (s *Server) Respond(text, responseURL string, maxBytes int) Message {
+func (s *Server) Respond(req Request, responseURL string, maxBytes int) Message {
 	start := time.Now()
 	ch := make(chan Message, 1)
 	ctx, cancel := context.WithTimeout(s.base, s.cfg.AnswerTimeout)
@@ -243,13 +243,13 @@ func (s *Server) Respond(text, responseURL string, maxBytes int) Message {
 	go func() {
 		defer s.inflight.Done()
 		defer cancel()
-		ch <- s.cfg.Answerer.Answer(ctx, text)
+		ch <- s.cfg.Answerer.Handle(ctx, req)
 	}()
 	timer := time.NewTimer(s.cfg.AckWithin)
 	defer timer.Stop()
 	select {
 	case m := <-ch:
-		if maxBytes <= 0 || jsonSize(ephemeral(m)) <= maxBytes {
+		if maxBytes <= 0 || jsonSize(responsePayload(m)) <= maxBytes {
 			s.cfg.Metrics.CommandLatency.Observe(time.Since(start).Seconds())
 			return m
 		}
@@ -268,7 +268,7 @@ func (s *Server) Respond(text, responseURL string, maxBytes int) Message {
 
 // deliverLater posts m to responseURL, replacing the progress note.
 func (s *Server) deliverLater(responseURL string, m Message, start time.Time) {
-	if err := s.postResponse(responseURL, m, true); err != nil {
+	if err := s.postResponse(responseURL, m, !m.InChannel); err != nil {
 		s.cfg.Logger.Warn("could not deliver a late /tasks answer", "err", err)
 		return
 	}
@@ -282,7 +282,7 @@ func (s *Server) postResponse(responseURL string, m Message, replace bool) error
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return fmt.Errorf("response_url is not an http(s) URL")
 	}
-	msg := ephemeral(m)
+	msg := responsePayload(m)
 	msg.ReplaceOriginal = replace
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.base), 15*time.Second)
 	defer cancel()
@@ -310,34 +310,51 @@ func (s *Server) handleInteraction(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-// Interact handles a Block Kit interaction: the Refresh button of a /tasks answer re-runs its
-// command and replaces the message through response_url. Other actions are ignored.
+// Interact handles a Block Kit interaction: a click of one of taskbot's buttons (Refresh, Next
+// page, Share, Details, Mute task) is answered through the interaction's response_url, as
+// Answerer.HandleClick says. Other interactions are ignored.
 func (s *Server) Interact(cb slack.InteractionCallback) {
 	if cb.Type != slack.InteractionTypeBlockActions {
 		s.cfg.Logger.Debug("ignored an interaction", "type", cb.Type)
 		return
 	}
 	for _, act := range cb.ActionCallback.BlockActions {
-		if act == nil || act.ActionID != RefreshActionID {
+		if act == nil {
 			continue
 		}
-		s.cfg.Metrics.Commands.WithLabelValues("refresh").Inc()
-		text, responseURL := act.Value, cb.ResponseURL
+		switch act.ActionID {
+		case RefreshActionID, NextActionID, ShareActionID, DetailsActionID, MuteActionID:
+		default:
+			continue
+		}
+		click := Click{ActionID: act.ActionID, Value: act.Value, Channel: cb.Channel.ID, User: cb.User.ID}
+		responseURL := cb.ResponseURL
 		s.inflight.Add(1)
 		go func() {
 			defer s.inflight.Done()
 			start := time.Now()
 			ctx, cancel := context.WithTimeout(s.base, s.cfg.AnswerTimeout)
 			defer cancel()
-			s.deliverLater(responseURL, s.cfg.Answerer.Answer(ctx, text), start)
+			m, how := s.cfg.Answerer.HandleClick(ctx, click)
+			m.InChannel = how == ForChannel
+			if err := s.postResponse(responseURL, m, how == ReplaceOriginal); err != nil {
+				s.cfg.Logger.Warn("could not deliver the answer to a button", "action", click.ActionID, "err", err)
+				return
+			}
+			s.cfg.Metrics.CommandLatency.Observe(time.Since(start).Seconds())
 		}()
 		return
 	}
 	s.cfg.Logger.Debug("ignored an interaction without a known action", "block_actions", len(cb.ActionCallback.BlockActions))
 }
 
-func ephemeral(m Message) *slack.WebhookMessage {
+// responsePayload is m as the answer of a slash command or response_url post: for the user alone, or
+// for the whole channel when m.InChannel.
+func responsePayload(m Message) *slack.WebhookMessage {
 	msg := &slack.WebhookMessage{ResponseType: slack.ResponseTypeEphemeral, Text: m.Text}
+	if m.InChannel {
+		msg.ResponseType = slack.ResponseTypeInChannel
+	}
 	if len(m.Blocks) > 0 {
 		msg.Blocks = &slack.Blocks{BlockSet: m.Blocks}
 	}

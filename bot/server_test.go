@@ -19,7 +19,7 @@ import (
 const secret = "test-signing-secret"
 
 func newTestServer(api tasks.Lister) (*Server, *httptest.Server) {
-	s := NewServer(ServerConfig{SigningSecret: secret, Answerer: NewAnswerer(api, nil, nil, nil), Logger: discardLogger(), AckWithin: 300 * time.Millisecond})
+	s := NewServer(ServerConfig{SigningSecret: secret, Answerer: NewAnswerer(AnswererConfig{API: api}), Logger: discardLogger(), AckWithin: 300 * time.Millisecond})
 	return s, httptest.NewServer(s.Handler())
 }
 
@@ -166,7 +166,7 @@ func BenchmarkSignedCommand(b *testing.B) {
 		ts = append(ts, tasks.Task{UUID: fmt.Sprintf("6f1c2a0e-3b7d-4c1a-9e55-%012d", i), State: tasks.Paused,
 			Context: map[string]any{"title": fmt.Sprintf("Backup plan 'R&D <nightly>' on FS-%02d", i)}, UpdatedAt: time.Now()})
 	}
-	s := NewServer(ServerConfig{SigningSecret: secret, Answerer: NewAnswerer(&countingLister{tasks: ts}, nil, nil, nil), Logger: discardLogger()})
+	s := NewServer(ServerConfig{SigningSecret: secret, Answerer: NewAnswerer(AnswererConfig{API: &countingLister{tasks: ts}}), Logger: discardLogger()})
 	h := s.Handler()
 	body := bottest.CommandForm("paused", "https://example.invalid/r")
 	b.ReportAllocs()

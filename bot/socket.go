@@ -108,7 +108,7 @@ func (s *Server) socketEvent(ctx context.Context, smc *socketmode.Client, evt so
 		}
 		var ack any
 		if d, first := s.claimEnvelope(evt.Request, cmd.TriggerID); first {
-			ack = ephemeral(s.Respond(cmd.Text, cmd.ResponseURL, socketAckLimit))
+			ack = responsePayload(s.Respond(Request{Text: cmd.Text, Channel: cmd.ChannelID, User: cmd.UserID}, cmd.ResponseURL, socketAckLimit))
 			d.settle(ack)
 		} else {
 			// The first delivery acknowledges with its answer or progress note within

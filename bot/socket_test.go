@@ -37,7 +37,7 @@ func newSocketFixture(t *testing.T) *socketFixture {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(f.logs, nil))
-	f.srv = NewServer(ServerConfig{Answerer: NewAnswerer(client, nil, log, nil), Logger: log, AckWithin: 300 * time.Millisecond})
+	f.srv = NewServer(ServerConfig{Answerer: NewAnswerer(AnswererConfig{API: client, Logger: log}), Logger: log, AckWithin: 300 * time.Millisecond})
 	api := slack.New("xoxb-test-token", slack.OptionAPIURL(f.slack.URL()), slack.OptionAppLevelToken("xapp-1-test-app-token"))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

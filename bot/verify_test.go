@@ -62,7 +62,7 @@ func TestSlackSignatureVector(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			// synctest's clock starts at 2000-01-01; sleeping moves it to the vector's time.
 			time.Sleep(time.Until(time.Unix(ts, 0).Add(30 * time.Second)))
-			s := NewServer(ServerConfig{SigningSecret: v.Secret, Answerer: NewAnswerer(api, nil, nil, nil), Logger: discardLogger()})
+			s := NewServer(ServerConfig{SigningSecret: v.Secret, Answerer: NewAnswerer(AnswererConfig{API: api}), Logger: discardLogger()})
 			if code := statusFor(v, s, v.Signature); code != http.StatusOK {
 				t.Fatalf("Slack's own example got %d, want 200", code)
 			}
@@ -78,7 +78,7 @@ func TestSlackSignatureVector(t *testing.T) {
 
 	t.Run("fails at today's clock", func(t *testing.T) {
 		before := api.calls.Load()
-		s := NewServer(ServerConfig{SigningSecret: v.Secret, Answerer: NewAnswerer(api, nil, nil, nil), Logger: discardLogger()})
+		s := NewServer(ServerConfig{SigningSecret: v.Secret, Answerer: NewAnswerer(AnswererConfig{API: api}), Logger: discardLogger()})
 		if code := statusFor(v, s, v.Signature); code != http.StatusUnauthorized {
 			t.Fatalf("a 2018 timestamp got %d today, want 401", code)
 		}
@@ -124,7 +124,7 @@ func TestRejectedSignatureLogsSkew(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var logs logBuffer
 			api := &countingLister{}
-			s := NewServer(ServerConfig{SigningSecret: secret, Answerer: NewAnswerer(api, nil, nil, nil), Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			s := NewServer(ServerConfig{SigningSecret: secret, Answerer: NewAnswerer(AnswererConfig{API: api}), Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 			hs := httptest.NewServer(s.Handler())
 			defer hs.Close()
 			req, _ := http.NewRequest("POST", hs.URL+"/slack/commands", bytes.NewReader(body))

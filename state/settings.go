@@ -3,12 +3,16 @@ package state
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"slices"
 	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/taskbot/taskbot/tasks/announce"
 )
@@ -211,4 +215,43 @@ func (s *Store) ButtonKey() ([]byte, error) {
 		err = fmt.Errorf("the state file has no button key")
 	}
 	return key, err
+}
+
+// ReadSettings reads the subscriptions and scopes of the state file at path without changing
+// it (`taskbot check`). A missing file has none. While another process (a running taskbot)
+// holds the file, it waits at most timeout and fails with an error wrapping ErrLocked: bbolt
+// lets one process at a time open a file for writing, and a reader only when no writer has it.
+func ReadSettings(path string, timeout time.Duration) ([]announce.Subscription, []announce.Scope, error) {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, nil
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: timeout})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, nil, fmt.Errorf("%w: %s", ErrLocked, path)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("read state file %s: %w", path, err)
+	}
+	defer db.Close()
+	var subs []announce.Subscription
+	var scopes []announce.Scope
+	err = db.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bucketSubscriptions); b != nil {
+			var err error
+			if subs, err = subscriptions(b); err != nil {
+				return err
+			}
+		}
+		if b := tx.Bucket(bucketScopes); b != nil {
+			return b.ForEach(func(k, v []byte) error {
+				var sc announce.Scope
+				if json.Unmarshal(v, &sc) == nil {
+					scopes = append(scopes, sc)
+				}
+				return nil
+			})
+		}
+		return nil
+	})
+	return subs, scopes, err
 }

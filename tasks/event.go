@@ -87,6 +87,14 @@ func (s AnnounceSet) Announces(e Event) bool {
 	}
 }
 
+// Names lists the set's names in lifecycle order.
+func (s AnnounceSet) Names() []string {
+	if len(s) == 0 {
+		return nil
+	}
+	return strings.Split(s.String(), ",")
+}
+
 // String lists the set's names in lifecycle order, comma-separated.
 func (s AnnounceSet) String() string {
 	var out []string

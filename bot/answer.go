@@ -46,10 +46,10 @@ type AnswererConfig struct {
 	ButtonKey []byte
 	// Member reports whether the bot is a member of a channel (SlackMember); a subscription
 	// is refused where the bot cannot post. nil: not checked.
-	Member func(ctx context.Context, channel string) (bool, error)
-	Logger    *slog.Logger // default: discard
-	Metrics   *Metrics     // default: unregistered
-	Now       func() time.Time
+	Member  func(ctx context.Context, channel string) (bool, error)
+	Logger  *slog.Logger // default: discard
+	Metrics *Metrics     // default: unregistered
+	Now     func() time.Time
 }
 
 // Answerer answers /tasks commands and button clicks: it parses, checks who may do what, asks
@@ -498,4 +498,3 @@ func WithIncompleteNotice(m Message) Message {
 	m.Text = truncate(m.Text+" (may be incomplete)", FallbackTextTarget)
 	return m
 }
-

@@ -444,14 +444,6 @@ func mark(marks bool, r, look rune) rune {
 	return r
 }
 
-// plainLine prepares taskbot's own text for a plain_text object or a fallback: white space
-// runs and control characters collapse as in Escape, then truncate to max characters. It does
-// not escape: callers pass no API text.
-func plainLine(s string, max int) string {
-	return truncate(strings.Join(strings.FieldsFunc(s, func(r rune) bool {
-		return unicode.IsSpace(r) || unicode.Is(unicode.Cc, r)
-	}), " "), max)
-}
 
 // truncate shortens s to at most max characters (runes, as Slack counts them), ending with "…"
 // when it cut. It never cuts a rune or one of the entities &amp; &lt; &gt; in half, and drops

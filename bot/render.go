@@ -444,7 +444,6 @@ func mark(marks bool, r, look rune) rune {
 	return r
 }
 
-
 // truncate shortens s to at most max characters (runes, as Slack counts them), ending with "…"
 // when it cut. It never cuts a rune or one of the entities &amp; &lt; &gt; in half, and drops
 // the space before the ellipsis. max < 1 gives "".

@@ -92,6 +92,14 @@ func raceEnabled() bool {
 
 const binChannel = "C0123ABCDEF"
 
+// The crash test's tasks belong to two tenants; Crash Beta's channel subscribes to its tasks.
+var (
+	crashAlpha = &tasks.Tenant{ID: "1001", Name: "Crash Alpha"}
+	crashBeta  = &tasks.Tenant{ID: "2002", Name: "Crash Beta"}
+)
+
+const crashBetaChannel = "C0CRASHBETA"
+
 // binEnv is a state file and the fakes a series of taskbot processes share.
 type binEnv struct {
 	api   *taskstest.Server
@@ -327,6 +335,7 @@ const (
 // completed, and what it has made of it.
 type crashTask struct {
 	uuid, title string
+	beta        bool     // of tenant Crash Beta: announced in crashBetaChannel too
 	made        []string // events of the transitions made, in order
 	// unconfirmed: the last transition may not be recorded by the bot yet, so the task must not
 	// move again (the bot would never see the state in between). It is recorded once a poll
@@ -346,13 +355,15 @@ type crashRun struct {
 	rng       *rand.Rand
 	tasks     []*crashTask
 	byTitle   map[string]*crashTask
-	made      int
+	made      int // transitions made
+	madeBeta  int // of them, of Crash Beta's tasks
 	epoch     int
 	proc      *botRun // nil while no process runs
 	polls     int     // successful polls of proc, last read
 	baselined bool
 	kills     map[string]int
-	// progress is when the announcements last caught up or grew; delivered is their count.
+	// progress is when the announcements last caught up or grew; delivered is their count in
+	// both channels.
 	progress  time.Time
 	delivered int
 }
@@ -370,6 +381,7 @@ func TestCrashLosesNothing(t *testing.T) {
 	}
 	t.Logf("seed %d (rerun with TASKBOT_CRASH_SEED=%d)", seed, seed)
 	e := newBinEnv(t)
+	e.slack.SetChannel(crashBetaChannel, "crash-beta", true)
 	r := &crashRun{t: t, e: e, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		byTitle: map[string]*crashTask{}, kills: map[string]int{}, progress: time.Now()}
 
@@ -394,6 +406,13 @@ func TestCrashLosesNothing(t *testing.T) {
 		r.start()
 		if cycles == 1 {
 			r.proc.waitReady(t) // the baseline is recorded
+			// Before any task moves: Crash Beta's channel subscribes, so each of its tasks'
+			// transitions must reach two channels through every kill.
+			_, body := postSlash(t, r.proc.addr, e.resp.URL, crashBetaChannel, "U0CRASH001",
+				`subscribe started paused completed failed tenant:"Crash Beta"`)
+			if !strings.Contains(body, `"response_type":"in_channel"`) || !strings.Contains(body, "Crash Beta") {
+				t.Fatalf("subscribe confirmation: %s", body)
+			}
 			r.observe()
 		}
 		switch mode := r.pick(); mode {
@@ -456,37 +475,62 @@ func TestCrashLosesNothing(t *testing.T) {
 	// The values that matter.
 	announced := r.announced()
 	posts := len(e.slack.Messages())
-	lost := 0
-	for _, tk := range r.tasks {
-		got := dedupe(announced[tk.title])
-		lost += len(tk.made) - lcs(got, tk.made)
-		if !slices.Equal(got, tk.made) {
-			t.Errorf("%s: announced %v (repeats removed: %v), want %v", tk.title, announced[tk.title], got, tk.made)
+	lost := map[string]int{}
+	for _, ch := range []string{binChannel, crashBetaChannel} {
+		for _, tk := range r.tasks {
+			want := tk.want(ch)
+			got := dedupe(announced[ch][tk.title])
+			lost[ch] += len(want) - lcs(got, want)
+			if !slices.Equal(got, want) {
+				t.Errorf("%s in %s: announced %v (repeats removed: %v), want %v", tk.title, ch, announced[ch][tk.title], got, want)
+			}
 		}
 	}
-	duplicates := posts - r.made
-	t.Logf("crash figures: cycles=%d kills=%d (startup %d, random %d, mid-poll %d, mid-transaction %d, mid-post %d, post-window %d) transitions=%d posts=%d duplicates=%d lost=%d seed=%d duration=%s",
+	duplicates := posts - r.expected()
+	t.Logf("crash figures: cycles=%d kills=%d (startup %d, random %d, mid-poll %d, mid-transaction %d, mid-post %d, post-window %d) transitions=%d (of Crash Beta %d) posts=%d (in Crash Beta's channel %d) duplicates=%d lost=%d+%d seed=%d duration=%s",
 		cycles, kills, r.kills["startup"], r.kills["random"], r.kills["mid-poll"], r.kills["mid-transaction"], r.kills["mid-post"], r.kills["post-window"],
-		r.made, posts, duplicates, lost, seed, took.Round(time.Second))
+		r.made, r.madeBeta, posts, len(postsIn(e.slack, crashBetaChannel)), duplicates, lost[binChannel], lost[crashBetaChannel], seed, took.Round(time.Second))
 	if r.made < crashTransitions || cycles < crashMinCycles {
 		t.Errorf("made %d transitions in %d cycles, want at least %d in %d", r.made, cycles, crashTransitions, crashMinCycles)
 	}
-	if lost != 0 {
-		t.Errorf("%d transitions were never announced", lost)
+	if r.madeBeta == 0 || r.madeBeta == r.made {
+		t.Errorf("%d of %d transitions were of Crash Beta's tasks; the test needs both tenants", r.madeBeta, r.made)
 	}
-	if duplicates < 0 || duplicates > kills {
-		t.Errorf("%d duplicate posts after %d kills; a kill may repeat at most the one post in flight", duplicates, kills)
+	for ch, n := range lost {
+		if n != 0 {
+			t.Errorf("%d transitions were never announced in %s", n, ch)
+		}
+	}
+	// Each channel has its own worker, so a kill may repeat one post in flight per channel.
+	if duplicates < 0 || duplicates > 2*kills {
+		t.Errorf("%d duplicate posts after %d kills; a kill may repeat at most the one post in flight in each channel", duplicates, kills)
 	}
 	if runs := e.races(); len(runs) > 0 {
 		t.Errorf("data races reported by runs %v", runs)
 	}
 }
 
-// addTask adds an enqueued task with the next title.
+// want is the events tk's transitions must be announced with in channel ch.
+func (tk *crashTask) want(ch string) []string {
+	if ch == crashBetaChannel && !tk.beta {
+		return nil
+	}
+	return tk.made
+}
+
+// expected is the number of announcements the transitions made call for, in both channels.
+func (r *crashRun) expected() int { return r.made + r.madeBeta }
+
+// addTask adds an enqueued task with the next title; every other one is Crash Beta's.
 func (r *crashRun) addTask() *crashTask {
 	title := fmt.Sprintf("crash-task-%03d", len(r.tasks)+1)
-	got := r.e.api.Add(tasks.Task{State: tasks.Enqueued, Context: map[string]any{"title": title}})
-	tk := &crashTask{uuid: got.UUID, title: title}
+	beta := len(r.tasks)%2 == 1
+	tenant := crashAlpha
+	if beta {
+		tenant = crashBeta
+	}
+	got := r.e.api.Add(tasks.Task{State: tasks.Enqueued, Tenant: tenant, Context: map[string]any{"title": title}})
+	tk := &crashTask{uuid: got.UUID, title: title, beta: beta}
 	r.tasks = append(r.tasks, tk)
 	r.byTitle[title] = tk
 	return tk
@@ -546,17 +590,20 @@ func (r *crashRun) observe() {
 	if r.polls >= 1 {
 		r.baselined = true
 	}
-	if n := r.countDelivered(); n > r.delivered || n == r.made {
+	if n := r.countDelivered(); n > r.delivered || n == r.expected() {
 		r.delivered, r.progress = n, time.Now()
 	} else if time.Since(r.progress) > time.Minute {
 		var missing []string
-		for _, tk := range r.tasks {
-			if got := dedupe(r.announced()[tk.title]); len(got) < len(tk.made) {
-				missing = append(missing, fmt.Sprintf("%s %v of %v", tk.title, got, tk.made))
+		announced := r.announced()
+		for ch, byTitle := range announced {
+			for _, tk := range r.tasks {
+				if got, want := dedupe(byTitle[tk.title]), tk.want(ch); len(got) < len(want) {
+					missing = append(missing, fmt.Sprintf("%s in %s %v of %v", tk.title, ch, got, want))
+				}
 			}
 		}
-		r.t.Fatalf("no new announcement for a minute with %d transitions pending: %s\n%s",
-			r.made-n, strings.Join(missing, "; "), r.proc.tail(40))
+		r.t.Fatalf("no new announcement for a minute with %d announcements pending: %s\n%s",
+			r.expected()-n, strings.Join(missing, "; "), r.proc.tail(40))
 	}
 	for _, tk := range r.tasks {
 		if tk.unconfirmed && (r.epoch > tk.movedEpoch && r.polls >= 1 || r.epoch == tk.movedEpoch && r.polls >= tk.movedPolls+2) {
@@ -565,11 +612,12 @@ func (r *crashRun) observe() {
 	}
 }
 
-// announced parses every message Slack received into the events announced per task title. It
-// stops the test at once on a flood-guard summary or a message it cannot place.
-func (r *crashRun) announced() map[string][]string {
+// announced parses every message Slack received into the events announced per channel and
+// task title. It stops the test at once on a flood-guard summary or a message it cannot place:
+// in Crash Beta's channel, only Crash Beta's tasks belong.
+func (r *crashRun) announced() map[string]map[string][]string {
 	r.t.Helper()
-	out := map[string][]string{}
+	out := map[string]map[string][]string{binChannel: {}, crashBetaChannel: {}}
 	for i, p := range r.e.slack.Messages() {
 		if strings.HasPrefix(p.Text, "Task updates:") {
 			r.t.Fatalf("post %d is a flood-guard summary; every transition must be posted on its own: %q", i+1, p.Text)
@@ -578,28 +626,39 @@ func (r *crashRun) announced() map[string][]string {
 		if m == nil || r.byTitle[m[2]] == nil {
 			r.t.Fatalf("post %d is not an announcement of a task the test moved: %q", i+1, p.Text)
 		}
-		if p.Channel != binChannel {
-			r.t.Fatalf("post %d went to channel %q, want %s", i+1, p.Channel, binChannel)
+		byTitle, ok := out[p.Channel]
+		if !ok || p.Channel == crashBetaChannel && !r.byTitle[m[2]].beta {
+			r.t.Fatalf("post %d about %s went to channel %q", i+1, m[2], p.Channel)
 		}
-		out[m[2]] = append(out[m[2]], m[1])
+		byTitle[m[2]] = append(byTitle[m[2]], m[1])
 	}
 	return out
 }
 
-// countDelivered counts the transitions seen in Slack; an announcement that is not the next
-// transition made (a lost or reordered one) stops the test at once.
+// countDelivered counts the announcements seen in Slack, in both channels; an announcement that
+// is not the next transition made (a lost or reordered one) stops the test at once.
 func (r *crashRun) countDelivered() int {
-	r.t.Helper()
-	n := 0
-	for title, evs := range r.announced() {
-		tk := r.byTitle[title]
-		got := dedupe(evs)
-		if len(got) > len(tk.made) || !slices.Equal(got, tk.made[:len(got)]) {
-			r.t.Fatalf("%s: announced %v, but the transitions made are %v", title, evs, tk.made)
-		}
-		n += len(got)
-	}
+	n, _ := r.delivery()
 	return n
+}
+
+// delivery counts the announcements seen in Slack in both channels and in SLACK_CHANNEL alone.
+func (r *crashRun) delivery() (both, ops int) {
+	r.t.Helper()
+	for ch, byTitle := range r.announced() {
+		for title, evs := range byTitle {
+			want := r.byTitle[title].want(ch)
+			got := dedupe(evs)
+			if len(got) > len(want) || !slices.Equal(got, want[:len(got)]) {
+				r.t.Fatalf("%s in %s: announced %v, but the transitions made are %v", title, ch, evs, want)
+			}
+			both += len(got)
+			if ch == binChannel {
+				ops += len(got)
+			}
+		}
+	}
+	return both, ops
 }
 
 // moveRound moves up to crashMaxRound distinct tasks one step each, keeping the backlog under
@@ -607,7 +666,8 @@ func (r *crashRun) countDelivered() int {
 // bot is down and are confirmed by the next process's first poll).
 func (r *crashRun) moveRound(alive bool) {
 	r.t.Helper()
-	want := min(crashMaxBacklog-(r.made-r.countDelivered()), 1+r.rng.IntN(crashMaxRound), crashTransitions-r.made)
+	_, ops := r.delivery()
+	want := min(crashMaxBacklog-(r.made-ops), 1+r.rng.IntN(crashMaxRound), crashTransitions-r.made)
 	if want <= 0 {
 		return
 	}
@@ -641,6 +701,9 @@ func (r *crashRun) moveRound(alive bool) {
 		tk.made = append(tk.made, ev)
 		tk.unconfirmed = true
 		r.made++
+		if tk.beta {
+			r.madeBeta++
+		}
 	}
 	epoch, polls := r.epoch+1, -1 // down: the next process's first poll records them
 	if alive {
@@ -700,12 +763,12 @@ func (r *crashRun) drain() {
 		if n != last {
 			last, since = n, time.Now()
 		}
-		if r.countDelivered() == r.made && time.Since(since) >= 3*time.Second {
+		if r.countDelivered() == r.expected() && time.Since(since) >= 3*time.Second {
 			return
 		}
 		if time.Now().After(deadline) {
-			r.t.Fatalf("after 3 minutes of the final run, %d of %d transitions were announced\n%s",
-				r.countDelivered(), r.made, r.proc.tail(40))
+			r.t.Fatalf("after 3 minutes of the final run, %d of %d announcements were made\n%s",
+				r.countDelivered(), r.expected(), r.proc.tail(40))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -28,10 +28,17 @@ const (
 // the answer's JSON body.
 func (e *testEnv) slash(t *testing.T, channel, user, text string) (int, string) {
 	t.Helper()
+	return postSlash(t, e.addr, e.resp.URL, channel, user, text)
+}
+
+// postSlash sends a signed /tasks text typed by user in channel to the taskbot listening on
+// addr, with responseURL for later answers, and returns the HTTP status and the answer's body.
+func postSlash(t *testing.T, addr, responseURL, channel, user, text string) (int, string) {
+	t.Helper()
 	v := url.Values{"team_id": {"T0000TEAM"}, "channel_id": {channel}, "user_id": {user}, "command": {"/tasks"},
-		"text": {text}, "response_url": {e.resp.URL}, "trigger_id": {fmt.Sprintf("%d.trigger", time.Now().UnixNano())}}
+		"text": {text}, "response_url": {responseURL}, "trigger_id": {fmt.Sprintf("%d.trigger", time.Now().UnixNano())}}
 	body := []byte(v.Encode())
-	req, _ := http.NewRequest("POST", "http://"+e.addr+"/slack/commands", bytes.NewReader(body))
+	req, _ := http.NewRequest("POST", "http://"+addr+"/slack/commands", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	bottest.Sign(req, testSecret, body, time.Now())
 	resp, err := http.DefaultClient.Do(req)

@@ -222,7 +222,7 @@ func TestSubscriptionsFanOutAndDrainPerChannel(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatalf("%v\n%s", err, logs)
 	}
-	stop, logs = e.start(t)
+	stop, _ = e.start(t)
 	defer stop()
 	if _, body := e.slash(t, chanBeta, userOps, "subscriptions"); !strings.Contains(body, "Beta Industries") {
 		t.Errorf("subscriptions after a restart: %s", body)
@@ -322,7 +322,6 @@ func TestButtons(t *testing.T) {
 	_, body := e.slash(t, chanOps, userOps, "paused")
 	next := buttonValue(t, []byte(body), "tasks_next")
 	share := buttonValue(t, []byte(body), "tasks_share")
-	requests := len(e.api.Requests())
 
 	// Next page: tasks 46 to 50, replacing the answer.
 	n := len(e.resp.Posts())
@@ -340,7 +339,7 @@ func TestButtons(t *testing.T) {
 		t.Errorf("share: %s", shared)
 	}
 	// A value from another channel, an edited one, a made-up one: refused, no API call.
-	requests = len(e.api.Requests())
+	requests := len(e.api.Requests())
 	for _, bad := range []struct{ channel, value string }{
 		{"C0OTHERCHAN", next},
 		{chanOps, strings.Replace(next, "|1|", "|2|", 1)},

@@ -11,6 +11,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -271,6 +272,53 @@ func TestCheckClockSkew(t *testing.T) {
 	}
 }
 
+// demoMessage is a message the demo printed as posted in a channel: an announcement, or a
+// confirmation everyone in the channel sees.
+type demoMessage struct {
+	channel string
+	text    string // its indented lines
+}
+
+// demoHeader is the first line of a message the demo prints in a channel (bot.TerminalNotifier
+// and the demo's confirmations): "[15:04:05] #beta", maybe "(in thread …)" after it.
+var demoHeader = regexp.MustCompile(`^\[\d\d:\d\d:\d\d\] (#[a-z0-9_-]+)(?: \(in thread [^)]*\))?$`)
+
+// demoMessages reads the messages posted in channels from the demo's output.
+func demoMessages(out string) []demoMessage {
+	var ms []demoMessage
+	var cur *demoMessage
+	for line := range strings.SplitSeq(out, "\n") {
+		if m := demoHeader.FindStringSubmatch(line); m != nil {
+			ms = append(ms, demoMessage{channel: m[1]})
+			cur = &ms[len(ms)-1]
+			continue
+		}
+		if cur != nil && strings.HasPrefix(line, "  ") {
+			cur.text += line + "\n"
+			continue
+		}
+		cur = nil
+	}
+	return ms
+}
+
+// demoAnswer is the demo's answer to the command echoed as echo ("> #demo /tasks …"): the lines
+// after the echo up to the blank line that ends it; "" while there is none.
+func demoAnswer(out, echo string) string {
+	_, after, ok := strings.Cut(out, echo+"\n")
+	if !ok {
+		return ""
+	}
+	answer, _, ok := strings.Cut(after, "\n\n")
+	if !ok {
+		return ""
+	}
+	return answer
+}
+
+// TestDemo runs `taskbot demo` as a user would: listings, a usage error, a second channel
+// subscribed to the second tenant, a mute, /tasks mutes, a tenant listing and /tasks show of a
+// task taken from an announcement. It waits for output, never for time.
 func TestDemo(t *testing.T) {
 	t.Parallel()
 	stdin, w := io.Pipe()
@@ -281,25 +329,123 @@ func TestDemo(t *testing.T) {
 	go func() {
 		done <- run(ctx, []string{"demo", "-every", "300ms"}, noEnv, stdin, &out, io.Discard)
 	}()
-	waitUntil(t, 30*time.Second, "the demo's banner", func() bool { return strings.Contains(out.String(), "Ctrl-C quits") })
-	io.WriteString(w, "/tasks\n/tasks pausd\nhello\n")
-	// The demo runs until its context ends: end it once it has announced and answered.
-	waitUntil(t, 30*time.Second, "an announcement and the three answers", func() bool {
+	const wait = 30 * time.Second
+	waitUntil(t, wait, "the demo's banner", func() bool { return strings.Contains(out.String(), "Ctrl-C quits") })
+	if b := out.String(); !strings.Contains(b, "the tasks of Customer A Ltd and Beta Industries") || !strings.Contains(b, "You are U0DEMO") {
+		t.Errorf("the banner does not name the tenants and the user:\n%s", b)
+	}
+	typeLine := func(line string) {
+		t.Helper()
+		if _, err := io.WriteString(w, line+"\n"); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	typeLine("/tasks\n/tasks pausd\nhello\n#Bad! /tasks")
+	waitUntil(t, wait, "an announcement in #demo and the answers to four lines", func() bool {
 		o := out.String()
-		return strings.Contains(o, "] #demo") && strings.Contains(o, "Tasks in progress") &&
-			strings.Contains(o, `I don't understand "pausd"`) && strings.Contains(o, "type /tasks")
+		return slices.ContainsFunc(demoMessages(o), func(m demoMessage) bool { return m.channel == "#demo" && strings.Contains(m.text, "Tenant: ") }) &&
+			strings.Contains(demoAnswer(o, "> #demo /tasks"), "Tasks in progress") &&
+			strings.Contains(demoAnswer(o, "> #demo /tasks pausd"), `I don't understand "pausd"`) &&
+			strings.Contains(o, "(type /tasks and its words") && strings.Contains(o, "(a channel is # and a name")
 	})
+
+	// A second channel subscribes to the second tenant: the change is confirmed in #beta, for
+	// everyone, naming the user; then #beta gets that tenant's announcements.
+	typeLine(`#beta /tasks subscribe tenant:"Beta Industries"`)
+	waitUntil(t, wait, "an announcement about Beta Industries in #beta", func() bool {
+		return slices.ContainsFunc(demoMessages(out.String()), func(m demoMessage) bool {
+			return m.channel == "#beta" && strings.Contains(m.text, "Tenant: Beta Industries")
+		})
+	})
+	if !slices.Contains(demoMessages(out.String()), demoMessage{"#beta", "    @U0DEMO subscribed this channel to started, paused, failed of Beta Industries.\n"}) {
+		t.Errorf("no confirmation of the subscription in #beta:\n%s", out.String())
+	}
+
+	// A mute of the first tenant (in curly quotes, as Slack on a Mac sends them) is confirmed
+	// in #demo, listed by /tasks mutes, and drops that tenant's announcements.
+	typeLine("/tasks mute tenant:\u201cCustomer A Ltd\u201d 1h maintenance window")
+	waitUntil(t, wait, "the mute's confirmation", func() bool {
+		return slices.ContainsFunc(demoMessages(out.String()), func(m demoMessage) bool {
+			return m.channel == "#demo" && strings.HasPrefix(m.text, `    @U0DEMO muted tenant:"Customer A Ltd" until `) &&
+				strings.Contains(m.text, "(mute 1; `/tasks unmute 1` ends it). Reason: maintenance window")
+		})
+	})
+	typeLine("/tasks mutes")
+	waitUntil(t, wait, "/tasks mutes listing the mute, and a muted announcement", func() bool {
+		o := out.String()
+		return strings.Contains(demoAnswer(o, "> #demo /tasks mutes"), `*#1* tenant:"Customer A Ltd" — `) &&
+			strings.Contains(o, "#demo — muted, not posted: ")
+	})
+	if a := demoAnswer(out.String(), "> #demo /tasks mutes"); !strings.Contains(a, "by U0DEMO: maintenance window") {
+		t.Errorf("/tasks mutes:\n%s", a)
+	}
+
+	// A listing of one tenant, typed in #beta with curly quotes, shows only that tenant's tasks.
+	typeLine("#beta /tasks started paused failed tenant:\u201cBeta Industries\u201d")
+	waitUntil(t, wait, "the tenant listing", func() bool {
+		return demoAnswer(out.String(), "> #beta /tasks started paused failed tenant:\u201cBeta Industries\u201d") != ""
+	})
+	listing := demoAnswer(out.String(), "> #beta /tasks started paused failed tenant:\u201cBeta Industries\u201d")
+	if !strings.Contains(listing, "Tasks started, paused or failed for Beta Industries — ") || strings.Contains(listing, "Customer A Ltd") {
+		t.Errorf("tenant listing:\n%s", listing)
+	}
+
+	// /tasks show of a task named in an announcement.
+	m := regexp.MustCompile(`— Task (\d+) · updated`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("no task id in the announcements:\n%s", out.String())
+	}
+	typeLine("/tasks show " + m[1])
+	waitUntil(t, wait, "the answer to /tasks show", func() bool { return demoAnswer(out.String(), "> #demo /tasks show "+m[1]) != "" })
+	if a := demoAnswer(out.String(), "> #demo /tasks show "+m[1]); !strings.Contains(a, "Task id "+m[1]+" · uuid ") || !strings.Contains(a, "Tenant: ") {
+		t.Errorf("/tasks show %s:\n%s", m[1], a)
+	}
+
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
 	got := out.String()
-	for _, want := range []string{"taskbot demo", "] #demo", "> /tasks", "Tasks in progress", `I don't understand "pausd"`, "type /tasks", "demo finished"} {
-		if !strings.Contains(got, want) {
-			t.Errorf("demo output lacks %q:\n%s", want, got)
+	for _, msg := range demoMessages(got) {
+		if msg.channel == "#beta" && strings.Contains(msg.text, "Customer A Ltd") {
+			t.Errorf("#beta, subscribed to Beta Industries only, got a message about Customer A Ltd:\n%s", msg.text)
 		}
 	}
-	if strings.Contains(got, `"blocks"`) || strings.Contains(got, `{"type"`) {
-		t.Errorf("demo prints raw JSON:\n%s", got)
+	if !strings.HasSuffix(got, "demo finished\n") {
+		t.Errorf("demo output does not end with \"demo finished\":\n%s", got)
+	}
+	if strings.Contains(got, `"blocks"`) || strings.Contains(got, `{"type"`) || strings.Contains(got, "v1|") {
+		t.Errorf("demo prints raw JSON or button values:\n%s", got)
+	}
+}
+
+func TestDemoLine(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, line            string
+		wantChannel, wantText string
+		wantProblem           string // a part of it
+	}{
+		{"a command without a channel is typed in #demo", "/tasks paused", "#demo", " paused", ""},
+		{"tasks without the slash", "  TASKS failed", "#demo", " failed", ""},
+		{"a channel first", `#beta /tasks subscribe tenant:"Beta Industries"`, "#beta", ` subscribe tenant:"Beta Industries"`, ""},
+		{"a channel in capitals, and tabs", "\t#Customer-A_1\t/tasks subscriptions", "#customer-a_1", " subscriptions", ""},
+		{"the bare command", "#beta /tasks", "#beta", "", ""},
+		{"a blank line", "   ", "", "", ""},
+		{"a channel alone", "#beta", "", "", "type /tasks"},
+		{"a bare #", "# /tasks", "", "", "a channel is #"},
+		{"a channel name with a bang", "#bad! /tasks", "", "", "a channel is #"},
+		{"a channel name too long", "#" + strings.Repeat("a", 81) + " /tasks", "", "", "a channel is #"},
+		{"no command after the channel", "#beta hello", "", "", "type /tasks"},
+		{"something else", "hello", "", "", "type /tasks"},
+		{"a command glued to more", "/tasksx", "", "", "type /tasks"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ch, text, problem := demoLine(tc.line)
+			if ch != tc.wantChannel || text != tc.wantText || (tc.wantProblem == "") != (problem == "") || !strings.Contains(problem, tc.wantProblem) {
+				t.Errorf("demoLine(%q) = %q, %q, %q; want %q, %q, a problem with %q", tc.line, ch, text, problem, tc.wantChannel, tc.wantText, tc.wantProblem)
+			}
+		})
 	}
 }

@@ -24,53 +24,167 @@ import (
 func TestTasksCommand(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
-	e.api.Add(tasks.Task{State: tasks.Paused, Type: "MachineBackup", Context: map[string]any{"title": "Paused <b>backup</b> & co"}})
-	e.api.Add(tasks.Task{State: tasks.Started, Type: "MachineBackup", Context: map[string]any{"title": "Running backup"}})
-	done := e.api.Add(tasks.Task{State: tasks.Started, Type: "MachineBackup", Context: map[string]any{"title": "Broken backup"}})
+	acme := &tasks.Tenant{ID: "1496265", Name: "Customer A Ltd"}
+	beta := &tasks.Tenant{ID: "1496330", Name: "Beta Industries"}
+	e.api.Add(tasks.Task{State: tasks.Paused, Type: "MachineBackup", Tenant: acme, Context: map[string]any{"title": "Paused <b>backup</b> & co"}})
+	e.api.Add(tasks.Task{State: tasks.Started, Type: "MachineBackup", Tenant: acme, Context: map[string]any{"title": "Running backup"}})
+	betaTask := e.api.Add(tasks.Task{State: tasks.Paused, Type: "MachineBackup", Tenant: beta, Context: map[string]any{"title": "Beta's paused backup"},
+		Resource: &tasks.Reference{ID: "r1", Name: "WEB-03", Type: "resource.machine"}, Policy: &tasks.Reference{ID: "p1", Name: "Nightly", Type: "policy.backup.machine"}})
+	done := e.api.Add(tasks.Task{State: tasks.Started, Type: "MachineBackup", Tenant: acme, Context: map[string]any{"title": "Broken backup"}})
 	if _, err := e.api.SetState(done.UUID, tasks.Completed, tasks.ResultError); err != nil {
 		t.Fatal(err)
 	}
 	// Only ACRONIS_* are needed for `taskbot tasks`.
 	e.set("SLACK_BOT_TOKEN", "")
 	e.set("SLACK_CHANNEL", "")
+	tasksRun := func(args ...string) (code int, stdout, stderr string) {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), append([]string{"tasks"}, args...), e.getenv, strings.NewReader(""), &out, &errOut)
+		return exitCode(err, &errOut), out.String(), errOut.String()
+	}
 
 	t.Run("text", func(t *testing.T) {
-		var out, errOut bytes.Buffer
-		err := run(context.Background(), []string{"tasks", "PAUSED"}, e.getenv, strings.NewReader(""), &out, &errOut)
-		if err != nil {
-			t.Fatalf("%v\n%s", err, errOut.String())
+		code, out, errOut := tasksRun("PAUSED")
+		if code != 0 {
+			t.Fatalf("exit %d\n%s", code, errOut)
 		}
-		if !strings.Contains(out.String(), "Paused <b>backup</b> & co") || strings.Contains(out.String(), "Running backup") {
-			t.Fatalf("output:\n%s", out.String())
+		if !strings.Contains(out, "Paused <b>backup</b> & co") || !strings.Contains(out, "Beta's paused backup") || strings.Contains(out, "Running backup") {
+			t.Fatalf("output:\n%s", out)
 		}
-		if strings.Contains(out.String(), `"blocks"`) {
-			t.Fatalf("text output is JSON:\n%s", out.String())
+		if strings.Contains(out, `"blocks"`) {
+			t.Fatalf("text output is JSON:\n%s", out)
 		}
 	})
 	t.Run("json payload", func(t *testing.T) {
-		var out bytes.Buffer
-		if err := run(context.Background(), []string{"tasks", "-json", "failed"}, e.getenv, strings.NewReader(""), &out, io.Discard); err != nil {
-			t.Fatal(err)
+		code, out, errOut := tasksRun("-json", "failed")
+		if code != 0 {
+			t.Fatalf("exit %d\n%s", code, errOut)
 		}
 		var m struct {
 			Text   string            `json:"text"`
 			Blocks []json.RawMessage `json:"blocks"`
 		}
-		if err := json.Unmarshal(out.Bytes(), &m); err != nil {
-			t.Fatalf("not JSON: %v\n%s", err, out.String())
+		if err := json.Unmarshal([]byte(out), &m); err != nil {
+			t.Fatalf("not JSON: %v\n%s", err, out)
 		}
-		if m.Text == "" || len(m.Blocks) == 0 || !strings.Contains(out.String(), "Broken backup") || strings.Contains(out.String(), "Running backup") {
-			t.Fatalf("payload:\n%s", out.String())
+		if m.Text == "" || len(m.Blocks) == 0 || !strings.Contains(out, "Broken backup") || strings.Contains(out, "Running backup") {
+			t.Fatalf("payload:\n%s", out)
+		}
+	})
+	t.Run("tenant filters", func(t *testing.T) {
+		for _, tc := range []struct {
+			name string
+			args []string
+		}{
+			{"a name with a space as the shell passes it", []string{"paused", "started", "tenant:Beta Industries"}},
+			{"a quoted name", []string{"paused", "started", `tenant:"Beta Industries"`}},
+			{"curly quotes and another case", []string{"paused", "started", "TENANT:\u201cbeta industries\u201d"}},
+			{"the tenant id", []string{"paused", "started", "tenant:1496330"}},
+			{"two tenants, one unknown", []string{"paused", "started", "tenant:Nobody", "tenant:Beta Industries"}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				code, out, errOut := tasksRun(tc.args...)
+				if code != 0 {
+					t.Fatalf("exit %d\n%s", code, errOut)
+				}
+				if !strings.Contains(out, "Beta's paused backup") || strings.Contains(out, "Customer A Ltd") || strings.Contains(out, "Running backup") {
+					t.Errorf("output:\n%s", out)
+				}
+			})
+		}
+		code, out, _ := tasksRun("failed", "tenant:Beta Industries")
+		if code != 0 || !strings.Contains(out, "No tasks failed for Beta Industries") || strings.Contains(out, "Broken backup") {
+			t.Errorf("a tenant without failures: exit %d\n%s", code, out)
+		}
+	})
+	t.Run("show", func(t *testing.T) {
+		for _, id := range []string{betaTask.IDString, betaTask.UUID, strings.ToUpper(betaTask.UUID)} {
+			code, out, errOut := tasksRun("show", id)
+			if code != 0 {
+				t.Fatalf("show %s: exit %d\n%s", id, code, errOut)
+			}
+			for _, want := range []string{"Beta's paused backup\n", "Paused", "Tenant: Beta Industries (1496330)", "Machine: WEB-03", "Plan: Nightly",
+				"Task id " + betaTask.IDString + " · uuid " + betaTask.UUID} {
+				if !strings.Contains(out, want) {
+					t.Errorf("show %s lacks %q:\n%s", id, want, out)
+				}
+			}
+		}
+		code, out, errOut := tasksRun("show", betaTask.IDString, "-json")
+		if code != 0 || !strings.HasPrefix(out, "{") || !strings.Contains(out, `"blocks"`) || !strings.Contains(out, "Beta's paused backup") {
+			t.Errorf("show -json: exit %d\n%s%s", code, out, errOut)
+		}
+	})
+	t.Run("show of an unknown task is exit 1 with the reason", func(t *testing.T) {
+		code, out, errOut := tasksRun("show", "944455285181779999")
+		if code != 1 || out != "" || !strings.Contains(errOut, "no task 944455285181779999 was found") {
+			t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
+		}
+	})
+	t.Run("a bad task ID is a usage error", func(t *testing.T) {
+		code, _, errOut := tasksRun("show", "12x")
+		if code != 2 || !strings.Contains(errOut, `"12x" is not a task ID`) {
+			t.Errorf("exit %d, stderr %q", code, errOut)
+		}
+	})
+	t.Run("the verbs of a channel are done in Slack", func(t *testing.T) {
+		before := len(e.api.Requests())
+		for _, args := range [][]string{
+			{"subscribe", "tenant:Beta Industries"}, {"unsubscribe"}, {"subscriptions"},
+			{"mute", "tenant:Beta Industries", "2h", "maintenance"}, {"mutes"}, {"unmute", "1"},
+		} {
+			code, out, errOut := tasksRun(args...)
+			if code != 2 || out != "" || !strings.Contains(errOut, "are made in Slack, in the channel they are for") ||
+				!strings.Contains(errOut, "usage: taskbot tasks") {
+				t.Errorf("tasks %q: exit %d, stdout %q, stderr %q", args, code, out, errOut)
+			}
+		}
+		if n := len(e.api.Requests()) - before; n != 0 {
+			t.Errorf("%d requests to the API for commands that are refused", n)
+		}
+	})
+	t.Run("help", func(t *testing.T) {
+		code, out, _ := tasksRun("help")
+		if code != 0 || !strings.HasPrefix(out, "usage: taskbot tasks") || !strings.Contains(out, "/tasks show ID") || strings.Contains(out, "`") {
+			t.Errorf("exit %d\n%s", code, out)
 		}
 	})
 	t.Run("API failure is exit 1 with the reason", func(t *testing.T) {
 		e.set("ACRONIS_CLIENT_SECRET", "wrong-secret-Zq99")
-		var out bytes.Buffer
-		err := run(context.Background(), []string{"tasks"}, e.getenv, strings.NewReader(""), &out, &out)
-		if code := exitCode(err, &out); code != 1 || !strings.Contains(out.String(), "401") || strings.Contains(out.String(), "wrong-secret-Zq99") {
-			t.Fatalf("exit %d, output %q", code, out.String())
+		for _, args := range [][]string{nil, {"show", betaTask.IDString}, {"tenant:Beta Industries"}} {
+			code, out, errOut := tasksRun(args...)
+			if code != 1 || out != "" || !strings.Contains(errOut, "401") || strings.Contains(errOut, "wrong-secret-Zq99") {
+				t.Errorf("tasks %q: exit %d, stdout %q, stderr %q", args, code, out, errOut)
+			}
 		}
 	})
+}
+
+func TestCommandText(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"states", []string{"paused", "failed"}, "paused failed"},
+		{"a bare tenant", []string{"tenant:Acme"}, "tenant:Acme"},
+		{"a tenant with a space", []string{"failed", "tenant:Acme Corp"}, `failed tenant:"Acme Corp"`},
+		{"a tenant with a comma", []string{"tenant:Acme, Inc"}, `tenant:"Acme, Inc"`},
+		{"a key in capitals", []string{"Tenant:Acme Corp"}, `Tenant:"Acme Corp"`},
+		{"already quoted", []string{`tenant:"Acme Corp"`}, `tenant:"Acme Corp"`},
+		{"already curly", []string{"tenant:\u201cAcme Corp\u201d"}, "tenant:\u201cAcme Corp\u201d"},
+		{"a plan", []string{"mute", "plan:Weekly full", "1h"}, `mute plan:"Weekly full" 1h`},
+		{"another key is left alone", []string{"task:1 2"}, "task:1 2"},
+		{"words with spaces", []string{"paused failed"}, "paused failed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := commandText(tc.args); got != tc.want {
+				t.Errorf("commandText(%q) = %q, want %q", tc.args, got, tc.want)
+			}
+		})
+	}
 }
 
 // TestCheckNamesTheScopeTheChannelCheckLacks: conversations.info needs channels:read (and

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -559,6 +560,47 @@ func TestDemoLine(t *testing.T) {
 			ch, text, problem := demoLine(tc.line)
 			if ch != tc.wantChannel || text != tc.wantText || (tc.wantProblem == "") != (problem == "") || !strings.Contains(problem, tc.wantProblem) {
 				t.Errorf("demoLine(%q) = %q, %q, %q; want %q, %q, a problem with %q", tc.line, ch, text, problem, tc.wantChannel, tc.wantText, tc.wantProblem)
+			}
+		})
+	}
+}
+
+// TestManifests: both Slack app manifests offer the same /tasks (every verb of the README's
+// command table in the usage hint), interactivity for the buttons, and the same four bot
+// scopes — the Slack methods taskbot calls need no more (chat.postMessage and chat.update:
+// chat:write; conversations.info in `taskbot check` and /tasks subscribe: channels:read and
+// groups:read; answers go through response_url, which needs none).
+func TestManifests(t *testing.T) {
+	t.Parallel()
+	for _, path := range []string{"deploy/slack-app-manifest.yaml", "deploy/slack-app-manifest.socket-mode.yaml"} {
+		t.Run(path, func(t *testing.T) {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			text := string(b)
+			hint := regexp.MustCompile(`(?m)^\s+usage_hint: "(.*)"$`).FindStringSubmatch(text)
+			if hint == nil {
+				t.Fatalf("no usage_hint:\n%s", text)
+			}
+			for _, verb := range []string{"[STATE…]", "[failed]", "tenant:NAME", "show ID", "subscribe [EVENT…]", "| unsubscribe",
+				"| subscriptions", "mute TARGET DURATION", "| mutes", "unmute N", "help"} {
+				if !strings.Contains(hint[1], verb) {
+					t.Errorf("usage_hint %q lacks %q", hint[1], verb)
+				}
+			}
+			if len(hint[1]) > 1000 { // https://github.com/slackapi/manifest-schema: usage_hint maxLength
+				t.Errorf("usage_hint is %d characters, Slack takes at most 1000", len(hint[1]))
+			}
+			var scopes []string
+			for _, m := range regexp.MustCompile(`(?m)^      - ([a-z:]+)`).FindAllStringSubmatch(text, -1) {
+				scopes = append(scopes, m[1])
+			}
+			if want := []string{"commands", "chat:write", "channels:read", "groups:read"}; !slices.Equal(scopes, want) {
+				t.Errorf("bot scopes %q, want %q", scopes, want)
+			}
+			if !regexp.MustCompile(`(?m)^  interactivity:\n    is_enabled: true`).MatchString(text) {
+				t.Errorf("interactivity is not enabled:\n%s", text)
 			}
 		})
 	}

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/slack-go/slack"
 
@@ -23,19 +24,26 @@ import (
 	"github.com/taskbot/taskbot/tasks"
 )
 
-// oneShot is `taskbot tasks [-json] [ARGS…]`: the query a `/tasks ARGS` slash command would run,
-// printed as text (or, with -json, as the Slack message payload {"text":…,"blocks":[…]}).
+// tasksUsage is the usage of `taskbot tasks`.
+const tasksUsage = "usage: taskbot tasks [-json] [STATE…] [failed] [tenant:NAME…] | show ID | help"
+
+// oneShot is `taskbot tasks [-json] [ARGS…]`: the query a `/tasks ARGS` slash command would run —
+// a listing (tenant: words included) or `show ID` — printed as text (or, with -json, as the
+// Slack message payload {"text":…,"blocks":[…]}). Each argument is one word: a tenant: word
+// whose name has spaces needs no inner quotes (`tenant:"Acme Corp"` in a shell is the argument
+// tenant:Acme Corp). The verbs that change or list subscriptions and mutes are a usage error:
+// they belong to a channel, so they are done in Slack. An API failure, and a task `show` does
+// not find, are errors (exit 1) that say why.
 func oneShot(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("tasks", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print the Slack message payload instead of text")
 	fs.SetOutput(io.Discard) // the one usage line below says it all
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(stdout, "usage: taskbot tasks [-json] [STATE…|failed|help]")
+			fmt.Fprintln(stdout, tasksUsage)
 			return nil
 		}
-		return &usageError{"usage: taskbot tasks [-json] [STATE…|failed|help]"}
+		return &usageError{tasksUsage}
 	}
 	words := fs.Args()
 	// Allow the flag after the words too: `taskbot tasks paused -json`.
@@ -46,13 +54,18 @@ func oneShot(ctx context.Context, args []string, getenv func(string) string, std
 			i--
 		}
 	}
-	cmd, err := bot.ParseCommand(strings.Join(words, " "))
+	cmd, err := bot.ParseCommand(commandText(words))
 	if err != nil {
 		return &usageError{plainUsage(err.Error())}
 	}
-	if cmd.Help {
-		fmt.Fprintln(stdout, plainUsage(bot.Usage()))
+	switch cmd.Verb {
+	case bot.Help:
+		fmt.Fprintf(stdout, "%s\n\nThe slash command it runs, and the rest of /tasks:\n%s\n", tasksUsage, plainUsage(bot.Usage()))
 		return nil
+	case bot.List, bot.Show:
+	default:
+		return &usageError{"subscribe, unsubscribe, subscriptions, mute, mutes and unmute are made in Slack, in the channel they are for: " +
+			"type /tasks there (/tasks help lists the words); taskbot tasks lists tasks and shows one\n" + tasksUsage}
 	}
 	cfg, err := loadConfig(getenv, needs{acronis: true})
 	if err != nil {
@@ -63,18 +76,26 @@ func oneShot(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
-	l, err := bot.NewAnswerer(bot.AnswererConfig{API: client, Failures: cfg.Failures, Logger: log}).Fetch(ctx, cmd)
-	if err != nil {
-		err = fmt.Errorf("%s: %w", strings.TrimSpace("tasks "+cmd.String()), err)
-		if fix := tasks.Fix(err); fix != "" {
-			err = fmt.Errorf("%w (%s)", err, fix)
+	var m bot.Message
+	if cmd.Verb == bot.Show {
+		t, err := client.Task(ctx, cmd.ID)
+		switch {
+		case tasks.IsNotFound(err):
+			return fmt.Errorf("tasks show %s: no task %s was found (show takes a task's numeric id or its uuid, as the Acronis console shows them; a task may be gone some time after it completed)", cmd.ID, cmd.ID)
+		case err != nil:
+			return withFix(fmt.Errorf("tasks show %s: %w", cmd.ID, err))
 		}
-		return err
-	}
-	cmd.Failures = cfg.Failures
-	m := bot.RenderList(cmd, l.Tasks, l.More, time.Now())
-	if l.Incomplete {
-		m = bot.WithIncompleteNotice(m)
+		m = bot.RenderTask(*t, cfg.Failures, time.Now())
+	} else {
+		l, err := bot.NewAnswerer(bot.AnswererConfig{API: client, Failures: cfg.Failures, Logger: log}).Fetch(ctx, cmd)
+		if err != nil {
+			return withFix(fmt.Errorf("%s: %w", strings.TrimSpace("tasks "+cmd.String()), err))
+		}
+		cmd.Failures = cfg.Failures
+		m = bot.RenderList(cmd, l.Tasks, l.More, time.Now())
+		if l.Incomplete {
+			m = bot.WithIncompleteNotice(m)
+		}
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
@@ -86,6 +107,34 @@ func oneShot(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	fmt.Fprintln(stdout, bot.PlainText(m))
 	return nil
+}
+
+// withFix is err with the fix the Acronis error table has for it, if any, in parentheses.
+func withFix(err error) error {
+	if fix := tasks.Fix(err); fix != "" {
+		return fmt.Errorf("%w (%s)", err, fix)
+	}
+	return err
+}
+
+// commandText joins the arguments of `taskbot tasks` into the text of a slash command. Each
+// argument is one word: the shell has already taken the quotes off `tenant:"Acme Corp"`, so
+// a tenant: or plan: value with white space or a comma is quoted again for the parser
+// (unless it already starts with a quote: `'tenant:"Acme Corp"'`).
+func commandText(args []string) string {
+	words := make([]string, len(args))
+	for i, a := range args {
+		words[i] = a
+		key, value, ok := strings.Cut(a, ":")
+		if !ok || (!strings.EqualFold(key, "tenant") && !strings.EqualFold(key, "plan")) ||
+			strings.HasPrefix(value, `"`) || strings.HasPrefix(value, "\u201c") || strings.HasPrefix(value, "\u201d") {
+			continue
+		}
+		if strings.ContainsFunc(value, func(r rune) bool { return r == ',' || unicode.IsSpace(r) }) {
+			words[i] = key + `:"` + value + `"`
+		}
+	}
+	return strings.Join(words, " ")
 }
 
 // plainUsage turns Slack mrkdwn usage into terminal text.

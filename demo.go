@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -25,10 +26,21 @@ import (
 	"github.com/taskbot/taskbot/tasks/taskstest"
 )
 
-// demo is `taskbot demo [-for D]`: the whole bot against an in-process simulated Task Manager
-// API (tasks/taskstest), announcements printed to stdout as they would read in Slack, and
-// `/tasks …` lines from stdin answered on stdout. It needs no configuration and uses a
-// temporary state file.
+// The demo's Slack: the channel announcements go to (SLACK_CHANNEL) and whose lines without a
+// channel are typed in, and the user who types them.
+const (
+	demoChannel = "#demo"
+	demoUser    = "U0DEMO"
+)
+
+// demo is `taskbot demo [-for D] [-every D]`: the whole bot against an in-process simulated
+// Task Manager API (tasks/taskstest) with the tasks of two tenants, announcements printed to
+// stdout as they would read in Slack, each under the channel it went to, and `/tasks …` lines
+// from stdin answered on stdout as the bot answers them in Slack: typed by demoUser in
+// demoChannel, or in the channel a line starts with (`#beta /tasks subscribe …`).
+// Subscriptions, mutes and buttons' values live in a temporary state file; confirmations of
+// changes are printed as messages in their channel, and announcements a mute dropped are
+// shown as such. It needs no configuration.
 func demo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	const demoUsage = "usage: taskbot demo [-for DURATION] [-every DURATION]\n  -for    stop after this long, e.g. 1m (default: run until Ctrl-C)\n  -every  how often the simulated tasks change state (default 3s)"
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
@@ -65,30 +77,48 @@ func demo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		return err
 	}
 	defer os.RemoveAll(dir)
-	store, err := state.Open(filepath.Join(dir, "taskbot.db"), state.Options{Logger: log, Channel: "#demo"})
+	store, err := state.Open(filepath.Join(dir, "taskbot.db"), state.Options{Logger: log, Channel: demoChannel})
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	key, err := store.ButtonKey()
+	if err != nil {
+		return err
+	}
 	client, err := acronis.NewClient(acronis.Config{BaseURL: api.URL, ClientID: api.ClientID, ClientSecret: api.ClientSecret, Logger: log})
 	if err != nil {
 		return err
 	}
 	announceSet, _ := tasks.ParseAnnounceSet([]string{"started", "paused", "failed"})
 
-	const channel = "#demo"
-	ann := announce.NewAnnouncer(announce.AnnouncerConfig{Store: store, Notifier: &bot.TerminalNotifier{W: out}, Channel: channel,
+	ann := announce.NewAnnouncer(announce.AnnouncerConfig{Store: store, Notifier: &bot.TerminalNotifier{W: out}, Channel: demoChannel,
 		Pace: 300 * time.Millisecond, Logger: log})
 	poller := announce.NewPoller(announce.PollerConfig{API: client, Store: store,
-		Rules:    announce.Rules{Channel: channel, Announce: announceSet},
-		Interval: time.Second, OnQueued: ann.Wake, Logger: log})
-	answerer := bot.NewAnswerer(bot.AnswererConfig{API: client, Logger: log})
+		Rules:    announce.Rules{Channel: demoChannel, Announce: announceSet},
+		Interval: time.Second, OnQueued: ann.Wake, Logger: slog.New(&mutedLines{next: log.Handler(), out: out})})
+	// No TASKBOT_ADMINS (anyone may change settings) and no membership check: the demo's bot
+	// is in every channel.
+	answerer := bot.NewAnswerer(bot.AnswererConfig{API: client, Settings: store, Announce: announceSet.Names(),
+		ButtonKey: key, Logger: log})
 
-	fmt.Fprintf(out, `taskbot demo — a simulated Task Manager API at %s
-Announcing %s in #demo; tasks change every %s.
-Type a slash command and Enter, e.g. /tasks paused, /tasks failed, /tasks help. Ctrl-C quits.
+	var names []string
+	for _, t := range taskstest.SimulatedTenants() {
+		names = append(names, t.Name)
+	}
+	second := names[len(names)-1]
+	fmt.Fprintf(out, `taskbot demo — a simulated Task Manager API at %s with the tasks of %s
+Announcing %s of every tenant in %s; tasks change every %s.
+You are %s. Type a slash command and Enter; it is typed in %s unless the line starts with a channel:
+  /tasks paused                /tasks failed tenant:%q
+  #beta /tasks subscribe tenant:%q      (then #beta gets that tenant's announcements too)
+  /tasks mute tenant:%q 1h maintenance      /tasks mutes      /tasks unmute 1
+  /tasks show ID               (ID: the number after "Task" in an announcement)
+  /tasks subscriptions         /tasks help
+Ctrl-C quits.
 
-`, api.URL, announceSet.String(), *every)
+`, api.URL, strings.Join(names, " and "), announceSet.String(), demoChannel, *every, demoUser, demoChannel,
+		second, second, names[0])
 
 	var wg sync.WaitGroup
 	wg.Go(func() { api.Simulate(ctx, *every, rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))) })
@@ -121,22 +151,104 @@ Type a slash command and Enter, e.g. /tasks paused, /tasks failed, /tasks help. 
 				lines = nil // stdin closed: keep announcing until -for or Ctrl-C
 				continue
 			}
-			text, isCmd := demoCommand(line)
-			if !isCmd {
-				if strings.TrimSpace(line) != "" {
-					fmt.Fprintln(out, "(type /tasks followed by states, e.g. /tasks paused; /tasks help lists them)")
-				}
+			channel, text, problem := demoLine(line)
+			if problem != "" {
+				fmt.Fprintln(out, "("+problem+")")
 				continue
 			}
+			if channel == "" {
+				continue // a blank line
+			}
 			qctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-			m := answerer.Answer(qctx, text)
+			m := answerer.Handle(qctx, bot.Request{Text: text, Channel: channel, User: demoUser})
 			cancel()
-			fmt.Fprintf(out, "> /tasks %s\n%s\n\n", strings.Map(printable, strings.TrimSpace(text)), indentText(bot.PlainText(m)))
+			echo := fmt.Sprintf("> %s /tasks %s", channel, strings.Map(printable, strings.TrimSpace(text)))
+			if m.InChannel {
+				// A confirmation of a change: a message everyone in the channel sees, printed
+				// like an announcement in it.
+				fmt.Fprintf(out, "%s\n[%s] %s\n%s\n\n", strings.TrimSpace(echo), time.Now().Format("15:04:05"), channel,
+					indentText(bot.PlainText(m)))
+				continue
+			}
+			fmt.Fprintf(out, "%s\n%s\n\n", strings.TrimSpace(echo), indentText(bot.PlainText(m)))
 		}
 	}
 	wg.Wait()
 	fmt.Fprintln(out, "demo finished")
 	return nil
+}
+
+// demoLine reads a line typed into the demo: an optional channel (`#name`, of lower-case
+// letters, digits, - and _, at most 80 characters, as Slack names channels; any case is
+// accepted and lowered) and then "/tasks ARGS" (see demoCommand). It returns the channel
+// (demoChannel when the line names none) and ARGS; problem says what is wrong with a line that
+// is not a command; a blank line gives all three empty.
+func demoLine(line string) (channel, text, problem string) {
+	const hint = "type /tasks and its words, e.g. /tasks paused, optionally after a channel: #beta /tasks subscriptions; /tasks help lists them"
+	rest := strings.TrimLeftFunc(line, unicode.IsSpace)
+	if rest == "" {
+		return "", "", ""
+	}
+	channel = demoChannel
+	if strings.HasPrefix(rest, "#") {
+		end := strings.IndexFunc(rest, unicode.IsSpace)
+		if end < 0 {
+			end = len(rest)
+		}
+		name := strings.ToLower(rest[1:end])
+		if !demoChannelName.MatchString(name) {
+			return "", "", "a channel is # and a name of letters, digits, - and _, e.g. #beta; " + hint
+		}
+		channel, rest = "#"+name, rest[end:]
+	}
+	text, ok := demoCommand(rest)
+	if !ok {
+		return "", "", hint
+	}
+	return channel, text, ""
+}
+
+// demoChannelName is a channel name as Slack allows it
+// (https://api.slack.com/methods/conversations.create#naming).
+var demoChannelName = regexp.MustCompile(`^[a-z0-9_-]{1,80}$`)
+
+// mutedLines is the demo poller's log handler: it shows on the terminal each announcement a
+// mute dropped (which the poller logs at info as "muted an announcement", and serve counts in
+// taskbot_announcements_total{result="muted"}), and passes warnings and errors on to next.
+type mutedLines struct {
+	next slog.Handler
+	out  io.Writer
+}
+
+// mutedMessage is the poller's log message for an announcement a mute dropped.
+const mutedMessage = "muted an announcement"
+
+func (h *mutedLines) Enabled(ctx context.Context, l slog.Level) bool {
+	return l == slog.LevelInfo || h.next.Enabled(ctx, l)
+}
+
+func (h *mutedLines) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level == slog.LevelInfo && r.Message == mutedMessage {
+		a := map[string]string{}
+		r.Attrs(func(at slog.Attr) bool {
+			a[at.Key] = at.Value.String()
+			return true
+		})
+		fmt.Fprintf(h.out, "[%s] %s — muted, not posted: %s · %s (task %s)\n", r.Time.Format("15:04:05"),
+			a["channel"], a["event"], strings.Map(printable, a["title"]), a["id"])
+	}
+	if !h.next.Enabled(ctx, r.Level) {
+		return nil
+	}
+	return h.next.Handle(ctx, r)
+}
+
+func (h *mutedLines) WithAttrs(as []slog.Attr) slog.Handler {
+	return &mutedLines{next: h.next.WithAttrs(as), out: h.out}
+}
+
+func (h *mutedLines) WithGroup(name string) slog.Handler {
+	return &mutedLines{next: h.next.WithGroup(name), out: h.out}
 }
 
 // maxDemoLine is the longest stdin line the demo reads whole, in bytes: the size Slack allows a

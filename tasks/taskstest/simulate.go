@@ -10,22 +10,39 @@ import (
 	"github.com/taskbot/taskbot/tasks"
 )
 
-// The simulator's catalogue: tenants, machines and plans of a small MSP.
-var (
-	simTenants = []tasks.Tenant{
-		{ID: "1496265", Name: "Customer A Ltd", Locator: "/1/1496262/1496265/"},
-		{ID: "1496300", Name: "Customer B GmbH", Locator: "/1/1496262/1496300/"},
-		{ID: "1496311", Name: "Northwind Dental", Locator: "/1/1496262/1496311/"},
-		{ID: "1496322", Name: "Contoso Logistics & Co", Locator: "/1/1496262/1496322/"},
+// simTenant is a customer of the simulated MSP, with its own machines and protection plans.
+type simTenant struct {
+	tenant   tasks.Tenant
+	machines []string
+	plans    []string
+}
+
+// simTenants is the simulator's catalogue: the two customers of a small MSP, so that
+// announcements, tenant: listings, subscriptions and mutes have two tenants to tell apart. A
+// task's machine and plan are always its tenant's.
+var simTenants = []simTenant{
+	{tenant: tasks.Tenant{ID: "1496265", Name: "Customer A Ltd", Locator: "/1/1496262/1496265/"},
+		machines: []string{"SQL-01", "FS-02", "EXCH-01", "DC-01"}, plans: []string{"Daily", "Hourly"}},
+	{tenant: tasks.Tenant{ID: "1496330", Name: "Beta Industries", Locator: "/1/1496262/1496330/"},
+		machines: []string{"WEB-03", "ERP-01", "WS-0001"}, plans: []string{"Nightly", "Weekly full"}},
+}
+
+// SimulatedTenants are the tenants whose tasks Seed and Step create, in a fixed order:
+// "Customer A Ltd" (machines SQL-01, FS-02, EXCH-01, DC-01; plans Daily, Hourly) and
+// "Beta Industries" (WEB-03, ERP-01, WS-0001; Nightly, Weekly full).
+func SimulatedTenants() []tasks.Tenant {
+	out := make([]tasks.Tenant, len(simTenants))
+	for i, t := range simTenants {
+		out[i] = t.tenant
 	}
-	simMachines = []string{"SQL-01", "FS-02", "EXCH-01", "DC-01", "WEB-03", "WS-0001"}
-	simPlans    = []string{"Daily", "Hourly", "Weekly full", "Nightly"}
-)
+	return out
+}
 
 // Seed adds a realistic starting set of eight tasks for the demo: three started, one paused,
 // one assigned, one enqueued, and two completed (one ok, one failed), with titles such as
-// "Backup plan 'Daily' on SQL-01", across several tenants. It returns them as stored. The
-// choices (titles, tenants, UUIDs) are a function of rnd alone.
+// "Backup plan 'Daily' on SQL-01", taking the SimulatedTenants in turn, so each has four. It
+// returns them as stored. The choices (titles, machines, plans, UUIDs) are a function of rnd
+// alone.
 func (s *Server) Seed(rnd *rand.Rand) []tasks.Task {
 	states := []struct {
 		st   tasks.State
@@ -36,8 +53,8 @@ func (s *Server) Seed(rnd *rand.Rand) []tasks.Task {
 		{tasks.Completed, tasks.ResultOK}, {tasks.Completed, tasks.ResultError},
 	}
 	out := make([]tasks.Task, 0, len(states))
-	for _, st := range states {
-		t := s.Add(newSimTask(rnd, tasks.Enqueued))
+	for i, st := range states {
+		t := s.Add(newSimTask(rnd, &simTenants[i%len(simTenants)], tasks.Enqueued))
 		for _, next := range pathTo(st.st) {
 			code := tasks.ResultCode("")
 			if next == st.st {
@@ -67,8 +84,9 @@ func pathTo(st tasks.State) []tasks.State {
 
 // Step is one tick of the simulation: it moves one or two tasks in progress one step along
 // enqueued → assigned → started ⇄ paused → completed (ok about four times in five, else error;
-// a started task pauses about one time in four), and adds a new enqueued task when fewer than
-// five are in progress or, otherwise, one tick in four. It returns the tasks it changed or
+// a started task pauses about one time in four), and adds a new enqueued task of one of the
+// SimulatedTenants, picked at random, when fewer than five are in progress or, otherwise, one
+// tick in four. It returns the tasks it changed or
 // added, as stored. Which tasks and what happens to them is a function of rnd and the server's
 // tasks alone.
 func (s *Server) Step(rnd *rand.Rand) []tasks.Task {
@@ -101,7 +119,7 @@ func (s *Server) Step(rnd *rand.Rand) []tasks.Task {
 		}
 	}
 	if left < 5 || rnd.IntN(4) == 0 {
-		changed = append(changed, s.Add(newSimTask(rnd, tasks.Enqueued)))
+		changed = append(changed, s.Add(newSimTask(rnd, &simTenants[rnd.IntN(len(simTenants))], tasks.Enqueued)))
 	}
 	return changed
 }
@@ -144,11 +162,12 @@ func (s *Server) Simulate(ctx context.Context, every time.Duration, rnd *rand.Ra
 	}
 }
 
-// newSimTask invents a task: a machine backup (three times in four) or an archive replication.
-func newSimTask(rnd *rand.Rand, st tasks.State) tasks.Task {
-	tenant := simTenants[rnd.IntN(len(simTenants))]
-	machine := simMachines[rnd.IntN(len(simMachines))]
-	plan := simPlans[rnd.IntN(len(simPlans))]
+// newSimTask invents a task of tenant on one of its machines, for one of its plans: a machine
+// backup (three times in four) or an archive replication.
+func newSimTask(rnd *rand.Rand, of *simTenant, st tasks.State) tasks.Task {
+	tenant := of.tenant
+	machine := of.machines[rnd.IntN(len(of.machines))]
+	plan := of.plans[rnd.IntN(len(of.plans))]
 	t := tasks.Task{
 		UUID:          simUUID(rnd),
 		State:         st,

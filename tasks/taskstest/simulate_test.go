@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/taskbot/taskbot/tasks"
+	"github.com/taskbot/taskbot/tasks/taskstest"
 )
 
 func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)) }
@@ -66,11 +67,54 @@ func TestSeed(t *testing.T) {
 	if fmt.Sprint(count) != fmt.Sprint(want) {
 		t.Errorf("states %v, want %v", count, want)
 	}
-	if len(tenants) < 2 {
-		t.Errorf("tenants %v, want several", tenants)
+	if len(tenants) != 2 || !tenants["Customer A Ltd"] || !tenants["Beta Industries"] {
+		t.Errorf("tenants %v, want Customer A Ltd and Beta Industries", tenants)
+	}
+	for _, tk := range seeded {
+		checkCatalogue(t, tk)
 	}
 	if got := len(s.Tasks()); got != 8 {
 		t.Errorf("server holds %d tasks, want 8", got)
+	}
+}
+
+// catalogue is what the simulator documents of its tenants: each tenant's machines and plans.
+var catalogue = map[string]struct{ machines, plans []string }{
+	"Customer A Ltd":  {[]string{"SQL-01", "FS-02", "EXCH-01", "DC-01"}, []string{"Daily", "Hourly"}},
+	"Beta Industries": {[]string{"WEB-03", "ERP-01", "WS-0001"}, []string{"Nightly", "Weekly full"}},
+}
+
+// checkCatalogue fails t unless tk is a task of a simulated tenant on one of that tenant's
+// machines, for one of its plans, and its title names both.
+func checkCatalogue(t *testing.T, tk tasks.Task) {
+	t.Helper()
+	if tk.Tenant == nil {
+		t.Errorf("task %s has no tenant", tk.UUID)
+		return
+	}
+	c, ok := catalogue[tk.Tenant.Name]
+	switch {
+	case !ok:
+		t.Errorf("task %s of tenant %q, not a simulated one", tk.UUID, tk.Tenant.Name)
+	case tk.Resource == nil || !slices.Contains(c.machines, tk.Resource.Name):
+		t.Errorf("task %q of %s runs on %v, not one of its machines %v", tk.Title(), tk.Tenant.Name, tk.Resource, c.machines)
+	case tk.Policy == nil || !slices.Contains(c.plans, tk.Policy.Name):
+		t.Errorf("task %q of %s belongs to plan %v, not one of its plans %v", tk.Title(), tk.Tenant.Name, tk.Policy, c.plans)
+	case !strings.Contains(tk.Title(), tk.Resource.Name) || !strings.Contains(tk.Title(), tk.Policy.Name):
+		t.Errorf("title %q does not name machine %s and plan %s", tk.Title(), tk.Resource.Name, tk.Policy.Name)
+	}
+}
+
+func TestSimulatedTenants(t *testing.T) {
+	var names []string
+	for _, tn := range taskstest.SimulatedTenants() {
+		names = append(names, tn.Name)
+		if tn.ID == "" || tn.Locator == "" {
+			t.Errorf("tenant %q lacks an id or locator: %+v", tn.Name, tn)
+		}
+	}
+	if want := []string{"Customer A Ltd", "Beta Industries"}; !slices.Equal(names, want) {
+		t.Errorf("SimulatedTenants %q, want %q", names, want)
 	}
 }
 
@@ -92,6 +136,7 @@ func TestStepMovesTasksAlongTheLifecycle(t *testing.T) {
 	}
 	results := map[tasks.ResultCode]int{}
 	events := map[string]int{}
+	added := map[string]int{} // by tenant
 	for i := range 300 {
 		moved := 0
 		for _, tk := range s.Step(rnd) {
@@ -101,7 +146,9 @@ func TestStepMovesTasksAlongTheLifecycle(t *testing.T) {
 				if tk.State != tasks.Enqueued {
 					t.Errorf("step %d: new task in state %s", i, tk.State)
 				}
+				checkCatalogue(t, tk)
 				events["added"]++
+				added[tk.Tenant.Name]++
 				continue
 			}
 			moved++
@@ -139,5 +186,11 @@ func TestStepMovesTasksAlongTheLifecycle(t *testing.T) {
 	}
 	if results[tasks.ResultOK] <= results[tasks.ResultError] || results[tasks.ResultError] == 0 {
 		t.Errorf("results %v, want mostly ok and some errors", results)
+	}
+	// Both tenants get new tasks, neither only a few: a subscription to one of them in the demo
+	// soon sees announcements.
+	total := added["Customer A Ltd"] + added["Beta Industries"]
+	if total != events["added"] || added["Customer A Ltd"] < total/4 || added["Beta Industries"] < total/4 {
+		t.Errorf("new tasks by tenant %v, want both simulated tenants, each at least a quarter of %d", added, events["added"])
 	}
 }

@@ -58,13 +58,15 @@ func exitCode(err error, stderr io.Writer) int {
 const usage = `usage: taskbot [command]
 
 commands:
-  serve          the service: Slack commands over HTTP (or Socket Mode) and the poller (default)
-  demo [-for D]  a simulated Task Manager API, announcements and /tasks on this terminal
-  tasks [ARGS]   run "/tasks ARGS" once against the configured API and print it (-json: Slack payload)
-  check          verify the configuration against Acronis and Slack (read-only)
-  healthcheck    exit 0 when the local /healthz answers (for Docker HEALTHCHECK)
-  version        print the version
-  help           this help, and the environment variables
+  serve                     the service: Slack commands over HTTP (or Socket Mode) and the poller (default)
+  demo [-for D] [-every D]  a simulated Task Manager API, announcements and /tasks on this terminal
+                            (-for: stop after D; -every: how often the simulated tasks change, default 3s)
+  tasks [-json] ARGS        run "/tasks ARGS" once against the configured API and print it (a listing or
+                            show ID; -json: the Slack payload)
+  check                     verify the configuration against Acronis and Slack (read-only)
+  healthcheck               exit 0 when the local /healthz answers (for Docker HEALTHCHECK)
+  version                   print the version
+  help                      this help, and the environment variables
 
 Configuration is read from the environment (taskbot help lists it; README.md explains it).`
 

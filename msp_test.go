@@ -431,6 +431,10 @@ func TestMSPBadInput(t *testing.T) {
 	if _, body := e.slash(t, chanOps, userOps, "mutes"); strings.Contains(body, "#1") {
 		t.Errorf("a refused mute was stored: %s", body)
 	}
+	// In a direct message there is nothing to subscribe: said as such, not "invite it first".
+	if _, body := e.slash(t, "D0DIRECT01", userOps, "subscribe"); !strings.Contains(body, "Subscriptions are for channels") {
+		t.Errorf("subscribe in a DM: %s", body)
+	}
 	if strings.Contains(logs.String(), "panic") {
 		t.Errorf("panic in the log:\n%s", logs)
 	}

@@ -83,8 +83,8 @@ type Request struct {
 	User    string
 }
 
-// Answer answers a command given only as its text (no channel, no user): the demo's and the
-// tests' shortcut for Handle.
+// Answer answers a command given only as its text (no channel, no user): the tests' shortcut
+// for Handle.
 func (a *Answerer) Answer(ctx context.Context, text string) Message {
 	return a.Handle(ctx, Request{Text: text})
 }
@@ -129,6 +129,9 @@ func (a *Answerer) Handle(ctx context.Context, req Request) Message {
 	}
 	switch cmd.Verb {
 	case Subscribe:
+		if strings.HasPrefix(req.Channel, "D") {
+			return textMessage(":no_entry: Subscriptions are for channels: announcements cannot be posted in a direct message. Type it in the channel that should get them.")
+		}
 		if a.cfg.Member != nil {
 			member, err := a.cfg.Member(ctx, req.Channel)
 			if err != nil || !member {

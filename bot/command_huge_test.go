@@ -18,7 +18,7 @@ func TestParseCommandHugeText(t *testing.T) {
 		{"one tenant a hundred thousand times", strings.Repeat("tenant:Acme ", mb/12), true},
 		{"escaped tenants a hundred thousand times", strings.Repeat("tenant:A&amp;B ", mb/15), true},
 		{"the same quoted tenant over and over", strings.Repeat(`tenant:"Acme Corp" `, mb/19), true},
-		{"events over and over", "subscribe " + strings.Repeat("paused,stuck ", mb/13), true},
+		{"events over and over", "subscribe " + strings.Repeat("paused,failed ", mb/13), true},
 		{"a reason of a megabyte", "mute task:1 2h " + strings.Repeat("&amp; \t", mb/7), true},
 		{"a quote that never closes", `tenant:"` + strings.Repeat("a, ", mb/3), false},
 		{"a quote that never closes after white space", `tenant:"` + strings.Repeat(" ", mb) + "x", false},

@@ -3,14 +3,16 @@ package bot
 import (
 	"encoding/json"
 	"regexp"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // PlainText renders m for a terminal (`taskbot demo`, `taskbot tasks`): one line per header,
 // section lines indented by two spaces (fields by four, "*Tenant*\nvalue" as "Tenant: value"),
 // context lines indented and led by "— ", buttons as "[Refresh]", dividers as a rule, and a
 // blank line between consecutive sections. mrkdwn markers (*bold*, :emoji:) are kept; Slack's
-// special tokens become their readable form (a date token its UTC fallback, <url|label>
+// special tokens become their readable form (a date token its UTC fallback, an {ago} one "5m ago", <url|label>
 // "label (url)", <@U123> "@U123", <!here> "@here"); &amp; &lt; &gt; are decoded. No ANSI codes.
 // The result ends with a newline; a message without blocks renders as its Text.
 func PlainText(m Message) string {
@@ -134,6 +136,12 @@ func readableToken(tok string) string {
 	target, label = unescapeSlack(target), unescapeSlack(label)
 	switch {
 	case strings.HasPrefix(target, "!date^"):
+		// A {ago} token reads as the time since, as Slack shows it; others as their fallback.
+		if parts := strings.Split(target, "^"); len(parts) >= 3 && parts[2] == "{ago}" {
+			if sec, err := strconv.ParseInt(parts[1], 10, 64); err == nil {
+				return humanDuration(time.Since(time.Unix(sec, 0))) + " ago"
+			}
+		}
 		if hasLabel {
 			return label
 		}

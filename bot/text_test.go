@@ -1,8 +1,10 @@
 package bot
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/slack-go/slack"
 
@@ -39,7 +41,7 @@ func TestPlainText(t *testing.T) {
 			"    Started by: scheduler\n" +
 			"\n" +
 			"  *Error:* Backup/VolumeNotFound\n" +
-			"  — Task 944455285181770001 · updated 2020-04-22 10:41 UTC\n"},
+			"  — Task 944455285181770001 · updated " + humanDuration(time.Since(fixtureTask(t, fxFailed).UpdatedAt)) + " ago\n"},
 		{"text only", Message{Text: "Tasks &lt;x&gt;"}, "Tasks <x>\n"},
 		{"divider and foreign blocks", Message{Text: "t", Blocks: []slack.Block{
 			slack.NewDividerBlock(),
@@ -62,6 +64,7 @@ func TestTerminalText(t *testing.T) {
 	for _, tc := range []struct{ name, in, want string }{
 		{"entities decoded once", "R&amp;D &lt;x&gt; &amp;lt;", "R&D <x> &lt;"},
 		{"date token", "at <!date^1587555243^{date_short_pretty} {time}|2020-04-22 11:34 UTC>.", "at 2020-04-22 11:34 UTC."},
+		{"ago token", fmt.Sprintf("updated <!date^%d^{ago}|2020-04-22 11:34 UTC>", time.Now().Add(-90*time.Minute-20*time.Second).Unix()), "updated 1h 30m ago"},
 		{"link with label", "<https://a.example/?a=1&amp;b=2|docs>", "docs (https://a.example/?a=1&b=2)"},
 		{"bare link", "<https://a.example>", "https://a.example"},
 		{"user group", "<!subteam^S1|@oncall>", "@oncall"},

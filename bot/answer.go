@@ -46,7 +46,12 @@ type AnswererConfig struct {
 	ButtonKey []byte
 	// Member reports whether the bot is a member of a channel (SlackMember); a subscription
 	// is refused where the bot cannot post. nil: not checked.
-	Member  func(ctx context.Context, channel string) (bool, error)
+	Member func(ctx context.Context, channel string) (bool, error)
+	// External reports whether user belongs to another Slack organization than the bot's
+	// (Orgs.External); team is the user's team as the payload gave it, "" when it gave none.
+	// Such users are answered only in scoped channels and never change settings; an error
+	// refuses. nil: everyone is of the bot's organization (the demo, `taskbot tasks`).
+	External func(ctx context.Context, user, team string) (bool, error)
 	Logger  *slog.Logger // default: discard
 	Metrics *Metrics     // default: unregistered
 	Now     func() time.Time
@@ -81,6 +86,9 @@ type Request struct {
 	// Channel and User are the channel_id and user_id of the command.
 	Channel string
 	User    string
+	// Team is the user's own team (Slack organization) when the payload names it; a slash
+	// command's does not (its team_id is the workspace it was typed in), so "".
+	Team string
 }
 
 // Answer answers a command given only as its text (no channel, no user): the tests' shortcut
@@ -99,25 +107,30 @@ func (a *Answerer) Handle(ctx context.Context, req Request) Message {
 		return RenderUsage(err)
 	}
 	cmd.Failures = a.cfg.Failures
-	switch cmd.Verb {
-	case Help:
-		a.count("help")
+	a.count(verbName(cmd))
+	if cmd.Verb == Help {
 		return RenderUsage(nil)
+	}
+	sc, refusal, ok := a.admit(ctx, req.Channel, req.User, req.Team, cmd)
+	if !ok {
+		return refusal
+	}
+	switch cmd.Verb {
 	case List:
-		a.count("list")
-		return a.List(ctx, req.Channel, cmd, 0)
+		m, _ := a.list(ctx, req.Channel, sc, cmd, 0)
+		return m
 	case Show:
-		a.count("show")
-		return a.show(ctx, req.Channel, cmd.ID)
+		return a.show(ctx, sc, cmd.ID)
 	case Subscriptions:
-		a.count("subscriptions")
 		return a.subscriptions(req.Channel)
 	case Mutes:
-		a.count("mutes")
-		return a.mutes()
+		return a.mutes(req.Channel, sc)
+	case Scope:
+		if !changes(cmd) {
+			return a.showScope(sc)
+		}
 	}
 	// The verbs that change settings.
-	a.count(verbName(cmd.Verb))
 	if a.cfg.Settings == nil {
 		return textMessage(":no_entry: Subscriptions, mutes and scopes are changed in Slack, with the running bot.")
 	}
@@ -138,21 +151,34 @@ func (a *Answerer) Handle(ctx context.Context, req Request) Message {
 				return textMessage(":no_entry: taskbot cannot post in this channel yet: invite it first with `/invite @taskbot`, then subscribe again.")
 			}
 		}
-		return a.subscribe(req, cmd)
+		return a.subscribe(req, cmd, sc)
 	case Unsubscribe:
 		return a.unsubscribe(req, cmd)
 	case Mute:
-		return a.mute(req, cmd)
+		return a.mute(ctx, req, cmd, sc)
 	case Unmute:
-		return a.unmute(req, cmd.N)
+		return a.unmute(req, cmd.N, sc)
+	case Scope:
+		return a.setScope(req, cmd)
 	}
 	return RenderUsage(nil)
 }
 
 func (a *Answerer) count(kind string) { a.cfg.Metrics.Commands.WithLabelValues(kind).Inc() }
 
-func verbName(v Verb) string {
-	switch v {
+// verbName is cmd's verb as the commands metric counts it.
+func verbName(cmd Command) string {
+	switch cmd.Verb {
+	case Help:
+		return "help"
+	case List:
+		return "list"
+	case Show:
+		return "show"
+	case Subscriptions:
+		return "subscriptions"
+	case Mutes:
+		return "mutes"
 	case Subscribe:
 		return "subscribe"
 	case Unsubscribe:
@@ -189,18 +215,23 @@ func (a *Answerer) refuse(user string, v Verb) (Message, bool) {
 	for _, id := range a.cfg.Admins {
 		names = append(names, "<@"+id+">")
 	}
-	return textMessage(fmt.Sprintf(":no_entry: Only %s may %s here (TASKBOT_ADMINS).", strings.Join(names, ", "), verbName(v))), false
+	return textMessage(fmt.Sprintf(":no_entry: Only %s may %s here (TASKBOT_ADMINS).", strings.Join(names, ", "), verbName(Command{Verb: v}))), false
 }
 
-// List runs cmd's queries, keeps the tasks of its tenants, and renders page page of them (46
-// to 90 for page 1) with Refresh, Next page and Share buttons for channel; an API error is
-// rendered in words.
-func (a *Answerer) List(ctx context.Context, channel string, cmd Command, page int) Message {
+// list runs cmd's queries, keeps the tasks of its tenants within the channel's scope sc, and
+// renders page page of them (46 to 90 for page 1) with Refresh, Next page and Share buttons for
+// channel; tenant: words beyond the scope are refused, an API error is rendered in words.
+// listed is false for a refusal or an error.
+func (a *Answerer) list(ctx context.Context, channel string, sc announce.Scope, cmd Command, page int) (m Message, listed bool) {
+	cmd, refusal, ok := scopeList(sc, cmd)
+	if !ok {
+		return refusal, false
+	}
 	want := (page + 1) * MaxListedTasks
 	l, err := a.fetch(ctx, cmd, want)
 	if err != nil {
 		a.cfg.Logger.Warn("answer /tasks", "command", cmd.String(), "err", err, "fix", tasks.Fix(err))
-		return RenderAPIError(cmd, err)
+		return RenderAPIError(cmd, err), false
 	}
 	start := min(page*MaxListedTasks, len(l.Tasks))
 	end := min(start+MaxListedTasks, len(l.Tasks))
@@ -216,11 +247,11 @@ func (a *Answerer) List(ctx context.Context, channel string, cmd Command, page i
 	if p.Buttons.Refresh == "" {
 		p.Buttons.Refresh = text // without a channel (the demo, taskbot tasks): the plain command
 	}
-	m := RenderListPage(cmd, p, a.cfg.Now())
+	m = RenderListPage(cmd, p, a.cfg.Now())
 	if l.Incomplete {
 		m = WithIncompleteNotice(m)
 	}
-	return m
+	return m, true
 }
 
 // Listing is what Fetch found.
@@ -285,21 +316,33 @@ func tenantOf(t *tasks.Task, names []string) bool {
 	return slices.ContainsFunc(names, func(n string) bool { return tasks.TenantIs(n, t.Tenant.ID, t.Tenant.Name) })
 }
 
-// show answers `/tasks show ID`: the task in full, with a Mute button for channel.
-func (a *Answerer) show(ctx context.Context, channel, id string) Message {
+// show answers `/tasks show ID`: the task in full. In a scoped channel a task of another
+// tenant is answered as a task that does not exist is: not available in this channel.
+func (a *Answerer) show(ctx context.Context, sc announce.Scope, id string) Message {
+	t, m, ok := a.task(ctx, sc, id)
+	if !ok {
+		return m
+	}
+	return RenderTask(*t, a.cfg.Failures, a.cfg.Now())
+}
+
+// task fetches task id for a channel with scope sc; without it, the answer to give instead.
+func (a *Answerer) task(ctx context.Context, sc announce.Scope, id string) (*tasks.Task, Message, bool) {
 	svc, ok := a.cfg.API.(tasks.Service)
 	if !ok {
-		return textMessage(":no_entry: Showing one task is not available here.")
+		return nil, textMessage(":no_entry: Showing one task is not available here."), false
 	}
 	t, err := svc.Task(ctx, id)
 	switch {
+	case len(sc.Tenants) > 0 && (tasks.IsNotFound(err) || err == nil && !taskInScope(sc, t)):
+		return nil, RenderTaskNotAvailable(id), false
 	case tasks.IsNotFound(err):
-		return RenderTaskNotFound(id)
+		return nil, RenderTaskNotFound(id), false
 	case err != nil:
 		a.cfg.Logger.Warn("answer /tasks show", "id", id, "err", err, "fix", tasks.Fix(err))
-		return RenderAPIError(Command{Verb: Show, ID: id}, err)
+		return nil, RenderAPIError(Command{Verb: Show, ID: id}, err), false
 	}
-	return RenderTask(*t, a.cfg.Failures, a.cfg.Now())
+	return t, Message{}, true
 }
 
 // subscriptions answers `/tasks subscriptions`: this channel's.
@@ -315,8 +358,9 @@ func (a *Answerer) subscriptions(channel string) Message {
 	return RenderSubscriptions(channel, mine, a.cfg.Announce)
 }
 
-// mutes answers `/tasks mutes`: the active mutes.
-func (a *Answerer) mutes() Message {
+// mutes answers `/tasks mutes`: the active mutes (in a scoped channel, those made there and
+// those of its tenants).
+func (a *Answerer) mutes(channel string, sc announce.Scope) Message {
 	if a.cfg.Settings == nil {
 		return textMessage("No mutes here.")
 	}
@@ -325,19 +369,31 @@ func (a *Answerer) mutes() Message {
 		return a.settingsError("read the mutes", err)
 	}
 	now := a.cfg.Now()
-	active := slices.DeleteFunc(all, func(m announce.Mute) bool { return !m.Active(now) })
+	active := slices.DeleteFunc(all, func(m announce.Mute) bool { return !m.Active(now) || !visibleMute(sc, channel, m) })
 	return RenderMutes(active, now)
 }
 
 // subscribe answers `/tasks subscribe [EVENT…] [tenant:NAME…]`: one subscription per tenant
-// (or for all tenants), confirmed in the channel.
-func (a *Answerer) subscribe(req Request, cmd Command) Message {
+// (or for all tenants), confirmed in the channel. In a scoped channel the tenants must be
+// within the scope, and none means each of the scope's, so that the subscription stays within
+// it even when the scope is removed.
+func (a *Answerer) subscribe(req Request, cmd Command, sc announce.Scope) Message {
 	events := cmd.Events
 	if len(events) == 0 {
 		events = a.cfg.Announce
 	}
 	if _, err := tasks.ParseAnnounceSet(events); err != nil {
 		return RenderUsage(err)
+	}
+	if len(sc.Tenants) > 0 {
+		for _, w := range cmd.Tenants {
+			if !inScope(sc, w) {
+				return outsideScope(sc, "it takes subscriptions")
+			}
+		}
+		if len(cmd.Tenants) == 0 {
+			cmd.Tenants = slices.Clone(sc.Tenants)
+		}
 	}
 	tenants := cmd.Tenants
 	if len(tenants) == 0 {
@@ -370,8 +426,24 @@ func (a *Answerer) unsubscribe(req Request, cmd Command) Message {
 	return confirm(fmt.Sprintf("%s unsubscribed this channel from %s.", who(req.User), strings.Join(names, ", ")))
 }
 
-// mute answers `/tasks mute TARGET DURATION [REASON…]`.
-func (a *Answerer) mute(req Request, cmd Command) Message {
+// mute answers `/tasks mute TARGET DURATION [REASON…]`. In a scoped channel the target must be
+// within the scope: a tenant of it, a task of one (asked of the API), and no plan (a plan name
+// is shared by every tenant's plans).
+func (a *Answerer) mute(ctx context.Context, req Request, cmd Command, sc announce.Scope) Message {
+	if len(sc.Tenants) > 0 {
+		switch announce.MuteKind(cmd.MuteKind) {
+		case announce.MuteTenant:
+			if !inScope(sc, cmd.MuteValue) {
+				return outsideScope(sc, "it mutes announcements")
+			}
+		case announce.MuteTask:
+			if _, m, ok := a.task(ctx, sc, cmd.MuteValue); !ok {
+				return m
+			}
+		default:
+			return textMessage(":no_entry: A plan mute would silence that plan for every tenant, so it is not made in a scoped channel; mute a task or a tenant here, or the plan in a channel without a scope.")
+		}
+	}
 	now := a.cfg.Now()
 	m, err := a.cfg.Settings.AddMute(announce.Mute{Kind: announce.MuteKind(cmd.MuteKind), Value: cmd.MuteValue,
 		Until: now.Add(cmd.Duration), Reason: cmd.Reason, By: req.User, Channel: req.Channel, At: now})
@@ -392,8 +464,18 @@ func muteConfirmation(user string, m announce.Mute) string {
 	return text
 }
 
-// unmute answers `/tasks unmute N`.
-func (a *Answerer) unmute(req Request, n uint64) Message {
+// unmute answers `/tasks unmute N`; in a scoped channel, only of a mute `/tasks mutes` lists
+// there.
+func (a *Answerer) unmute(req Request, n uint64, sc announce.Scope) Message {
+	if len(sc.Tenants) > 0 {
+		all, err := a.cfg.Settings.Mutes()
+		if err != nil {
+			return a.settingsError("read the mutes", err)
+		}
+		if !slices.ContainsFunc(all, func(m announce.Mute) bool { return m.N == n && visibleMute(sc, req.Channel, m) }) {
+			return textMessage(fmt.Sprintf("There is no mute %d; `/tasks mutes` lists them.", n))
+		}
+	}
 	m, found, err := a.cfg.Settings.Unmute(n)
 	switch {
 	case err != nil:

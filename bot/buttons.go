@@ -119,6 +119,9 @@ type Click struct {
 	Value    string
 	Channel  string
 	User     string
+	// Team is the clicker's own team as the payload's user.team_id gives it
+	// (https://api.slack.com/reference/interaction-payloads/block-actions); "" when absent.
+	Team string
 }
 
 // muteButtonFor is how long the Mute task button mutes.
@@ -126,6 +129,9 @@ const muteButtonFor = 24 * time.Hour
 
 // HandleClick answers a click of one of taskbot's buttons. A value that taskbot did not make
 // for this channel is refused with a short note to the clicker, and nothing is asked of the API.
+// A click is admitted as the command it repeats would be: within the channel's scope as it is
+// now (a value made before the scope was set shows no more than the scope), and a person of
+// another organization only in a scoped channel and never to mute.
 func (a *Answerer) HandleClick(ctx context.Context, c Click) (Message, ClickReply) {
 	kind, payload, err := a.buttons.check(c.Channel, c.Value)
 	if c.ActionID == RefreshActionID && err != nil && len(a.buttons.key) == 0 {
@@ -151,7 +157,14 @@ func (a *Answerer) HandleClick(ctx context.Context, c Click) (Message, ClickRepl
 		}
 		cmd.Failures = a.cfg.Failures
 		a.count(map[string]string{RefreshActionID: "refresh", NextActionID: "next_page", ShareActionID: "share"}[c.ActionID])
-		m := a.List(ctx, c.Channel, cmd, page)
+		sc, refusal, ok := a.admit(ctx, c.Channel, c.User, c.Team, cmd)
+		if !ok {
+			return refusal, ForClicker
+		}
+		m, listed := a.list(ctx, c.Channel, sc, cmd, page)
+		if c.ActionID == ShareActionID && !listed {
+			return m, ForClicker // a refusal or an error is the sharer's alone
+		}
 		if c.ActionID == ShareActionID {
 			m.Blocks = withoutActions(m.Blocks) // the channel's copy has no buttons of the sharer
 			m = withContext(m, who(c.User)+" shared this")
@@ -160,17 +173,29 @@ func (a *Answerer) HandleClick(ctx context.Context, c Click) (Message, ClickRepl
 		return m, ReplaceOriginal
 	case kind == buttonTask && c.ActionID == DetailsActionID:
 		a.count("details")
-		return a.show(ctx, c.Channel, payload), ForClicker
+		sc, refusal, ok := a.admit(ctx, c.Channel, c.User, c.Team, Command{Verb: Show, ID: payload})
+		if !ok {
+			return refusal, ForClicker
+		}
+		return a.show(ctx, sc, payload), ForClicker
 	case kind == buttonTask && c.ActionID == MuteActionID:
 		a.count("mute_button")
 		if a.cfg.Settings == nil {
 			return textMessage(":no_entry: Mutes are not available here."), ForClicker
 		}
+		cmd := Command{Verb: Mute, MuteKind: string(announce.MuteTask), MuteValue: payload, Duration: muteButtonFor, Reason: "muted from an announcement"}
+		sc, refusal, ok := a.admit(ctx, c.Channel, c.User, c.Team, cmd)
+		if !ok {
+			return refusal, ForClicker
+		}
 		if m, ok := a.refuse(c.User, Mute); !ok {
 			return m, ForClicker
 		}
-		return a.mute(Request{Channel: c.Channel, User: c.User}, Command{Verb: Mute, MuteKind: string(announce.MuteTask),
-			MuteValue: payload, Duration: muteButtonFor, Reason: "muted from an announcement"}), ForChannel
+		m := a.mute(ctx, Request{Channel: c.Channel, User: c.User}, cmd, sc)
+		if !m.InChannel {
+			return m, ForClicker // refused: the clicker's alone
+		}
+		return m, ForChannel
 	}
 	return textMessage(":no_entry: " + ErrButton.Error()), ForClicker
 }

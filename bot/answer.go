@@ -52,9 +52,9 @@ type AnswererConfig struct {
 	// Such users are answered only in scoped channels and never change settings; an error
 	// refuses. nil: everyone is of the bot's organization (the demo, `taskbot tasks`).
 	External func(ctx context.Context, user, team string) (bool, error)
-	Logger  *slog.Logger // default: discard
-	Metrics *Metrics     // default: unregistered
-	Now     func() time.Time
+	Logger   *slog.Logger // default: discard
+	Metrics  *Metrics     // default: unregistered
+	Now      func() time.Time
 }
 
 // Answerer answers /tasks commands and button clicks: it parses, checks who may do what, asks

@@ -165,6 +165,31 @@ func TestTenantFiltersAndShow(t *testing.T) {
 	}
 }
 
+// TestTenantListingSearchWindow: a tenant listing searches the 2,000 most recently updated tasks
+// of a state; when the tenant has none among them, the answer says older ones were not searched
+// and offers no Next page, which would search the same window again.
+func TestTenantListingSearchWindow(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	old := time.Now().Add(-time.Hour)
+	e.api.Add(tasks.Task{State: tasks.Paused, UpdatedAt: old, Tenant: &tasks.Tenant{ID: "1001", Name: "Acme Corp"}, Context: map[string]any{"title": "Acme nightly"}})
+	flood := &tasks.Tenant{ID: "3003", Name: "Flood Co"}
+	for i := range 2100 {
+		e.api.Add(tasks.Task{State: tasks.Paused, UpdatedAt: old.Add(time.Duration(i+1) * time.Second), Tenant: flood})
+	}
+	stop, _ := e.start(t)
+	defer stop()
+	_, body := e.slash(t, chanOps, userOps, `paused tenant:"Acme Corp"`)
+	if !strings.Contains(body, "No tasks paused for Acme Corp among the 2,000 most recently updated tasks") || strings.Contains(body, "tasks_next") {
+		t.Errorf("a tenant listing beyond its search window: %.600s", body)
+	}
+	// Within the window, the answer says which window it searched.
+	_, body = e.slash(t, chanOps, userOps, `paused tenant:"Flood Co"`)
+	if !strings.Contains(body, "among the 2,000 most recently updated tasks") || !strings.Contains(body, "tasks_next") {
+		t.Errorf("a tenant listing of the window: %.600s", body)
+	}
+}
+
 func TestSubscriptionsFanOutAndDrainPerChannel(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
@@ -368,13 +393,28 @@ func TestButtons(t *testing.T) {
 	if d := e.responseAfter(t, n, "to be paused"); strings.Contains(d, "in_channel") {
 		t.Errorf("details went to the channel: %s", d)
 	}
+	// Mute task 24h names the task by the id announcements show, with its title; a second
+	// click (a double click) makes no second mute.
 	n = len(e.resp.Posts())
 	e.click(t, chanOps, userOps, "task_mute", buttonValue(t, ann, "task_mute"))
-	if m := e.responseAfter(t, n, "muted task:"); !strings.Contains(m, `"response_type":"in_channel"`) {
+	if m := e.responseAfter(t, n, "muted task:"+running.IDString+" (to be paused)"); !strings.Contains(m, `"response_type":"in_channel"`) {
 		t.Errorf("mute confirmation: %s", m)
 	}
-	if _, body := e.slash(t, chanOps, userOps, "mutes"); !strings.Contains(body, running.UUID) && !strings.Contains(body, running.IDString) {
-		t.Errorf("the button's mute is not listed: %s", body)
+	n = len(e.resp.Posts())
+	e.click(t, chanOps, userOps, "task_mute", buttonValue(t, ann, "task_mute"))
+	if m := e.responseAfter(t, n, "is already muted until"); strings.Contains(m, "in_channel") || !strings.Contains(m, "mute 1") {
+		t.Errorf("a second click: %s", m)
+	}
+	if _, body := e.slash(t, chanOps, userOps, "mutes"); !strings.Contains(body, "task:"+running.IDString) || strings.Contains(body, "#2") {
+		t.Errorf("the button's mute is not listed once: %s", body)
+	}
+	// A typed mute of a task that does not exist mutes nothing.
+	if _, body := e.slash(t, chanOps, userOps, "mute task:999999999999 1h"); !strings.Contains(body, "nothing was muted") || strings.Contains(body, "in_channel") {
+		t.Errorf("mute of a task that does not exist: %s", body)
+	}
+	// A longer mute of the same task replaces the first.
+	if _, body := e.slash(t, chanOps, userOps, "mute task:"+running.UUID+" 3d"); !strings.Contains(body, "replacing mute 1") {
+		t.Errorf("a longer mute of the same task: %s", body)
 	}
 }
 

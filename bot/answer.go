@@ -2,9 +2,11 @@ package bot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,7 +23,7 @@ type Settings interface {
 	Subscribe(announce.Subscription) (replaced bool, err error)
 	Unsubscribe(channel string, tenants []string) ([]announce.Subscription, error)
 	Mutes() ([]announce.Mute, error)
-	AddMute(announce.Mute) (announce.Mute, error)
+	AddMute(announce.Mute) (m announce.Mute, replaced []uint64, existing bool, err error)
 	Unmute(n uint64) (announce.Mute, bool, error)
 	Scope(channel string) (announce.Scope, bool, error)
 	SetScope(announce.Scope) error
@@ -236,11 +238,18 @@ func (a *Answerer) list(ctx context.Context, channel string, sc announce.Scope, 
 	start := min(page*MaxListedTasks, len(l.Tasks))
 	end := min(start+MaxListedTasks, len(l.Tasks))
 	p := ListPage{Tasks: l.Tasks[start:end], Offset: start, Total: len(l.Tasks), More: l.More}
+	// A tenant listing filters a fixed window of tasks: a next page beyond what it found would
+	// search the same window again.
+	nextPage := end < len(l.Tasks) || l.More
+	if len(cmd.Tenants) > 0 {
+		p.Searched = max(want, tenantMaxTasks)
+		nextPage = end < len(l.Tasks)
+	}
 	text := cmd.String()
 	if channel != "" {
 		p.Buttons.Refresh = a.buttons.sign(channel, buttonList, listValue(page, text))
 		p.Buttons.Share = a.buttons.sign(channel, buttonList, listValue(page, text))
-		if end < len(l.Tasks) || l.More {
+		if nextPage {
 			p.Buttons.Next = a.buttons.sign(channel, buttonList, listValue(page+1, text))
 		}
 	}
@@ -319,30 +328,34 @@ func tenantOf(t *tasks.Task, names []string) bool {
 // show answers `/tasks show ID`: the task in full. In a scoped channel a task of another
 // tenant is answered as a task that does not exist is: not available in this channel.
 func (a *Answerer) show(ctx context.Context, sc announce.Scope, id string) Message {
-	t, m, ok := a.task(ctx, sc, id)
-	if !ok {
+	t, m, err := a.task(ctx, sc, id)
+	if err != nil {
 		return m
 	}
 	return RenderTask(*t, a.cfg.Failures, a.cfg.Now())
 }
 
-// task fetches task id for a channel with scope sc; without it, the answer to give instead.
-func (a *Answerer) task(ctx context.Context, sc announce.Scope, id string) (*tasks.Task, Message, bool) {
+// errNotAvailable: the task is not one a scoped channel may see, or does not exist.
+var errNotAvailable = errors.New("no such task in this channel's scope")
+
+// task fetches task id for a channel with scope sc. Without it, err says why (errNotAvailable,
+// one for which tasks.IsNotFound holds, the API's) and m is the answer to give instead.
+func (a *Answerer) task(ctx context.Context, sc announce.Scope, id string) (t *tasks.Task, m Message, err error) {
 	svc, ok := a.cfg.API.(tasks.Service)
 	if !ok {
-		return nil, textMessage(":no_entry: Showing one task is not available here."), false
+		return nil, textMessage(":no_entry: Showing one task is not available here."), errors.New("the API cannot get one task")
 	}
-	t, err := svc.Task(ctx, id)
+	t, err = svc.Task(ctx, id)
 	switch {
 	case len(sc.Tenants) > 0 && (tasks.IsNotFound(err) || err == nil && !taskInScope(sc, t)):
-		return nil, RenderTaskNotAvailable(id), false
+		return nil, RenderTaskNotAvailable(id), errNotAvailable
 	case tasks.IsNotFound(err):
-		return nil, RenderTaskNotFound(id), false
+		return nil, RenderTaskNotFound(id), err
 	case err != nil:
 		a.cfg.Logger.Warn("answer /tasks show", "id", id, "err", err, "fix", tasks.Fix(err))
-		return nil, RenderAPIError(Command{Verb: Show, ID: id}, err), false
+		return nil, RenderAPIError(Command{Verb: Show, ID: id}, err), err
 	}
-	return t, Message{}, true
+	return t, Message{}, nil
 }
 
 // subscriptions answers `/tasks subscriptions`: this channel's.
@@ -426,38 +439,66 @@ func (a *Answerer) unsubscribe(req Request, cmd Command) Message {
 	return confirm(fmt.Sprintf("%s unsubscribed this channel from %s.", who(req.User), strings.Join(names, ", ")))
 }
 
-// mute answers `/tasks mute TARGET DURATION [REASON…]`. In a scoped channel the target must be
-// within the scope: a tenant of it, a task of one (asked of the API), and no plan (a plan name
-// is shared by every tenant's plans).
+// mute answers `/tasks mute TARGET DURATION [REASON…]`, confirmed in the channel. A task is
+// looked up first: one that does not exist is not muted (a typo would silence nothing), one
+// that does is muted by the id announcements show and named by its title; when the API fails,
+// the task is muted by the id as given (an outage is when a mute is wanted most). A target
+// already muted at least as long is answered with that mute; a longer mute replaces it. In a
+// scoped channel the target must be within the scope: a tenant of it, a task of one, no plan (a
+// plan's name is shared by every tenant's plans).
 func (a *Answerer) mute(ctx context.Context, req Request, cmd Command, sc announce.Scope) Message {
-	if len(sc.Tenants) > 0 {
-		switch announce.MuteKind(cmd.MuteKind) {
-		case announce.MuteTenant:
-			if !inScope(sc, cmd.MuteValue) {
-				return outsideScope(sc, "it mutes announcements")
-			}
-		case announce.MuteTask:
-			if _, m, ok := a.task(ctx, sc, cmd.MuteValue); !ok {
-				return m
-			}
-		default:
+	scoped := len(sc.Tenants) > 0
+	var title string
+	switch announce.MuteKind(cmd.MuteKind) {
+	case announce.MuteTenant:
+		if scoped && !inScope(sc, cmd.MuteValue) {
+			return outsideScope(sc, "it mutes announcements")
+		}
+	case announce.MuteTask:
+		t, m, err := a.task(ctx, sc, cmd.MuteValue)
+		switch {
+		case err == nil:
+			snap := tasks.NewSnapshot(t, a.cfg.Failures)
+			cmd.MuteValue, title = snap.ID, snap.Title
+		case tasks.IsNotFound(err):
+			return idAnswer("No task %s was found, so nothing was muted.", "`/tasks mute task:ID` takes a task's numeric id or its uuid, as `/tasks show` does.", cmd.MuteValue)
+		case scoped || errors.Is(err, errNotAvailable):
+			return m
+		}
+	case announce.MutePlan:
+		if scoped {
 			return textMessage(":no_entry: A plan mute would silence that plan for every tenant, so it is not made in a scoped channel; mute a task or a tenant here, or the plan in a channel without a scope.")
 		}
 	}
 	now := a.cfg.Now()
-	m, err := a.cfg.Settings.AddMute(announce.Mute{Kind: announce.MuteKind(cmd.MuteKind), Value: cmd.MuteValue,
+	m, replaced, existing, err := a.cfg.Settings.AddMute(announce.Mute{Kind: announce.MuteKind(cmd.MuteKind), Value: cmd.MuteValue,
 		Until: now.Add(cmd.Duration), Reason: cmd.Reason, By: req.User, Channel: req.Channel, At: now})
-	if err != nil {
+	switch {
+	case err != nil:
 		return a.settingsError("store the mute", err)
+	case existing:
+		return textMessage(fmt.Sprintf("%s is already muted until %s by mute %d; `/tasks unmute %d` ends it.", Escape(m.Target()), slackDate(m.Until), m.N, m.N))
 	}
-	a.cfg.Logger.Info("muted", "mute", m.N, "target", m.Target(), "until", m.Until, "user", req.User, "channel", req.Channel)
-	return confirm(muteConfirmation(req.User, m))
+	a.cfg.Logger.Info("muted", "mute", m.N, "target", m.Target(), "until", m.Until, "user", req.User, "channel", req.Channel, "replaced", replaced)
+	return confirm(muteConfirmation(req.User, m, title, replaced))
 }
 
-// muteConfirmation is the channel's notice of a new mute: who, what, until when, why, and how to
-// end it.
-func muteConfirmation(user string, m announce.Mute) string {
-	text := fmt.Sprintf("%s muted %s until %s (mute %d; `/tasks unmute %d` ends it).", who(user), Escape(m.Target()), slackDate(m.Until), m.N, m.N)
+// muteConfirmation is the channel's notice of a new mute: who, what (a task with its title),
+// until when, the mutes it replaced, why, and how to end it.
+func muteConfirmation(user string, m announce.Mute, title string, replaced []uint64) string {
+	target := Escape(m.Target())
+	if t := escapeCut(title, 120); !isBlankText(t) {
+		target += " (" + t + ")"
+	}
+	text := fmt.Sprintf("%s muted %s until %s (mute %d", who(user), target, slackDate(m.Until), m.N)
+	if len(replaced) > 0 {
+		var ns []string
+		for _, n := range replaced {
+			ns = append(ns, strconv.FormatUint(n, 10))
+		}
+		text += ", replacing mute " + strings.Join(ns, ", ")
+	}
+	text += fmt.Sprintf("; `/tasks unmute %d` ends it).", m.N)
 	if r := escapeCut(m.Reason, 200); !isBlankText(r) {
 		text += " Reason: " + r
 	}

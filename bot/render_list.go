@@ -39,6 +39,10 @@ type ListPage struct {
 	// More reports that the API had more tasks than were fetched: Total is a lower bound
 	// ("301+").
 	More bool
+	// Searched, when not 0, is how many of the most recently updated tasks of each state a
+	// tenant listing fetched and filtered (the API cannot filter by tenant): with More, the
+	// tenant's older tasks were not searched, and the answer says so.
+	Searched int
 	// Buttons are the values of the page's buttons.
 	Buttons ListButtons
 }
@@ -91,6 +95,8 @@ func listPage(cmd Command, p ListPage, now time.Time) Message {
 		switch {
 		case offset > 0:
 			empty = "No more " + what + ": the list has changed since the page before; Refresh shows it again from the newest."
+		case p.More && p.Searched > 0:
+			empty = fmt.Sprintf("No %s among the %s most recently updated tasks of each state; older ones were not searched. Name fewer states to search further back.", what, thousands(p.Searched))
 		case p.More:
 			empty = "No " + what + " on the first page; the API has more."
 		case cmd.IsDefault():
@@ -109,6 +115,18 @@ func listPage(cmd Command, p ListPage, now time.Time) Message {
 	if len(shown) > 0 && (offset > 0 || len(shown) < total || p.More) {
 		footer = fmt.Sprintf("tasks %d–%d of %s · newest first · %s", offset+1, offset+len(shown), count, footer)
 	}
+	if len(shown) > 0 && p.More && p.Searched > 0 {
+		footer += fmt.Sprintf(" · among the %s most recently updated tasks of each state", thousands(p.Searched))
+	}
 	m.Blocks = append(m.Blocks, slack.NewContextBlock("", mrkdwnText(footer)))
 	return m
+}
+
+// thousands formats n with commas between thousands: 2000 → "2,000".
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }

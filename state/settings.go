@@ -107,18 +107,50 @@ func mutes(b *bolt.Bucket) ([]announce.Mute, error) {
 	return out, err
 }
 
-// AddMute stores m with the next mute number and returns it with that number.
-func (s *Store) AddMute(m announce.Mute) (announce.Mute, error) {
-	err := s.db.Update(func(tx *bolt.Tx) error {
+// sameMuteMargin: a mute of a target already muted must end this much later than the mute in
+// force to replace it; a double click a second later does not.
+const sameMuteMargin = time.Minute
+
+// AddMute stores m under the next mute number (never reused) and returns it with that number,
+// unless an active mute (at m.At) of the same target lasts at least as long, give or take
+// sameMuteMargin: then it stores nothing and returns that mute with existing true (a repeated
+// command or a double click makes no second mute). The active mutes of the same target that
+// end sooner are removed in the same transaction, m replacing them; replaced are their numbers.
+func (s *Store) AddMute(m announce.Mute) (got announce.Mute, replaced []uint64, existing bool, err error) {
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		replaced, existing = nil, false
 		b := tx.Bucket(bucketMutes)
+		all, err := mutes(b)
+		if err != nil {
+			return err
+		}
+		for _, o := range all {
+			if !o.Active(m.At) || !o.SameTarget(m) {
+				continue
+			}
+			if !o.Until.Before(m.Until.Add(-sameMuteMargin)) {
+				got, existing = o, true
+				return nil
+			}
+			replaced = append(replaced, o.N)
+		}
+		for _, n := range replaced {
+			if err := b.Delete(seqKey(n)); err != nil {
+				return err
+			}
+		}
 		n, err := b.NextSequence()
 		if err != nil {
 			return err
 		}
 		m.N = n
+		got = m
 		return putJSON(b, seqKey(n), m)
 	})
-	return m, err
+	if err != nil {
+		return announce.Mute{}, nil, false, err
+	}
+	return got, replaced, existing, nil
 }
 
 // Unmute removes mute n and returns it; found is false when there is no mute n.

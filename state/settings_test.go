@@ -3,6 +3,7 @@ package state
 import (
 	"bytes"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -31,15 +32,15 @@ func TestSettingsSurviveAReopen(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	m1, _ := s.AddMute(announce.Mute{Kind: announce.MuteTenant, Value: "Acme Corp", Until: t0.Add(time.Hour)})
-	m2, _ := s.AddMute(announce.Mute{Kind: announce.MuteTask, Value: "944455285181775872", Until: t0.Add(time.Hour)})
+	m1, _, _, _ := s.AddMute(announce.Mute{Kind: announce.MuteTenant, Value: "Acme Corp", Until: t0.Add(time.Hour)})
+	m2, _, _, _ := s.AddMute(announce.Mute{Kind: announce.MuteTask, Value: "944455285181775872", Until: t0.Add(time.Hour)})
 	if m1.N != 1 || m2.N != 2 {
 		t.Fatalf("mute numbers %d, %d", m1.N, m2.N)
 	}
 	if _, found, _ := s.Unmute(1); !found {
 		t.Fatal("unmute 1 found nothing")
 	}
-	if m3, _ := s.AddMute(announce.Mute{Kind: announce.MutePlan, Value: "Daily", Until: t0.Add(time.Hour)}); m3.N != 3 {
+	if m3, _, _, _ := s.AddMute(announce.Mute{Kind: announce.MutePlan, Value: "Daily", Until: t0.Add(time.Hour)}); m3.N != 3 {
 		t.Errorf("a new mute got number %d, want 3 (never reused)", m3.N)
 	}
 	if err := s.SetScope(announce.Scope{Channel: "CSHARED", Tenants: []string{"Acme Corp"}}); err != nil {
@@ -70,6 +71,41 @@ func TestSettingsSurviveAReopen(t *testing.T) {
 	}
 	if had, _ := s.ClearScope("CSHARED"); !had {
 		t.Error("ClearScope found no scope")
+	}
+}
+
+// TestMuteOfTheSameTarget: muting a target again makes no second mute while the first lasts as
+// long; a longer one replaces the shorter, in one transaction; an ended one does not count.
+func TestMuteOfTheSameTarget(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "taskbot.db"), Options{})
+	acme := func(until time.Duration, at time.Time) announce.Mute {
+		return announce.Mute{Kind: announce.MuteTenant, Value: "Acme Corp", Until: t0.Add(until), At: at}
+	}
+	first, _, existing, err := s.AddMute(acme(2*time.Hour, t0))
+	if err != nil || existing || first.N != 1 {
+		t.Fatalf("first mute: %+v, existing %v, %v", first, existing, err)
+	}
+	// The same tenant in other case, for less time: the first stays, nothing is stored.
+	again := acme(time.Hour, t0)
+	again.Value = " ACME corp"
+	if got, replaced, existing, _ := s.AddMute(again); !existing || got.N != 1 || len(replaced) != 0 {
+		t.Errorf("a shorter mute of the same tenant: %+v, replaced %v, existing %v", got, replaced, existing)
+	}
+	// Longer: it replaces the first.
+	longer, replaced, existing, _ := s.AddMute(acme(5*time.Hour, t0))
+	if existing || longer.N != 2 || !slices.Equal(replaced, []uint64{1}) {
+		t.Errorf("a longer mute: %+v, replaced %v, existing %v", longer, replaced, existing)
+	}
+	// Another kind with the same value is another target.
+	if plan, _, existing, _ := s.AddMute(announce.Mute{Kind: announce.MutePlan, Value: "Acme Corp", Until: t0.Add(time.Hour), At: t0}); existing || plan.N != 3 {
+		t.Errorf("a plan named like the tenant: %+v, existing %v", plan, existing)
+	}
+	// After the longer one ended, a new mute is new.
+	if later, replaced, existing, _ := s.AddMute(acme(7*time.Hour, t0.Add(6*time.Hour))); existing || later.N != 4 || len(replaced) != 0 {
+		t.Errorf("a mute after the last ended: %+v, replaced %v, existing %v", later, replaced, existing)
+	}
+	if ms, _ := s.Mutes(); len(ms) != 3 {
+		t.Errorf("mutes: %+v, want numbers 2, 3 and 4", ms)
 	}
 }
 

@@ -87,6 +87,18 @@ func (m Mute) Matches(t tasks.Snapshot) bool {
 	return false
 }
 
+// SameTarget reports whether m and o silence the same task, tenant or plan: the same kind and
+// value, a tenant's or plan's name ignoring case and surrounding space as Matches compares it.
+func (m Mute) SameTarget(o Mute) bool {
+	if m.Kind != o.Kind {
+		return false
+	}
+	if m.Kind == MuteTask {
+		return m.Value == o.Value
+	}
+	return strings.EqualFold(strings.TrimSpace(m.Value), strings.TrimSpace(o.Value))
+}
+
 // Target is the mute's target as the user wrote it: `task:944455285181775872`, `tenant:"Acme Corp"`.
 func (m Mute) Target() string {
 	v := m.Value

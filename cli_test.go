@@ -566,10 +566,11 @@ func TestDemoLine(t *testing.T) {
 }
 
 // TestManifests: both Slack app manifests offer the same /tasks (every verb of the README's
-// command table in the usage hint), interactivity for the buttons, and the same four bot
+// command table in the usage hint), interactivity for the buttons, and the same five bot
 // scopes — the Slack methods taskbot calls need no more (chat.postMessage and chat.update:
 // chat:write; conversations.info in `taskbot check` and /tasks subscribe: channels:read and
-// groups:read; answers go through response_url, which needs none).
+// groups:read; users.info, to tell a user of another organization (Slack Connect): users:read;
+// answers go through response_url, which needs none).
 func TestManifests(t *testing.T) {
 	t.Parallel()
 	for _, path := range []string{"deploy/slack-app-manifest.yaml", "deploy/slack-app-manifest.socket-mode.yaml"} {
@@ -596,7 +597,7 @@ func TestManifests(t *testing.T) {
 			for _, m := range regexp.MustCompile(`(?m)^      - ([a-z:]+)`).FindAllStringSubmatch(text, -1) {
 				scopes = append(scopes, m[1])
 			}
-			if want := []string{"commands", "chat:write", "channels:read", "groups:read"}; !slices.Equal(scopes, want) {
+			if want := []string{"commands", "chat:write", "channels:read", "groups:read", "users:read"}; !slices.Equal(scopes, want) {
 				t.Errorf("bot scopes %q, want %q", scopes, want)
 			}
 			if !regexp.MustCompile(`(?m)^  interactivity:\n    is_enabled: true`).MatchString(text) {

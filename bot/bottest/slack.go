@@ -1,6 +1,7 @@
 // Package bottest is a fake Slack for tests: a slack-go/slacktest server whose chat.postMessage
 // and chat.update handlers record every message and can be told to fail the way Slack fails
 // (an error code, 429 with or without Retry-After, 5xx, a hanging answer, a connection reset),
+// whose users.info and auth.test tell the bot's own organization from others (Slack Connect),
 // plus a response_url server and a request signer that follows Slack's signing scheme.
 package bottest
 
@@ -35,9 +36,9 @@ type Post struct {
 	Token     string
 }
 
-// Fault makes the next Times calls to Method fail ("" matches chat.postMessage and chat.update;
-// conversations.info takes an Error only), of Channel when it is set, and only replies in a
-// thread when InThread is set.
+// Fault makes the next Times calls to Method fail ("" matches chat.postMessage and chat.update,
+// never users.info or auth.test; conversations.info takes an Error only), of Channel when it is
+// set, and only replies in a thread when InThread is set.
 type Fault struct {
 	Method     string
 	Channel    string
@@ -67,6 +68,99 @@ type Slack struct {
 	chans  map[string]channel
 	joins  int
 	sock   socketMode
+
+	home        member            // what auth.test answers; users never set are of its team
+	users       map[string]member // by user ID, for users.info
+	userLookups int
+	authTests   int
+}
+
+// HomeTeam is the team ID of the bot's own workspace as slacktest's auth.test answers it: the
+// team of every user not set with SetUser.
+const HomeTeam = "T024BE7LD"
+
+// member is a user's organization: their team ("T…", or "E…" for an org-wide user) and, in an
+// Enterprise org, the org's ID ("" outside one).
+type member struct {
+	team       string
+	enterprise string
+}
+
+// SetUser makes users.info answer that user id belongs to team (e.g. HomeTeam, or "T0CUSTOMER"
+// for a customer's workspace in a Slack Connect channel), outside any Enterprise org.
+func (s *Slack) SetUser(id, team string) { s.SetUserEnterprise(id, team, "") }
+
+// SetUserEnterprise makes users.info answer that user id belongs to team in the Enterprise org
+// enterprise ("E…"), which users.info gives as enterprise_user.enterprise_id.
+func (s *Slack) SetUserEnterprise(id, team, enterprise string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.users[id] = member{team, enterprise}
+}
+
+// SetHome makes auth.test answer team as the bot's team_id and, when not "", enterprise as its
+// enterprise_id (a bot in an Enterprise org); users never set become members of team.
+func (s *Slack) SetHome(team, enterprise string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.home = member{team, enterprise}
+}
+
+// UserLookups counts users.info calls, failed ones included.
+func (s *Slack) UserLookups() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.userLookups
+}
+
+// AuthTests counts auth.test calls, failed ones included.
+func (s *Slack) AuthTests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.authTests
+}
+
+// usersInfo answers users.info (https://api.slack.com/methods/users.info) with the user's ID,
+// team_id and, in an Enterprise org, enterprise_user; faults for "users.info" apply.
+func (s *Slack) usersInfo(w http.ResponseWriter, r *http.Request) {
+	r.ParseForm()
+	id := r.Form.Get("user")
+	s.mu.Lock()
+	s.userLookups++
+	m, ok := s.users[id]
+	if !ok {
+		m = member{team: s.home.team}
+	}
+	s.mu.Unlock()
+	if f, ok := s.fault("users.info", "", ""); ok && failAs(w, r, f) {
+		return
+	}
+	user := map[string]any{"id": id, "team_id": m.team}
+	if m.enterprise != "" {
+		user["enterprise_user"] = map[string]any{"id": id, "enterprise_id": m.enterprise,
+			"enterprise_name": "Enterprise " + m.enterprise, "teams": []string{m.team}}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{"ok": true, "user": user})
+}
+
+// authTest answers auth.test as slacktest does, with the team and enterprise of SetHome;
+// faults for "auth.test" apply.
+func (s *Slack) authTest(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.authTests++
+	home := s.home
+	s.mu.Unlock()
+	if f, ok := s.fault("auth.test", "", ""); ok && failAs(w, r, f) {
+		return
+	}
+	answer := map[string]any{"ok": true, "url": "https://localhost.localdomain/", "team": "SlackTest Team",
+		"user": "Egon Spengler", "team_id": home.team, "user_id": "W012A3CDE"}
+	if home.enterprise != "" {
+		answer["enterprise_id"] = home.enterprise
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(answer)
 }
 
 type channel struct {
@@ -111,11 +205,13 @@ func (s *Slack) conversationsInfo(w http.ResponseWriter, r *http.Request) {
 
 // NewSlack starts a fake Slack; its API base URL (for SLACK_API_URL) is URL().
 func NewSlack() *Slack {
-	s := &Slack{chans: map[string]channel{}, sock: socketMode{ready: make(chan struct{}), acks: map[string][]chan json.RawMessage{}, counts: map[string]int{}}}
+	s := &Slack{chans: map[string]channel{}, home: member{team: HomeTeam}, users: map[string]member{}, sock: socketMode{ready: make(chan struct{}), acks: map[string][]chan json.RawMessage{}, counts: map[string]int{}}}
 	s.Server = slacktest.NewTestServer(func(c slacktest.Customize) {
 		c.Handle("/chat.postMessage", s.handle("chat.postMessage"))
 		c.Handle("/chat.update", s.handle("chat.update"))
 		c.Handle("/conversations.info", s.conversationsInfo)
+		c.Handle("/users.info", s.usersInfo)
+		c.Handle("/auth.test", s.authTest)
 		c.Handle("/apps.connections.open", s.connectionsOpen)
 		c.Handle("/socket", s.socket)
 		c.Handle("/conversations.join", func(w http.ResponseWriter, r *http.Request) {
@@ -178,7 +274,7 @@ func (s *Slack) fault(method, channel, thread string) (Fault, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i, f := range s.faults {
-		if f.Method != "" && f.Method != method || f.Channel != "" && f.Channel != channel || f.InThread && thread == "" {
+		if !f.appliesTo(method) || f.Channel != "" && f.Channel != channel || f.InThread && thread == "" {
 			continue
 		}
 		if f.Times > 0 {
@@ -192,6 +288,46 @@ func (s *Slack) fault(method, channel, thread string) (Fault, bool) {
 	return Fault{}, false
 }
 
+// appliesTo reports whether the fault is for method: its own Method, or with none any method
+// but users.info and auth.test (which tests fail by name, so that a fault meant for a post is
+// not spent on them).
+func (f Fault) appliesTo(method string) bool {
+	if f.Method == "" {
+		return method != "users.info" && method != "auth.test"
+	}
+	return f.Method == method
+}
+
+// failAs answers r as f says, after f's Delay, and reports whether it did: false when f only
+// delays (or holds the answer after recording), so the call goes on; true too when the caller
+// hung up during the Delay.
+func failAs(w http.ResponseWriter, r *http.Request, f Fault) bool {
+	if f.Delay > 0 {
+		select {
+		case <-time.After(f.Delay):
+		case <-r.Context().Done():
+			return true
+		}
+	}
+	switch {
+	case f.Reset:
+		resetConnection(w)
+	case f.Status == http.StatusTooManyRequests:
+		if f.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(f.RetryAfter))
+		}
+		w.WriteHeader(http.StatusTooManyRequests)
+	case f.Status != 0:
+		http.Error(w, http.StatusText(f.Status), f.Status)
+	case f.Error != "":
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"ok":false,"error":%q}`, f.Error)
+	default:
+		return false
+	}
+	return true
+}
+
 func (s *Slack) handle(method string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -202,29 +338,7 @@ func (s *Slack) handle(method string) http.HandlerFunc {
 		var hold time.Duration
 		if f, ok := s.fault(method, form.Get("channel"), form.Get("thread_ts")); ok {
 			hold = f.DelayAfterRecord
-			if f.Delay > 0 {
-				select {
-				case <-time.After(f.Delay):
-				case <-r.Context().Done():
-					return
-				}
-			}
-			switch {
-			case f.Reset:
-				resetConnection(w)
-				return
-			case f.Status == http.StatusTooManyRequests:
-				if f.RetryAfter > 0 {
-					w.Header().Set("Retry-After", strconv.Itoa(f.RetryAfter))
-				}
-				w.WriteHeader(http.StatusTooManyRequests)
-				return
-			case f.Status != 0:
-				http.Error(w, http.StatusText(f.Status), f.Status)
-				return
-			case f.Error != "":
-				w.Header().Set("Content-Type", "application/json")
-				fmt.Fprintf(w, `{"ok":false,"error":%q}`, f.Error)
+			if failAs(w, r, f) {
 				return
 			}
 		}

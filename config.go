@@ -176,7 +176,7 @@ func loadConfig(getenv func(string) string, n needs) (*Config, error) {
 			case looksSecret(ch):
 				p = append(p, "SLACK_CHANNEL holds something that looks like a token (not shown); it must be a channel ID such as C0123456789")
 			case looksLikeID.MatchString(ch) && strings.ContainsAny(ch, "0123456789"):
-				p = append(p, fmt.Sprintf("SLACK_CHANNEL %s is not a valid channel ID: a channel ID is C or G followed by upper-case letters and digits, e.g. C0123456789 (channel details → About, at the bottom)", display(ch)))
+				p = append(p, fmt.Sprintf("SLACK_CHANNEL %s is not a valid channel ID: a channel ID is C or G followed by at least 8 upper-case letters and digits, e.g. C0123456789 (channel details → About, at the bottom)", display(ch)))
 			case channelName.MatchString(strings.ToLower(ch)):
 				p = append(p, fmt.Sprintf("SLACK_CHANNEL must be a channel ID such as C0123456789, not a name (%s): in Slack open the channel's details; the ID is at the bottom of the About tab", display(ch)))
 			default:
@@ -239,14 +239,19 @@ func loadConfig(getenv func(string) string, n needs) (*Config, error) {
 		p = append(p, fmt.Sprintf("TASKBOT_THREADS %s is neither on nor off", display(v)))
 	}
 	if v := text("TASKBOT_ADMINS", e.Admins, false, ""); v != "" {
+		seen := map[string]bool{}
 		for _, id := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || unicode.IsSpace(r) }) {
+			if seen[id] {
+				continue // listed twice: one is enough, and one complaint
+			}
+			seen[id] = true
 			switch {
 			case userID.MatchString(id):
 				c.Admins = append(c.Admins, id)
 			case looksSecret(id):
 				p = append(p, "TASKBOT_ADMINS holds something that looks like a token (not shown); list Slack user IDs such as U0123ABCDEF")
 			default:
-				p = append(p, fmt.Sprintf("TASKBOT_ADMINS: %s is not a Slack user ID (U… or W… and upper-case letters and digits: profile → ⋮ → Copy member ID)", display(id)))
+				p = append(p, fmt.Sprintf("TASKBOT_ADMINS: %s is not a Slack user ID (U or W followed by at least 8 upper-case letters and digits: profile → ⋮ → Copy member ID)", display(id)))
 			}
 		}
 	}

@@ -471,6 +471,10 @@ func TestMSPBadInput(t *testing.T) {
 	if _, body := e.slash(t, chanOps, userOps, "mutes"); strings.Contains(body, "#1") {
 		t.Errorf("a refused mute was stored: %s", body)
 	}
+	// A user_id that is no user ID never becomes a mention (it would ping the channel).
+	if _, body := e.slash(t, chanOps, "<!channel>", "mute tenant:q 1h"); strings.Contains(body, "<@<") || strings.Contains(body, "<!channel>") || !strings.Contains(body, "Someone muted") {
+		t.Errorf("a mute by user_id <!channel>: %s", body)
+	}
 	// In a direct message there is nothing to subscribe: said as such, not "invite it first".
 	if _, body := e.slash(t, "D0DIRECT01", userOps, "subscribe"); !strings.Contains(body, "Subscriptions are for channels") {
 		t.Errorf("subscribe in a DM: %s", body)

@@ -169,7 +169,8 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		mode = "Socket Mode"
 	}
 	log.Info("taskbot started", "version", buildVersion(), "listen", ln.Addr().String(), "slack", mode,
-		"channel", cfg.SlackChannel, "poll_interval", cfg.PollInterval, "announce", cfg.Announce.String(), "db", cfg.DBPath)
+		"channel", cfg.SlackChannel, "poll_interval", cfg.PollInterval, "announce", cfg.Announce.String(), "db", cfg.DBPath,
+		"threads", !cfg.NoThreads, "admins", len(cfg.Admins))
 
 	workCtx, stopWork := context.WithCancel(context.Background())
 	defer stopWork()

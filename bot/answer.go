@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -103,6 +104,7 @@ func (a *Answerer) Answer(ctx context.Context, text string) Message {
 // answered in words. The answer is for the user alone, except the confirmation of a change,
 // which the whole channel sees (Message.InChannel), naming who made it.
 func (a *Answerer) Handle(ctx context.Context, req Request) Message {
+	req.User = validUser(req.User)
 	cmd, err := ParseCommand(req.Text)
 	if err != nil {
 		a.count("usage")
@@ -217,7 +219,7 @@ func (a *Answerer) refuse(user string, v Verb) (Message, bool) {
 	for _, id := range a.cfg.Admins {
 		names = append(names, "<@"+id+">")
 	}
-	return textMessage(fmt.Sprintf(":no_entry: Only %s may %s here (TASKBOT_ADMINS).", strings.Join(names, ", "), verbName(Command{Verb: v}))), false
+	return textMessage(fmt.Sprintf(":no_entry: Only %s may %s (TASKBOT_ADMINS).", strings.Join(names, ", "), verbName(Command{Verb: v}))), false
 }
 
 // list runs cmd's queries, keeps the tasks of its tenants within the channel's scope sc, and
@@ -428,15 +430,22 @@ func (a *Answerer) unsubscribe(req Request, cmd Command) Message {
 	if err != nil {
 		return a.settingsError("remove the subscription", err)
 	}
-	if len(removed) == 0 {
-		return textMessage("This channel has no subscription for " + tenantWords(cmd.Tenants) + "; `/tasks subscriptions` lists them.")
+	switch {
+	case len(removed) == 0 && len(cmd.Tenants) == 0:
+		return textMessage("This channel has no subscriptions.")
+	case len(removed) == 0:
+		return textMessage("This channel has no subscription for " + tenantWords(cmd.Tenants) + "; `/tasks subscriptions` lists its subscriptions.")
 	}
 	var names []string
 	for _, s := range removed {
 		names = append(names, tenantWords([]string{s.Tenant}))
 	}
+	what := names[0]
+	if len(names) > 1 {
+		what = strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+	}
 	a.cfg.Logger.Info("unsubscribed", "channel", req.Channel, "user", req.User, "tenants", cmd.Tenants)
-	return confirm(fmt.Sprintf("%s unsubscribed this channel from %s.", who(req.User), strings.Join(names, ", ")))
+	return confirm(fmt.Sprintf("%s unsubscribed this channel from its subscriptions for %s.", who(req.User), what))
 }
 
 // mute answers `/tasks mute TARGET DURATION [REASON…]`, confirmed in the channel. A task is
@@ -535,10 +544,22 @@ func (a *Answerer) settingsError(what string, err error) Message {
 
 // who names a user in a confirmation: a mention (Slack shows their name), or "Someone".
 func who(user string) string {
-	if user == "" {
+	if validUser(user) == "" {
 		return "Someone"
 	}
 	return "<@" + user + ">"
+}
+
+// slackUserID is the shape of a Slack user ID (https://api.slack.com/changelog/2016-08-11-user-id-format-changes).
+var slackUserID = regexp.MustCompile(`^[UW][A-Z0-9]{2,20}$`)
+
+// validUser is user when it has the shape of a Slack user ID, else "": a payload's user_id is
+// signed by Slack, but what is not an ID never goes into a mention (<@…>) or a setting.
+func validUser(user string) string {
+	if !slackUserID.MatchString(user) {
+		return ""
+	}
+	return user
 }
 
 // tenantWords names tenants in a sentence: "all tenants", "Acme Corp", "Acme Corp and Beta".

@@ -133,6 +133,7 @@ const muteButtonFor = 24 * time.Hour
 // now (a value made before the scope was set shows no more than the scope), and a person of
 // another organization only in a scoped channel and never to mute.
 func (a *Answerer) HandleClick(ctx context.Context, c Click) (Message, ClickReply) {
+	c.User = validUser(c.User)
 	kind, payload, err := a.buttons.check(c.Channel, c.Value)
 	if c.ActionID == RefreshActionID && err != nil && len(a.buttons.key) == 0 {
 		kind, payload, err = buttonList, listValue(0, c.Value), nil // unsigned Refresh of a keyless Answerer (the demo)

@@ -144,11 +144,40 @@ const (
 func ParseCommand(text string) (Command, error) {
 	// Invisible characters (zero-width spaces from copy and paste, control bytes) are dropped
 	// first, so "\u200bpaused" is "paused" — the same word the reply would show.
-	c, err := parseCommand(&lexer{s: strings.Map(dropInvisible, text)})
+	l := &lexer{s: strings.Map(dropInvisible, text)}
+	c, err := parseCommand(l)
 	if err != nil {
-		return Command{}, err
+		return Command{}, withQuoteHint(err, l)
 	}
 	return c, nil
+}
+
+// looksLikeName reports whether w, where a mute duration was due, is rather the rest of a name:
+// more than a unit letter, and letters only (with - . ' inside words).
+func looksLikeName(w string) bool {
+	return utf8.RuneCountInString(w) > 1 && strings.IndexFunc(w, func(r rune) bool {
+		return !unicode.IsLetter(r) && r != '-' && r != '.' && r != '\''
+	}) < 0
+}
+
+// withQuoteHint adds to a word not understood right after an unquoted tenant: or plan: word
+// the likely fix: `tenant:Beta Industries` meant `tenant:"Beta Industries"`.
+func withQuoteHint(err *UsageError, l *lexer) *UsageError {
+	k := wordKey(l.prev)
+	if k != keyTenant && k != keyPlan || wordKey(l.last) != "" || err.Word != escapeCut(unescapeSlack(l.last), maxUsageWord) ||
+		!strings.HasPrefix(err.Problem, "I don't understand") && !(strings.Contains(err.Problem, "is not a mute duration") && looksLikeName(l.last)) {
+		return err
+	}
+	v, quoted := keyValue(l.prev, k)
+	if quoted || v == "" {
+		return err
+	}
+	fixed := *err
+	if !strings.HasSuffix(fixed.Problem, ".") {
+		fixed.Problem += "."
+	}
+	fixed.Problem += " A name with spaces goes in quotes: " + escapeCut(unescapeSlack(k+`:"`+v+" "+l.last+`"`), 2*maxUsageWord) + "."
+	return &fixed
 }
 
 // parseCommand reads the verb and hands the rest to the verb's parser.
@@ -626,8 +655,9 @@ func isKey(w, k string) bool {
 
 // A lexer splits a slash command's text (invisible characters already dropped) into words.
 type lexer struct {
-	s   string
-	pos int // byte offset of the first unread byte
+	s          string
+	pos        int    // byte offset of the first unread byte
+	prev, last string // the last two words next returned, the last one last
 }
 
 // next returns the next word, "" at the end of the text. A word runs to the next separator,
@@ -635,6 +665,13 @@ type lexer struct {
 // closing quote, separators included. A quote that is never closed, or a closing quote
 // followed by anything but a separator, is a *UsageError.
 func (l *lexer) next() (string, *UsageError) {
+	w, err := l.word()
+	l.prev, l.last = l.last, w
+	return w, err
+}
+
+// word is next without keeping the words.
+func (l *lexer) word() (string, *UsageError) {
 	l.skipSeparators()
 	start := l.pos
 	for l.pos < len(l.s) {
@@ -742,6 +779,13 @@ func nameValue(w, key string) (string, *UsageError) {
 		return "", usageProblem("", key+": needs a name right after the colon, e.g. "+example(key))
 	}
 	v = strings.TrimFunc(v, unicode.IsSpace)
+	// A no-break or full-width space typed inside quotes is the space the name has.
+	v = strings.Map(func(r rune) rune {
+		if unicode.IsSpace(r) {
+			return ' '
+		}
+		return r
+	}, v)
 	switch {
 	case v == "":
 		return "", usageProblem(w, `"{word}": the name is blank, e.g. `+example(key))

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -217,7 +218,7 @@ func check(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	// The channels announcements go to: SLACK_CHANNEL, and those of subscriptions (read from the
 	// state file, which a running taskbot holds: then they are not checked here).
 	channels := []string{cfg.SlackChannel}
-	subs, _, serr := state.ReadSettings(cfg.DBPath, time.Second)
+	subs, scopes, serr := state.ReadSettings(cfg.DBPath, time.Second)
 	for _, sub := range subs {
 		if !slices.Contains(channels, sub.Channel) {
 			channels = append(channels, sub.Channel)
@@ -237,11 +238,34 @@ func check(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 				return true, fmt.Sprintf("the bot is a member of #%s", cmp.Or(ch.Name, channel))
 			})
 		}
-		if errors.Is(serr, state.ErrLocked) {
-			c.skip("the subscribed channels (a running taskbot holds the state file " + cfg.DBPath + "; its /readyz names a channel it cannot post to)")
-		} else if serr != nil {
-			c.skip("the subscribed channels (" + serr.Error() + ")")
+		// The scoped channels: where people of another organization may use /tasks, and what
+		// they see there. Listed, not judged: the bot need not be a member to answer there.
+		for _, sc := range scopes {
+			c.step(ctx, "Scoped channel "+sc.Channel, func(ctx context.Context) (bool, string) {
+				name := sc.Channel
+				if ch, err := api.GetConversationInfoContext(ctx, &slack.GetConversationInfoInput{ChannelID: sc.Channel}); err == nil && ch.Name != "" {
+					name = "#" + ch.Name
+				}
+				detail := fmt.Sprintf("%s shows only %s", name, strings.Join(quoteNames(sc.Tenants), ", "))
+				if sc.By != "" {
+					detail += fmt.Sprintf(" (scoped by %s, %s)", sc.By, sc.At.UTC().Format("2006-01-02 15:04 UTC"))
+				}
+				return true, detail
+			})
 		}
+		if errors.Is(serr, state.ErrLocked) {
+			c.skip("the subscribed and scoped channels (a running taskbot holds the state file " + cfg.DBPath + "; its /readyz names a channel it cannot post to)")
+		} else if serr != nil {
+			c.skip("the subscribed and scoped channels (" + serr.Error() + ")")
+		}
+		// users.info tells people of another organization (Slack Connect) from the bot's own;
+		// without it, taskbot refuses every command it cannot place.
+		c.step(ctx, "Slack users.info (who is from another organization)", func(ctx context.Context) (bool, string) {
+			if _, err := api.GetUserInfoContext(ctx, auth.UserID); err != nil {
+				return false, bot.ExplainSlack("users.info", err)
+			}
+			return true, "the bot can tell people of other organizations (Slack Connect) from its own"
+		})
 	case failed:
 		c.skip("the channel check (the bot token does not work)")
 	case timedOut:
@@ -407,4 +431,16 @@ func healthcheck(ctx context.Context, getenv func(string) string) error {
 		return fmt.Errorf("healthcheck: /healthz answered %s", resp.Status)
 	}
 	return nil
+}
+
+// quoteNames are names as a tenant: word writes them: quoted when they hold a space.
+func quoteNames(names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		if strings.ContainsAny(n, " \t,") {
+			n = strconv.Quote(n)
+		}
+		out[i] = n
+	}
+	return out
 }

@@ -141,7 +141,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	}
 	answerer := bot.NewAnswerer(bot.AnswererConfig{API: commands, Settings: store, Failures: cfg.Failures,
 		Announce: cfg.Announce.Names(), Admins: cfg.Admins, ButtonKey: key, Member: bot.SlackMember(api),
-		Logger: log, Metrics: slackMetrics})
+		External: bot.NewOrgs(api).External, Logger: log, Metrics: slackMetrics})
 	ann := announce.NewAnnouncer(announce.AnnouncerConfig{Store: store, Notifier: bot.NewSlackNotifier(api, slackMetrics, answerer.TaskButtons),
 		Channel: cfg.SlackChannel, FinishWithin: finishPost, NoThreads: cfg.NoThreads, Logger: log, Metrics: pipeline})
 	poller := announce.NewPoller(announce.PollerConfig{API: client, Store: store,

@@ -403,7 +403,7 @@ func (a *Answerer) subscribe(req Request, cmd Command, sc announce.Scope) Messag
 	if len(sc.Tenants) > 0 {
 		for _, w := range cmd.Tenants {
 			if !inScope(sc, w) {
-				return outsideScope(sc, "it takes subscriptions")
+				return outsideScope(sc, "its subscriptions are for %s tasks only")
 			}
 		}
 		if len(cmd.Tenants) == 0 {
@@ -461,7 +461,7 @@ func (a *Answerer) mute(ctx context.Context, req Request, cmd Command, sc announ
 	switch announce.MuteKind(cmd.MuteKind) {
 	case announce.MuteTenant:
 		if scoped && !inScope(sc, cmd.MuteValue) {
-			return outsideScope(sc, "it mutes announcements")
+			return outsideScope(sc, "it mutes only %s announcements")
 		}
 	case announce.MuteTask:
 		t, m, err := a.task(ctx, sc, cmd.MuteValue)

@@ -101,17 +101,19 @@ func taskInScope(sc announce.Scope, t *tasks.Task) bool {
 	return t.Tenant != nil && sc.Allows(t.Tenant.ID, t.Tenant.Name)
 }
 
-// outsideScope is the answer to tenant: words beyond a channel's scope. It names the channel's
-// own tenants only, never whether the others exist.
+// outsideScope is the answer to tenant: words beyond a channel's scope: "This channel is scoped
+// to Acme Corp: " and what, in which %s stands for "that tenant's" ("those tenants'"). It names
+// the channel's own tenants only, never whether the others exist.
 func outsideScope(sc announce.Scope, what string) Message {
-	return textMessage(fmt.Sprintf(":no_entry: This channel is scoped to %s: %s only about %s.", tenantWords(sc.Tenants), what, theirOrIts(sc)))
+	return textMessage(":no_entry: This channel is scoped to " + tenantWords(sc.Tenants) + ": " + fmt.Sprintf(what, tenantsOf(sc)) + ".")
 }
 
-func theirOrIts(sc announce.Scope) string {
+// tenantsOf is "that tenant's", or "those tenants'" for a scope of several.
+func tenantsOf(sc announce.Scope) string {
 	if len(sc.Tenants) == 1 {
-		return "its tasks"
+		return "that tenant's"
 	}
-	return "their tasks"
+	return "those tenants'"
 }
 
 // scopeList limits a listing to the scope: no tenant: words become the scope's tenants; words
@@ -126,7 +128,7 @@ func scopeList(sc announce.Scope, cmd Command) (Command, Message, bool) {
 	}
 	for _, w := range cmd.Tenants {
 		if !inScope(sc, w) {
-			return cmd, outsideScope(sc, "it lists tasks"), false
+			return cmd, outsideScope(sc, "it lists only %s tasks"), false
 		}
 	}
 	return cmd, Message{}, true
@@ -137,8 +139,8 @@ func (a *Answerer) showScope(sc announce.Scope) Message {
 	if len(sc.Tenants) == 0 {
 		return textMessage("This channel has no scope: it shows every tenant. `/tasks scope tenant:NAME` limits it to a customer's tenants, for a channel shared with that customer.")
 	}
-	text := fmt.Sprintf("This channel is scoped to %s: its listings, tasks, buttons, subscriptions and mutes show only %s, and people from other organizations may use /tasks here within it.",
-		tenantWords(sc.Tenants), theirOrIts(sc))
+	text := fmt.Sprintf("This channel is scoped to %s: its listings, tasks, buttons, announcements and mutes show only %s tasks, and people from other organizations may use /tasks here within it.",
+		tenantWords(sc.Tenants), tenantsOf(sc))
 	if sc.By != "" {
 		text += fmt.Sprintf(" Set by %s, %s.", who(sc.By), slackDate(sc.At))
 	}
@@ -163,8 +165,8 @@ func (a *Answerer) setScope(req Request, cmd Command) Message {
 		return a.settingsError("store the scope", err)
 	}
 	a.cfg.Logger.Info("scoped a channel", "channel", req.Channel, "user", req.User, "tenants", cmd.Tenants)
-	return confirm(fmt.Sprintf("%s scoped this channel to %s: from now on its listings, tasks, buttons, announcements and subscriptions show only %s. People from other organizations may use /tasks here, within the scope.",
-		who(req.User), tenantWords(cmd.Tenants), theirOrIts(sc)))
+	return confirm(fmt.Sprintf("%s scoped this channel to %s: from now on its listings, tasks, buttons, announcements and mutes show only %s tasks. People from other organizations may use /tasks here, within the scope.",
+		who(req.User), tenantWords(cmd.Tenants), tenantsOf(sc)))
 }
 
 // visibleMute reports whether mute m may be listed or ended in a channel with scope sc: in a

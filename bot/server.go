@@ -327,7 +327,7 @@ func (s *Server) Interact(cb slack.InteractionCallback) {
 		default:
 			continue
 		}
-		click := Click{ActionID: act.ActionID, Value: act.Value, Channel: cb.Channel.ID, User: cb.User.ID}
+		click := Click{ActionID: act.ActionID, Value: act.Value, Channel: cb.Channel.ID, User: cb.User.ID, Team: cb.User.TeamID}
 		responseURL := cb.ResponseURL
 		s.inflight.Add(1)
 		go func() {

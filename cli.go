@@ -65,7 +65,7 @@ func oneShot(ctx context.Context, args []string, getenv func(string) string, std
 		return nil
 	case bot.List, bot.Show:
 	default:
-		return &usageError{"subscribe, unsubscribe, subscriptions, mute, mutes and unmute are made in Slack, in the channel they are for: " +
+		return &usageError{"subscribe, unsubscribe, subscriptions, mute, mutes, unmute and scope are made in Slack, in the channel they are for: " +
 			"type /tasks there (/tasks help lists the words); taskbot tasks lists tasks and shows one\n" + tasksUsage}
 	}
 	cfg, err := loadConfig(getenv, needs{acronis: true})

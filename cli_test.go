@@ -506,6 +506,28 @@ func TestDemo(t *testing.T) {
 		t.Errorf("tenant listing:\n%s", listing)
 	}
 
+	// #beta scoped to Beta Industries: a listing of every state shows no other tenant, and a
+	// tenant: word naming another is refused.
+	typeLine(`#beta /tasks scope tenant:"Beta Industries"`)
+	typeLine("#beta /tasks enqueued assigned started paused completed")
+	typeLine(`#beta /tasks completed tenant:"Customer A Ltd"`)
+	waitUntil(t, wait, "the scoped channel's answers", func() bool {
+		o := out.String()
+		return demoAnswer(o, "> #beta /tasks enqueued assigned started paused completed") != "" &&
+			demoAnswer(o, `> #beta /tasks completed tenant:"Customer A Ltd"`) != ""
+	})
+	if !slices.ContainsFunc(demoMessages(out.String()), func(m demoMessage) bool {
+		return m.channel == "#beta" && strings.Contains(m.text, "@U0DEMO scoped this channel to Beta Industries")
+	}) {
+		t.Errorf("no confirmation of the scope in #beta:\n%s", out.String())
+	}
+	if a := demoAnswer(out.String(), "> #beta /tasks enqueued assigned started paused completed"); !strings.Contains(a, "for Beta Industries") || strings.Contains(a, "Customer A Ltd") {
+		t.Errorf("a listing in the scoped #beta:\n%s", a)
+	}
+	if a := demoAnswer(out.String(), `> #beta /tasks completed tenant:"Customer A Ltd"`); !strings.Contains(a, "This channel is scoped to Beta Industries") {
+		t.Errorf("another tenant in the scoped #beta:\n%s", a)
+	}
+
 	// /tasks show of a task named in an announcement.
 	m := regexp.MustCompile(`— Task (\d+) · updated`).FindStringSubmatch(out.String())
 	if m == nil {
@@ -585,7 +607,7 @@ func TestManifests(t *testing.T) {
 				t.Fatalf("no usage_hint:\n%s", text)
 			}
 			for _, verb := range []string{"[STATE…]", "[failed]", "tenant:NAME", "show ID", "subscribe [EVENT…]", "| unsubscribe",
-				"| subscriptions", "mute TARGET DURATION", "| mutes", "unmute N", "help"} {
+				"| subscriptions", "mute TARGET DURATION", "| mutes", "unmute N", "scope [tenant:NAME", "help"} {
 				if !strings.Contains(hint[1], verb) {
 					t.Errorf("usage_hint %q lacks %q", hint[1], verb)
 				}

@@ -1,6 +1,7 @@
 package announce
 
 import (
+	"cmp"
 	"maps"
 	"slices"
 	"time"
@@ -166,6 +167,11 @@ func (r Rules) Decide(in Input, now time.Time) Decision {
 			continue
 		}
 		for _, ch := range sortedKeys(c.threads) {
+			// A thread opened before its channel was scoped is left as it was: its first
+			// message must not show a later state of another tenant's task.
+			if !scopeAllows(in.Scopes, cmp.Or(ch, r.Channel), c.tr.Task) {
+				continue
+			}
 			d.Entries = append(d.Entries, Entry{Channel: ch, Task: c.tr.Task, QueuedAt: now, Refresh: true})
 		}
 	}

@@ -516,3 +516,22 @@ func TestDecideWithoutThreads(t *testing.T) {
 		}
 	}
 }
+
+// TestDecideScopedThreads: a thread opened in a channel before it was scoped to other tenants
+// gets no refresh (its first message would show another tenant's task as it is now); the
+// default channel's thread of the same task does, and an in-scope task's thread there does.
+func TestDecideScopedThreads(t *testing.T) {
+	rules := announce.Rules{Channel: "C1", Announce: everything(t)}
+	scopes := []announce.Scope{{Channel: "CSHARED", Tenants: []string{"Acme Corp"}}}
+	beta := seen("b", tasks.Started, "", 1)
+	beta.Threads = map[string]string{"C1": "1.1", "CSHARED": "2.1"}
+	acme := seen("a", tasks.Started, "", 1)
+	acme.Threads = map[string]string{"CSHARED": "3.1"}
+	d := rules.Decide(announce.Input{Poll: announce.Poll{Tasks: []tasks.Task{
+		tenantTask("b", "2002", "Beta Ltd", "", tasks.Completed, tasks.ResultError, 2),
+		tenantTask("a", "1001", "Acme Corp", "", tasks.Paused, "", 3),
+	}}, Last: lastOf(beta, acme), Scopes: scopes}, t0)
+	if got, want := describe(d.Entries), "C1 b:failed(started) C1 b:refresh C1 a:paused(started) CSHARED a:refresh"; got != want {
+		t.Errorf("entries:\n got %s\nwant %s", got, want)
+	}
+}

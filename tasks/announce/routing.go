@@ -114,14 +114,7 @@ func (m Mute) Target() string {
 // scoped channel only about its tenants.
 func (r Rules) route(trs []Transition, subs []Subscription, scopes []Scope, now time.Time) []Entry {
 	var out []Entry
-	inScope := func(ch string, t tasks.Snapshot) bool {
-		for _, sc := range scopes {
-			if sc.Channel == ch {
-				return sc.Allows(t.TenantID, t.TenantName)
-			}
-		}
-		return true
-	}
+	inScope := func(ch string, t tasks.Snapshot) bool { return scopeAllows(scopes, ch, t) }
 	for _, tr := range trs {
 		var chans []string
 		if r.Announce.Announces(tr.Event) && inScope(r.Channel, tr.Task) {
@@ -137,6 +130,17 @@ func (r Rules) route(trs []Transition, subs []Subscription, scopes []Scope, now 
 		}
 	}
 	return out
+}
+
+// scopeAllows reports whether channel may be told about t: it has no scope, or its scope
+// allows t's tenant.
+func scopeAllows(scopes []Scope, channel string, t tasks.Snapshot) bool {
+	for _, sc := range scopes {
+		if sc.Channel == channel {
+			return sc.Allows(t.TenantID, t.TenantName)
+		}
+	}
+	return true
 }
 
 // mute drops the entries an active mute silences; it returns the kept and the muted ones.

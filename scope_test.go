@@ -108,6 +108,9 @@ func TestScopedChannel(t *testing.T) {
 	}
 
 	notAvailable := func(id string) string { return "No task *" + id + "* is available in this channel." }
+	notMuted := func(id string) string {
+		return "No task *" + id + "* is available in this channel, so nothing was muted."
+	}
 	type attempt struct {
 		name          string
 		channel, user string
@@ -134,7 +137,7 @@ func TestScopedChannel(t *testing.T) {
 		{name: "another channel's Refresh", channel: chanShared, user: userCustomer, team: teamCustomer, click: "tasks_refresh", value: opsRefresh, want: "not made for this channel"},
 		{name: "Details of a Beta announcement made before the scope", channel: chanShared, user: userCustomer, team: teamCustomer, click: "task_details", value: buttonValue(t, betaAnn, "task_details"), want: notAvailable(betaRunning.UUID), apiCalls: true},
 		{name: "the customer's Mute button", channel: chanShared, user: userCustomer, team: teamCustomer, click: "task_mute", value: buttonValue(t, betaAnn, "task_mute"), want: "People from other organizations cannot change"},
-		{name: "the admin's Mute button of a Beta task", channel: chanShared, user: userOps, click: "task_mute", value: buttonValue(t, betaAnn, "task_mute"), want: notAvailable(betaRunning.UUID), apiCalls: true},
+		{name: "the admin's Mute button of a Beta task", channel: chanShared, user: userOps, click: "task_mute", value: buttonValue(t, betaAnn, "task_mute"), want: notMuted(betaRunning.UUID), apiCalls: true},
 		{name: "the customer removes the scope", channel: chanShared, user: userCustomer, text: "scope all", want: "People from other organizations cannot change"},
 		{name: "the customer widens the scope", channel: chanShared, user: userCustomer, text: `scope tenant:"Beta Industries"`, want: "People from other organizations cannot change"},
 		{name: "the customer subscribes", channel: chanShared, user: userCustomer, text: "subscribe", want: "People from other organizations cannot change"},
@@ -144,8 +147,8 @@ func TestScopedChannel(t *testing.T) {
 		{name: "the admin subscribes beyond the scope", channel: chanShared, user: userOps, text: `subscribe tenant:"Beta Industries"`, want: "This channel is scoped to Acme Corp"},
 		{name: "the admin mutes a plan there", channel: chanShared, user: userOps, text: `mute plan:"Beta hourly" 1h`, want: "not made in a scoped channel"},
 		{name: "the admin mutes another tenant there", channel: chanShared, user: userOps, text: `mute tenant:"Beta Industries" 2h`, want: "This channel is scoped to Acme Corp"},
-		{name: "the admin mutes another tenant's task there", channel: chanShared, user: userOps, text: "mute task:" + betaRunning.IDString + " 1h", want: notAvailable(betaRunning.IDString), apiCalls: true},
-		{name: "mutes there leave out Beta's", channel: chanShared, user: userCustomer, text: "mutes", want: "No active mutes"},
+		{name: "the admin mutes another tenant's task there", channel: chanShared, user: userOps, text: "mute task:" + betaRunning.IDString + " 1h", want: notMuted(betaRunning.IDString), apiCalls: true},
+		{name: "mutes there leave out Beta's", channel: chanShared, user: userCustomer, text: "mutes", want: "No active mutes of Acme Corp or of its tasks."},
 		{name: "the admin ends Beta's mute from there", channel: chanShared, user: userOps, text: "unmute 1", want: "There is no mute 1"},
 		{name: "the customer in an unscoped channel", channel: chanOps, user: userCustomer, text: "paused", want: "only in a channel set up for them"},
 		{name: "the customer's show in an unscoped channel", channel: chanOps, user: userCustomer, text: "show " + betaRunning.IDString, want: "only in a channel set up for them"},
@@ -200,6 +203,12 @@ func TestScopedChannel(t *testing.T) {
 	if n := len(postsIn(e.slack, chanShared)); n != sharedBefore {
 		t.Errorf("the scoped channel got %d announcements of Beta", n-sharedBefore)
 	}
+	// Nor was Beta's thread there, opened before the scope, updated to show the resume.
+	for _, p := range e.slack.Posts() {
+		if p.Channel == chanShared && p.Method == "chat.update" && strings.Contains(p.Text+string(p.Blocks), "Beta") {
+			t.Errorf("Beta's thread in the scoped channel was updated: %s", p.Text)
+		}
+	}
 
 	// The scope survives a restart; `scope all` ends it, confirmed in the channel.
 	if err := stop(); err != nil {
@@ -247,7 +256,7 @@ func TestOrganizationUnknown(t *testing.T) {
 	}
 	e.slack.Fail(bottest.Fault{Method: "users.info", Error: "missing_scope"})
 	from := len(e.api.Requests())
-	if _, body := e.slash(t, chanOps, "U0NEWUSER1", "paused"); !strings.Contains(body, "could not check with Slack") || !strings.Contains(body, "users:read") {
+	if _, body := e.slash(t, chanOps, "U0NEWUSER1", "paused"); !strings.Contains(body, "cannot check with Slack") || !strings.Contains(body, "users:read") {
 		t.Errorf("an unknown organization in an unscoped channel: %s", body)
 	}
 	if calls := commandCalls(e, from); len(calls) > 0 {
@@ -352,5 +361,66 @@ func TestCheckListsScopes(t *testing.T) {
 	err := run(context.Background(), []string{"check"}, e.getenv, strings.NewReader(""), &out, &out)
 	if code := exitCode(err, &out); code != 1 || !strings.Contains(out.String(), "FAIL Slack users.info") || !strings.Contains(out.String(), "users:read") {
 		t.Errorf("check without users:read: exit %d\n%s", code, out.String())
+	}
+}
+
+// TestScopeResolvesTenants: a scope holds the tenant its word named when it was set, by ID:
+// another tenant of the same name, or whose ID is that word, stays out; a word naming two
+// tenants is refused with their IDs; one naming none is kept, with a warning. Scoping narrows
+// the channel's subscriptions; a mute of one of the scope's tasks is listed there.
+func TestScopeResolvesTenants(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	acme := &tasks.Tenant{ID: "t-acme", Name: "Acme"}
+	e.api.Add(tasks.Task{State: tasks.Paused, Tenant: acme, Context: map[string]any{"title": "Acme nightly"}})
+	acmeRunning := e.api.Add(tasks.Task{State: tasks.Started, Tenant: acme, Context: map[string]any{"title": "Acme files"}})
+	e.api.Add(tasks.Task{State: tasks.Paused, Tenant: &tasks.Tenant{ID: "acme", Name: "Zeta Evil"}, Context: map[string]any{"title": "Zeta secret"}})
+	e.api.Add(tasks.Task{State: tasks.Paused, Tenant: &tasks.Tenant{ID: "t-beta", Name: "Beta"}, Context: map[string]any{"title": "Beta secret"}})
+	e.slack.SetChannel(chanShared, "acme-shared", true)
+	stop, _ := e.start(t)
+	defer stop()
+
+	// "acme" names two tenants: Acme by name, Zeta Evil by ID.
+	if _, body := e.slash(t, chanShared, userOps, "scope tenant:acme"); !strings.Contains(body, "names 2 tenants") ||
+		!strings.Contains(body, "Acme (id t-acme)") || !strings.Contains(body, "Zeta Evil (id acme)") || strings.Contains(body, "in_channel") {
+		t.Fatalf("an ambiguous scope: %s", body)
+	}
+	if _, body := e.slash(t, chanShared, userOps, "scope"); !strings.Contains(body, "no scope") {
+		t.Fatalf("a refused scope was stored: %s", body)
+	}
+	// Subscriptions before the scope: all tenants, and Beta.
+	e.slash(t, chanShared, userOps, "subscribe paused")
+	e.slash(t, chanShared, userOps, "subscribe failed tenant:Beta")
+	_, body := e.slash(t, chanShared, userOps, "scope tenant:t-acme tenant:nosuch")
+	for _, w := range []string{"scoped this channel to Acme and nosuch", "2 subscriptions of this channel beyond the scope were removed",
+		"one for all tenants became one for t-acme and nosuch", "No recent task belongs to nosuch"} {
+		if !strings.Contains(body, w) {
+			t.Errorf("scope confirmation lacks %q: %s", w, body)
+		}
+	}
+	if _, body := e.slash(t, chanShared, userOps, "subscriptions"); strings.Contains(body, "Beta") || strings.Contains(body, "All tenants") || !strings.Contains(body, "t-acme") {
+		t.Errorf("subscriptions after the scope: %s", body)
+	}
+	// A listing: Acme's tasks, neither Zeta Evil's (ID "acme") nor anyone's named like it.
+	_, body = e.slash(t, chanShared, userOps, "paused")
+	if !strings.Contains(body, "Acme nightly") || strings.Contains(body, "Zeta") || strings.Contains(body, "Beta") {
+		t.Errorf("a listing in the resolved scope: %s", body)
+	}
+	// The tenant's name, its ID and the word typed all name it in the channel.
+	for _, w := range []string{"tenant:ACME", "tenant:t-acme"} {
+		if _, body := e.slash(t, chanShared, userOps, "paused "+w); !strings.Contains(body, "Acme nightly") {
+			t.Errorf("paused %s: %s", w, body)
+		}
+	}
+	// A mute of one of Acme's tasks, made in the ops channel, is listed in Acme's channel.
+	if _, body := e.slash(t, chanOps, userOps, "mute task:"+acmeRunning.IDString+" 1h"); !strings.Contains(body, "(mute 1;") {
+		t.Fatalf("mute: %s", body)
+	}
+	if _, body := e.slash(t, chanShared, userOps, "mutes"); !strings.Contains(body, "task:"+acmeRunning.IDString) {
+		t.Errorf("the mute of an Acme task is not listed in Acme's channel: %s", body)
+	}
+	_, body = e.slash(t, chanShared, userOps, "scope all")
+	if !strings.Contains(body, "removed this channel's scope (Acme and nosuch)") || !strings.Contains(body, "Its subscriptions stay as they were") {
+		t.Errorf("scope all: %s", body)
 	}
 }

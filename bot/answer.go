@@ -27,7 +27,7 @@ type Settings interface {
 	AddMute(announce.Mute) (m announce.Mute, replaced []uint64, existing bool, err error)
 	Unmute(n uint64) (announce.Mute, bool, error)
 	Scope(channel string) (announce.Scope, bool, error)
-	SetScope(announce.Scope) error
+	SetScope(announce.Scope) (removed, added []announce.Subscription, err error)
 	ClearScope(channel string) (bool, error)
 }
 
@@ -66,6 +66,7 @@ type AnswererConfig struct {
 type Answerer struct {
 	cfg     AnswererConfig
 	buttons buttons
+	meter   *meter // requests in scoped channels, per person
 }
 
 // NewAnswerer returns an Answerer for cfg with its defaults filled in.
@@ -79,7 +80,7 @@ func NewAnswerer(cfg AnswererConfig) *Answerer {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Answerer{cfg: cfg, buttons: buttons{key: cfg.ButtonKey}}
+	return &Answerer{cfg: cfg, buttons: buttons{key: cfg.ButtonKey}, meter: &meter{}}
 }
 
 // Request is one slash command as Slack sent it.
@@ -126,7 +127,7 @@ func (a *Answerer) Handle(ctx context.Context, req Request) Message {
 	case Show:
 		return a.show(ctx, sc, cmd.ID)
 	case Subscriptions:
-		return a.subscriptions(req.Channel)
+		return a.subscriptions(req.Channel, sc)
 	case Mutes:
 		return a.mutes(req.Channel, sc)
 	case Scope:
@@ -163,7 +164,7 @@ func (a *Answerer) Handle(ctx context.Context, req Request) Message {
 	case Unmute:
 		return a.unmute(req, cmd.N, sc)
 	case Scope:
-		return a.setScope(req, cmd)
+		return a.setScope(ctx, req, cmd)
 	}
 	return RenderUsage(nil)
 }
@@ -227,12 +228,11 @@ func (a *Answerer) refuse(user string, v Verb) (Message, bool) {
 // channel; tenant: words beyond the scope are refused, an API error is rendered in words.
 // listed is false for a refusal or an error.
 func (a *Answerer) list(ctx context.Context, channel string, sc announce.Scope, cmd Command, page int) (m Message, listed bool) {
-	cmd, refusal, ok := scopeList(sc, cmd)
-	if !ok {
-		return refusal, false
+	if m, ok := scopeList(sc, cmd); !ok {
+		return m, false
 	}
 	want := (page + 1) * MaxListedTasks
-	l, err := a.fetch(ctx, cmd, want)
+	l, err := a.fetch(ctx, cmd, want, sc)
 	if err != nil {
 		a.cfg.Logger.Warn("answer /tasks", "command", cmd.String(), "err", err, "fix", tasks.Fix(err))
 		return RenderAPIError(cmd, err), false
@@ -243,11 +243,11 @@ func (a *Answerer) list(ctx context.Context, channel string, sc announce.Scope, 
 	// A tenant listing filters a fixed window of tasks: a next page beyond what it found would
 	// search the same window again.
 	nextPage := end < len(l.Tasks) || l.More
-	if len(cmd.Tenants) > 0 {
+	if len(cmd.Tenants) > 0 || len(sc.Tenants) > 0 {
 		p.Searched = max(want, tenantMaxTasks)
 		nextPage = end < len(l.Tasks)
 	}
-	text := cmd.String()
+	text := cmd.String() // the command as typed: a button runs it within the scope of its time
 	if channel != "" {
 		p.Buttons.Refresh = a.buttons.sign(channel, buttonList, listValue(page, text))
 		p.Buttons.Share = a.buttons.sign(channel, buttonList, listValue(page, text))
@@ -258,7 +258,11 @@ func (a *Answerer) list(ctx context.Context, channel string, sc announce.Scope, 
 	if p.Buttons.Refresh == "" {
 		p.Buttons.Refresh = text // without a channel (the demo, taskbot tasks): the plain command
 	}
-	m = RenderListPage(cmd, p, a.cfg.Now())
+	shown := cmd
+	if len(sc.Tenants) > 0 && len(cmd.Tenants) == 0 {
+		shown.Tenants = sc.Display() // "Tasks paused for Acme Corp"
+	}
+	m = RenderListPage(shown, p, a.cfg.Now())
 	if l.Incomplete {
 		m = WithIncompleteNotice(m)
 	}
@@ -284,11 +288,12 @@ const tenantMaxTasks = 4 * CommandMaxTasks
 // Fetch runs cmd's queries (one per alternative: "paused failed" needs two) and returns the
 // tasks merged by key, newest update first, kept to cmd's tenants.
 func (a *Answerer) Fetch(ctx context.Context, cmd Command) (Listing, error) {
-	return a.fetch(ctx, cmd, 0)
+	return a.fetch(ctx, cmd, 0, announce.Scope{})
 }
 
-// fetch is Fetch that asks for at least want tasks per query (0: the default).
-func (a *Answerer) fetch(ctx context.Context, cmd Command, want int) (Listing, error) {
+// fetch is Fetch that asks for at least want tasks per query (0: the default) and keeps only
+// the tasks scope sc allows (no Tenants: all).
+func (a *Answerer) fetch(ctx context.Context, cmd Command, want int, sc announce.Scope) (Listing, error) {
 	if cmd.Failures == nil {
 		cmd.Failures = a.cfg.Failures
 	}
@@ -296,7 +301,7 @@ func (a *Answerer) fetch(ctx context.Context, cmd Command, want int) (Listing, e
 	var l Listing
 	for _, q := range cmd.Queries() {
 		q.MaxTasks = max(q.MaxTasks, want)
-		if len(cmd.Tenants) > 0 {
+		if len(cmd.Tenants) > 0 || len(sc.Tenants) > 0 {
 			q.MaxTasks = max(q.MaxTasks, tenantMaxTasks)
 		}
 		res, err := a.cfg.API.List(ctx, q)
@@ -305,7 +310,11 @@ func (a *Answerer) fetch(ctx context.Context, cmd Command, want int) (Listing, e
 		}
 		l.More = l.More || res.More
 		l.Incomplete = l.Incomplete || res.Incomplete
-		lists = append(lists, keepTenants(res.Tasks, cmd.Tenants))
+		kept := keepTenants(res.Tasks, cmd.Tenants)
+		if len(sc.Tenants) > 0 {
+			kept = slices.DeleteFunc(kept, func(t tasks.Task) bool { return !taskInScope(sc, &t) })
+		}
+		lists = append(lists, kept)
 	}
 	l.Tasks = MergeTasks(lists...)
 	return l, nil
@@ -360,8 +369,9 @@ func (a *Answerer) task(ctx context.Context, sc announce.Scope, id string) (t *t
 	return t, Message{}, nil
 }
 
-// subscriptions answers `/tasks subscriptions`: this channel's.
-func (a *Answerer) subscriptions(channel string) Message {
+// subscriptions answers `/tasks subscriptions`: this channel's (in a scoped channel, those within
+// the scope: setting a scope narrowed the others away).
+func (a *Answerer) subscriptions(channel string, sc announce.Scope) Message {
 	if a.cfg.Settings == nil {
 		return textMessage("No subscriptions here.")
 	}
@@ -369,7 +379,9 @@ func (a *Answerer) subscriptions(channel string) Message {
 	if err != nil {
 		return a.settingsError("read the subscriptions", err)
 	}
-	mine := slices.DeleteFunc(all, func(s announce.Subscription) bool { return s.Channel != channel })
+	mine := slices.DeleteFunc(all, func(s announce.Subscription) bool {
+		return s.Channel != channel || len(sc.Tenants) > 0 && !inScope(sc, s.Tenant)
+	})
 	return RenderSubscriptions(channel, mine, a.cfg.Announce)
 }
 
@@ -384,7 +396,10 @@ func (a *Answerer) mutes(channel string, sc announce.Scope) Message {
 		return a.settingsError("read the mutes", err)
 	}
 	now := a.cfg.Now()
-	active := slices.DeleteFunc(all, func(m announce.Mute) bool { return !m.Active(now) || !visibleMute(sc, channel, m) })
+	active := slices.DeleteFunc(all, func(m announce.Mute) bool { return !m.Active(now) || !visibleMute(sc, m) })
+	if len(active) == 0 && len(sc.Tenants) > 0 {
+		return textMessage(fmt.Sprintf("No active mutes of %s or of its tasks.", tenantWords(sc.Display())))
+	}
 	return RenderMutes(active, now)
 }
 
@@ -457,7 +472,7 @@ func (a *Answerer) unsubscribe(req Request, cmd Command) Message {
 // plan's name is shared by every tenant's plans).
 func (a *Answerer) mute(ctx context.Context, req Request, cmd Command, sc announce.Scope) Message {
 	scoped := len(sc.Tenants) > 0
-	var title string
+	var title, tenantID, tenantName string
 	switch announce.MuteKind(cmd.MuteKind) {
 	case announce.MuteTenant:
 		if scoped && !inScope(sc, cmd.MuteValue) {
@@ -469,10 +484,13 @@ func (a *Answerer) mute(ctx context.Context, req Request, cmd Command, sc announ
 		case err == nil:
 			snap := tasks.NewSnapshot(t, a.cfg.Failures)
 			cmd.MuteValue, title = snap.ID, snap.Title
+			tenantID, tenantName = snap.TenantID, snap.TenantName
 		case tasks.IsNotFound(err):
 			return idAnswer("No task %s was found, so nothing was muted.", "`/tasks mute task:ID` takes a task's numeric id or its uuid, as `/tasks show` does.", cmd.MuteValue)
-		case scoped || errors.Is(err, errNotAvailable):
-			return m
+		case errors.Is(err, errNotAvailable):
+			return idAnswer("No task %s is available in this channel, so nothing was muted.", "`/tasks mute task:ID` takes a task's numeric id or its uuid.", cmd.MuteValue)
+		case scoped:
+			return m // the API failed: in a scoped channel, nothing is muted unseen
 		}
 	case announce.MutePlan:
 		if scoped {
@@ -481,7 +499,7 @@ func (a *Answerer) mute(ctx context.Context, req Request, cmd Command, sc announ
 	}
 	now := a.cfg.Now()
 	m, replaced, existing, err := a.cfg.Settings.AddMute(announce.Mute{Kind: announce.MuteKind(cmd.MuteKind), Value: cmd.MuteValue,
-		Until: now.Add(cmd.Duration), Reason: cmd.Reason, By: req.User, Channel: req.Channel, At: now})
+		Until: now.Add(cmd.Duration), Reason: cmd.Reason, By: req.User, Channel: req.Channel, At: now, TenantID: tenantID, TenantName: tenantName})
 	switch {
 	case err != nil:
 		return a.settingsError("store the mute", err)
@@ -522,7 +540,7 @@ func (a *Answerer) unmute(req Request, n uint64, sc announce.Scope) Message {
 		if err != nil {
 			return a.settingsError("read the mutes", err)
 		}
-		if !slices.ContainsFunc(all, func(m announce.Mute) bool { return m.N == n && visibleMute(sc, req.Channel, m) }) {
+		if !slices.ContainsFunc(all, func(m announce.Mute) bool { return m.N == n && visibleMute(sc, m) }) {
 			return textMessage(fmt.Sprintf("There is no mute %d; `/tasks mutes` lists them.", n))
 		}
 	}
@@ -597,6 +615,24 @@ func confirm(text string) Message {
 // the API client lacks permission to read tasks (GET /tasks: 403 Forbidden); the API client
 // lacks the scope …."
 func RenderAPIError(cmd Command, err error) Message {
+	why := apiWhy(err)
+	what := "tasks (" + Escape(cmd.Describe()) + ")"
+	if cmd.Verb == Show {
+		what = "task " + escapeCut(cmd.ID, 40)
+	}
+	text := ":warning: Could not fetch " + what + ": " + why
+	if !strings.HasSuffix(why, "?") && !strings.HasSuffix(why, ".") {
+		text += "."
+	}
+	return Message{
+		Text:   truncate(text, 300),
+		Blocks: []slack.Block{slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, truncate(text, 3000), false, false), nil, nil)},
+	}
+}
+
+// apiWhy is what went wrong with an API call and what to do about it, in mrkdwn: the problem
+// (tasks.Explain), the error, and the fix.
+func apiWhy(err error) string {
 	p, ok := tasks.Explain(err)
 	if !ok {
 		p.What = "the Task Manager API failed"
@@ -610,18 +646,7 @@ func RenderAPIError(cmd Command, err error) Message {
 	if p.Fix != "" {
 		why += "; " + escapeEntities(p.Fix)
 	}
-	what := "tasks (" + Escape(cmd.Describe()) + ")"
-	if cmd.Verb == Show {
-		what = "task " + escapeCut(cmd.ID, 40)
-	}
-	text := ":warning: Could not fetch " + what + ": " + why
-	if !strings.HasSuffix(why, "?") && !strings.HasSuffix(why, ".") {
-		text += "."
-	}
-	return Message{
-		Text:   truncate(text, 300),
-		Blocks: []slack.Block{slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, truncate(text, 3000), false, false), nil, nil)},
-	}
+	return why
 }
 
 // escapeEntities escapes only &, < and > (https://api.slack.com/reference/surfaces/formatting#escaping),

@@ -38,6 +38,9 @@ const (
 // was clicked in.
 var ErrButton = errors.New("this button was not made for this channel, or it was changed")
 
+// buttonRefusal is the clicker's answer to a button value taskbot refuses.
+const buttonRefusal = ":no_entry: This button was not made for this channel, or it was changed; run the command again."
+
 // buttons signs and checks button values.
 type buttons struct{ key []byte }
 
@@ -141,20 +144,20 @@ func (a *Answerer) HandleClick(ctx context.Context, c Click) (Message, ClickRepl
 	if err != nil {
 		a.count("bad_button")
 		a.cfg.Logger.Warn("refused a button value taskbot did not make for this channel", "action", c.ActionID, "channel", c.Channel, "user", c.User)
-		return textMessage(":no_entry: " + ErrButton.Error() + "; run the command again."), ForClicker
+		return textMessage(buttonRefusal), ForClicker
 	}
 	switch {
 	case kind == buttonList && (c.ActionID == RefreshActionID || c.ActionID == NextActionID || c.ActionID == ShareActionID):
 		page, text, err := parseListValue(payload)
 		if err != nil {
-			return textMessage(":no_entry: " + ErrButton.Error()), ForClicker
+			return textMessage(buttonRefusal), ForClicker
 		}
 		cmd, err := ParseCommand(text)
 		if err != nil {
 			return RenderUsage(err), ReplaceOriginal // only an unsigned value (a keyless Answerer) can fail here
 		}
 		if cmd.Verb != List {
-			return textMessage(":no_entry: " + ErrButton.Error()), ForClicker
+			return textMessage(buttonRefusal), ForClicker
 		}
 		cmd.Failures = a.cfg.Failures
 		a.count(map[string]string{RefreshActionID: "refresh", NextActionID: "next_page", ShareActionID: "share"}[c.ActionID])
@@ -198,7 +201,7 @@ func (a *Answerer) HandleClick(ctx context.Context, c Click) (Message, ClickRepl
 		}
 		return m, ForChannel
 	}
-	return textMessage(":no_entry: " + ErrButton.Error()), ForClicker
+	return textMessage(buttonRefusal), ForClicker
 }
 
 // TaskButtons are the signed values of an announcement's Details and Mute task buttons for a

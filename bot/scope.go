@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
 	"slices"
 	"strings"
 
@@ -52,15 +56,25 @@ func (a *Answerer) admit(ctx context.Context, channel, user, team string, cmd Co
 		}
 	}
 	scoped := len(sc.Tenants) > 0
+	if scoped && !changes(cmd) {
+		// Anyone may ask here, a customer too: each person's requests are metered, so that no
+		// one can load the partner's Task Manager API (a tenant listing pages through 2,000
+		// tasks) and slow the polls of every customer.
+		if wait, ok := a.meter.allow(user, a.cfg.Now()); !ok {
+			a.count("rate_limited")
+			return sc, textMessage(fmt.Sprintf(":hourglass: That was many requests in a short time; try again in %s.", humanDuration(wait.Round(time.Second)+time.Second))), false
+		}
+	}
 	if a.cfg.External == nil || scoped && !changes(cmd) {
 		return sc, Message{}, true
 	}
 	external, err := a.cfg.External(ctx, user, team)
 	if err != nil {
 		a.cfg.Logger.Warn("could not tell which Slack organization a user belongs to; refused", "user", user, "channel", channel, "err", err)
+		// A hint is a fix for taskbot's operators (a missing scope): waiting will not help.
 		text := ":warning: taskbot could not check with Slack which organization you belong to, so it answers nothing for now; try again in a minute."
 		if hint := slackHint(err); hint != "" {
-			text += " (" + escapeEntities(hint) + ")"
+			text = ":warning: taskbot cannot check with Slack which organization you belong to, so it answers nothing here until its operators fix this: " + escapeEntities(hint) + "."
 		}
 		return sc, textMessage(text), false
 	}
@@ -77,6 +91,59 @@ func (a *Answerer) admit(ctx context.Context, channel, user, team string, cmd Co
 	return sc, Message{}, true
 }
 
+// Each person's requests in scoped channels: scopedBurst at once, then one per scopedEvery.
+const (
+	scopedBurst = 20
+	scopedEvery = 3 * time.Second
+)
+
+// meter keeps a token bucket (golang.org/x/time/rate) per person who asks in a scoped channel.
+// A bucket unused for an hour is full again and is dropped when the map grows past
+// meterPeople; a plain map rather than a cache with a clean-up goroutine, so that an Answerer
+// starts none.
+type meter struct {
+	mu       sync.Mutex
+	limiters map[string]*metered
+}
+
+type metered struct {
+	limiter *rate.Limiter
+	last    time.Time
+}
+
+const meterPeople = 10_000
+
+// allow takes one request of user's at now; when there is none left it returns how long until
+// the next.
+func (m *meter) allow(user string, now time.Time) (time.Duration, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.limiters == nil {
+		m.limiters = map[string]*metered{}
+	}
+	l, ok := m.limiters[user]
+	if !ok {
+		if len(m.limiters) >= meterPeople {
+			for k, v := range m.limiters {
+				if now.Sub(v.last) > time.Hour {
+					delete(m.limiters, k)
+				}
+			}
+		}
+		l = &metered{limiter: rate.NewLimiter(rate.Every(scopedEvery), scopedBurst)}
+		if len(m.limiters) < meterPeople {
+			m.limiters[user] = l
+		}
+	}
+	l.last = now
+	r := l.limiter.ReserveN(now, 1)
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		return d, false
+	}
+	return 0, true
+}
+
 // slackHint is the fix an error from the Slack Web API carries (ClassifySlackError), or "".
 func slackHint(err error) string {
 	if de, ok := errors.AsType[*announce.DeliveryError](err); ok {
@@ -85,13 +152,9 @@ func slackHint(err error) string {
 	return ""
 }
 
-// inScope reports whether the tenant word w (a tenant: word as typed) is one of the scope's
-// tenants, compared as TenantIs compares names: ignoring case and surrounding space.
-func inScope(sc announce.Scope, w string) bool {
-	return slices.ContainsFunc(sc.Tenants, func(t string) bool {
-		return strings.EqualFold(strings.TrimSpace(t), strings.TrimSpace(w))
-	})
-}
+// inScope reports whether the tenant word w (a tenant: word as typed) names one of the scope's
+// tenants (Scope.Names).
+func inScope(sc announce.Scope, w string) bool { return sc.Names(w) }
 
 // taskInScope reports whether t may be shown in a channel with scope sc (none: every task).
 func taskInScope(sc announce.Scope, t *tasks.Task) bool {
@@ -105,7 +168,7 @@ func taskInScope(sc announce.Scope, t *tasks.Task) bool {
 // to Acme Corp: " and what, in which %s stands for "that tenant's" ("those tenants'"). It names
 // the channel's own tenants only, never whether the others exist.
 func outsideScope(sc announce.Scope, what string) Message {
-	return textMessage(":no_entry: This channel is scoped to " + tenantWords(sc.Tenants) + ": " + fmt.Sprintf(what, tenantsOf(sc)) + ".")
+	return textMessage(":no_entry: This channel is scoped to " + tenantWords(sc.Display()) + ": " + fmt.Sprintf(what, tenantsOf(sc)) + ".")
 }
 
 // tenantsOf is "that tenant's", or "those tenants'" for a scope of several.
@@ -116,22 +179,15 @@ func tenantsOf(sc announce.Scope) string {
 	return "those tenants'"
 }
 
-// scopeList limits a listing to the scope: no tenant: words become the scope's tenants; words
-// beyond it are refused. ok is false with the refusal.
-func scopeList(sc announce.Scope, cmd Command) (Command, Message, bool) {
-	if len(sc.Tenants) == 0 {
-		return cmd, Message{}, true
-	}
-	if len(cmd.Tenants) == 0 {
-		cmd.Tenants = slices.Clone(sc.Tenants)
-		return cmd, Message{}, true
-	}
+// scopeList refuses a listing whose tenant: words go beyond the scope (ok false, with the
+// refusal); the listing itself keeps only the tasks the scope allows (fetch).
+func scopeList(sc announce.Scope, cmd Command) (Message, bool) {
 	for _, w := range cmd.Tenants {
-		if !inScope(sc, w) {
-			return cmd, outsideScope(sc, "it lists only %s tasks"), false
+		if len(sc.Tenants) > 0 && !inScope(sc, w) {
+			return outsideScope(sc, "it lists only %s tasks"), false
 		}
 	}
-	return cmd, Message{}, true
+	return Message{}, true
 }
 
 // showScope answers `/tasks scope`.
@@ -148,7 +204,15 @@ func (a *Answerer) showScope(sc announce.Scope) Message {
 }
 
 // setScope answers `/tasks scope tenant:NAME…` and `/tasks scope all`, confirmed in the channel.
-func (a *Answerer) setScope(req Request, cmd Command) Message {
+// Each word is first resolved to the tenant it names among the API's recent tasks, so that the
+// scope holds that tenant by ID (announce.Scope.Resolved): a word naming several tenants is
+// refused with their IDs; one naming none is kept as typed, with a warning. Setting the scope
+// narrows the channel's subscriptions to it (state.Store.SetScope); the confirmation says how.
+func (a *Answerer) setScope(ctx context.Context, req Request, cmd Command) Message {
+	prev, hadPrev, err := a.cfg.Settings.Scope(req.Channel)
+	if err != nil {
+		return a.settingsError("read this channel's scope", err)
+	}
 	if cmd.All {
 		had, err := a.cfg.Settings.ClearScope(req.Channel)
 		if err != nil {
@@ -157,20 +221,100 @@ func (a *Answerer) setScope(req Request, cmd Command) Message {
 		if !had {
 			return textMessage("This channel has no scope: it already shows every tenant.")
 		}
-		a.cfg.Logger.Info("removed a channel's scope", "channel", req.Channel, "user", req.User)
-		return confirm(fmt.Sprintf("%s removed this channel's scope: it shows every tenant again, and people from other organizations can no longer use /tasks here.", who(req.User)))
+		a.cfg.Logger.Info("removed a channel's scope", "channel", req.Channel, "user", req.User, "was", prev.Tenants)
+		return confirm(fmt.Sprintf("%s removed this channel's scope (%s): it shows every tenant again, and people from other organizations can no longer use /tasks here. Its subscriptions stay as they were: `/tasks subscriptions` lists them.",
+			who(req.User), tenantWords(prev.Display())))
 	}
-	sc := announce.Scope{Channel: req.Channel, Tenants: cmd.Tenants, By: req.User, At: a.cfg.Now()}
-	if err := a.cfg.Settings.SetScope(sc); err != nil {
+	resolved, unknown, m, ok := a.resolveTenants(ctx, cmd.Tenants)
+	if !ok {
+		return m
+	}
+	sc := announce.Scope{Channel: req.Channel, Tenants: cmd.Tenants, Resolved: resolved, By: req.User, At: a.cfg.Now()}
+	removed, added, err := a.cfg.Settings.SetScope(sc)
+	if err != nil {
 		return a.settingsError("store the scope", err)
 	}
-	a.cfg.Logger.Info("scoped a channel", "channel", req.Channel, "user", req.User, "tenants", cmd.Tenants)
-	return confirm(fmt.Sprintf("%s scoped this channel to %s: from now on its listings, tasks, buttons, announcements and mutes show only %s tasks. People from other organizations may use /tasks here, within the scope.",
-		who(req.User), tenantWords(cmd.Tenants), tenantsOf(sc)))
+	a.cfg.Logger.Info("scoped a channel", "channel", req.Channel, "user", req.User, "tenants", cmd.Tenants, "resolved", resolved,
+		"subscriptions_removed", len(removed), "subscriptions_added", len(added))
+	text := fmt.Sprintf("%s scoped this channel to %s", who(req.User), tenantWords(sc.Display()))
+	if hadPrev {
+		text += fmt.Sprintf(" (it was scoped to %s)", tenantWords(prev.Display()))
+	}
+	text += fmt.Sprintf(": from now on its listings, tasks, buttons, announcements and mutes show only %s tasks. People from other organizations may use /tasks here, within the scope.", tenantsOf(sc))
+	if n := len(removed); n > 0 {
+		text += fmt.Sprintf(" %d %s of this channel beyond the scope %s removed", n, plural(n, "subscription", "subscriptions"), plural(n, "was", "were"))
+		if len(added) > 0 {
+			text += fmt.Sprintf(" (one for all tenants became one for %s)", tenantWords(subscriptionTenants(added)))
+		}
+		text += "."
+	}
+	if len(unknown) > 0 {
+		text += fmt.Sprintf(" :warning: No recent task belongs to %s: %s matched by name or id as typed; check the spelling (`/tasks completed tenant:NAME` lists a tenant's tasks).",
+			tenantWords(unknown), plural(len(unknown), "it is", "they are"))
+	}
+	return confirm(text)
+}
+
+func subscriptionTenants(subs []announce.Subscription) []string {
+	var out []string
+	for _, s := range subs {
+		out = append(out, s.Tenant)
+	}
+	return out
+}
+
+// resolveTenants finds the tenant each word names (tasks.TenantIs: its ID, or its name in any
+// case) among the tenants of the tenantMaxTasks most recently updated tasks. A word naming
+// several tenants is refused (ok false, m says which IDs to choose from); one naming none is
+// returned in unknown. An API failure refuses too: a scope is set only on what is known.
+func (a *Answerer) resolveTenants(ctx context.Context, words []string) (resolved []announce.ScopeTenant, unknown []string, m Message, ok bool) {
+	res, err := a.cfg.API.List(ctx, tasks.Query{Order: tasks.Order{Field: "updatedAt", Desc: true}, Limit: commandPageSize, MaxTasks: tenantMaxTasks})
+	if err != nil {
+		a.cfg.Logger.Warn("could not look up tenants for a scope", "err", err, "fix", tasks.Fix(err))
+		return nil, nil, textMessage(":warning: The scope was not set: taskbot looks its tenants up in the Task Manager first, and " + apiWhy(err) + "."), false
+	}
+	seen := map[string]tasks.Tenant{}
+	for i := range res.Tasks {
+		if t := res.Tasks[i].Tenant; t != nil && t.ID != "" {
+			seen[t.ID] = *t
+		}
+	}
+	for _, w := range words {
+		var found []tasks.Tenant
+		for _, t := range seen {
+			if tasks.TenantIs(w, t.ID, t.Name) {
+				found = append(found, t)
+			}
+		}
+		switch len(found) {
+		case 0:
+			unknown = append(unknown, w)
+		case 1:
+			resolved = append(resolved, announce.ScopeTenant{Word: w, ID: found[0].ID, Name: found[0].Name})
+		default:
+			slices.SortFunc(found, func(x, y tasks.Tenant) int { return strings.Compare(x.ID, y.ID) })
+			var ids []string
+			for _, t := range found {
+				ids = append(ids, fmt.Sprintf("%s (id %s)", Escape(t.Name), Escape(t.ID)))
+			}
+			return nil, nil, textMessage(fmt.Sprintf(":no_entry: %s names %d tenants: %s. Scope by id, e.g. `/tasks scope tenant:%s`.",
+				Escape(w), len(found), strings.Join(ids, ", "), Escape(found[0].ID))), false
+		}
+	}
+	return resolved, unknown, Message{}, true
 }
 
 // visibleMute reports whether mute m may be listed or ended in a channel with scope sc: in a
-// scoped channel, the mutes made there and those of its tenants.
-func visibleMute(sc announce.Scope, channel string, m announce.Mute) bool {
-	return len(sc.Tenants) == 0 || m.Channel == channel || m.Kind == announce.MuteTenant && inScope(sc, m.Value)
+// scoped channel, the mutes of its tenants and of their tasks (whose tenant was looked up when
+// they were made). Plan mutes, whose names are shared by every tenant, are not shown there.
+func visibleMute(sc announce.Scope, m announce.Mute) bool {
+	switch {
+	case len(sc.Tenants) == 0:
+		return true
+	case m.Kind == announce.MuteTenant:
+		return inScope(sc, m.Value)
+	case m.Kind == announce.MuteTask:
+		return (m.TenantID != "" || m.TenantName != "") && sc.Allows(m.TenantID, m.TenantName)
+	}
+	return false
 }

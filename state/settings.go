@@ -214,14 +214,61 @@ func (s *Store) Scopes() ([]announce.Scope, error) {
 	return out, err
 }
 
-// SetScope stores sc as its channel's scope (it must name at least one tenant).
-func (s *Store) SetScope(sc announce.Scope) error {
+// SetScope stores sc as its channel's scope (it must name at least one tenant) and, in the same
+// transaction, narrows the channel's subscriptions to it, so that removing the scope later does
+// not widen what the channel is sent: a subscription of a tenant the scope does not name
+// (Scope.Names) is removed; one for all tenants is replaced by one per scope tenant with its
+// events (a tenant's own subscription, if any, is kept). It returns the subscriptions removed
+// and added.
+func (s *Store) SetScope(sc announce.Scope) (removed, added []announce.Subscription, err error) {
 	if len(sc.Tenants) == 0 {
-		return fmt.Errorf("a scope needs at least one tenant")
+		return nil, nil, fmt.Errorf("a scope needs at least one tenant")
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
-		return putJSON(tx.Bucket(bucketScopes), []byte(sc.Channel), sc)
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		removed, added = nil, nil
+		if err := putJSON(tx.Bucket(bucketScopes), []byte(sc.Channel), sc); err != nil {
+			return err
+		}
+		b := tx.Bucket(bucketSubscriptions)
+		all, err := subscriptions(b)
+		if err != nil {
+			return err
+		}
+		var mine []announce.Subscription
+		for _, sub := range all {
+			if sub.Channel == sc.Channel {
+				mine = append(mine, sub)
+			}
+		}
+		for _, sub := range mine {
+			if sub.Tenant != "" && sc.Names(sub.Tenant) {
+				continue
+			}
+			if err := b.Delete([]byte(sub.Key())); err != nil {
+				return err
+			}
+			removed = append(removed, sub)
+			if sub.Tenant != "" {
+				continue
+			}
+			for _, t := range sc.Tenants {
+				if slices.ContainsFunc(mine, func(o announce.Subscription) bool { return o.Tenant != "" && strings.EqualFold(o.Tenant, t) }) {
+					continue
+				}
+				n := sub
+				n.Tenant = t
+				if err := putJSON(b, []byte(n.Key()), n); err != nil {
+					return err
+				}
+				added = append(added, n)
+			}
+		}
+		return nil
 	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return removed, added, nil
 }
 
 // ClearScope removes channel's scope and reports whether there was one.

@@ -43,7 +43,7 @@ func TestSettingsSurviveAReopen(t *testing.T) {
 	if m3, _, _, _ := s.AddMute(announce.Mute{Kind: announce.MutePlan, Value: "Daily", Until: t0.Add(time.Hour)}); m3.N != 3 {
 		t.Errorf("a new mute got number %d, want 3 (never reused)", m3.N)
 	}
-	if err := s.SetScope(announce.Scope{Channel: "CSHARED", Tenants: []string{"Acme Corp"}}); err != nil {
+	if _, _, err := s.SetScope(announce.Scope{Channel: "CSHARED", Tenants: []string{"Acme Corp"}}); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
@@ -121,5 +121,42 @@ func TestExpiredMutesArePruned(t *testing.T) {
 	}
 	if m, _ := s.Mutes(); len(m) != 1 || m[0].Value != "Beta" {
 		t.Errorf("mutes after the first expired: %+v", m)
+	}
+}
+
+// TestScopeNarrowsSubscriptions: scoping a channel removes its subscriptions of other tenants
+// and turns one for all tenants into one per scope tenant, in the same transaction; other
+// channels' subscriptions are left alone.
+func TestScopeNarrowsSubscriptions(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "taskbot.db"), Options{})
+	for _, sub := range []announce.Subscription{
+		{Channel: "CSHARED", Events: []string{"paused", "failed"}, By: "U1"},
+		{Channel: "CSHARED", Tenant: "Beta Industries", Events: []string{"failed"}},
+		{Channel: "CSHARED", Tenant: "ACME", Events: []string{"started"}},
+		{Channel: "COPS", Events: []string{"failed"}},
+	} {
+		if _, err := s.Subscribe(sub); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sc := announce.Scope{Channel: "CSHARED", Tenants: []string{"acme", "Gamma"}, Resolved: []announce.ScopeTenant{{Word: "acme", ID: "t-acme", Name: "Acme"}}}
+	removed, added, err := s.SetScope(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(removed) != 2 || removed[0].Tenant != "" && removed[1].Tenant != "" {
+		t.Errorf("removed %+v, want the all-tenants one and Beta's", removed)
+	}
+	if len(added) != 1 || added[0].Tenant != "Gamma" || !slices.Equal(added[0].Events, []string{"paused", "failed"}) || added[0].By != "U1" {
+		t.Errorf("added %+v, want Gamma with the all-tenants events (Acme keeps its own)", added)
+	}
+	subs, _ := s.Subscriptions()
+	var got []string
+	for _, sub := range subs {
+		got = append(got, sub.Channel+"/"+sub.Tenant)
+	}
+	slices.Sort(got)
+	if want := []string{"COPS/", "CSHARED/ACME", "CSHARED/Gamma"}; !slices.Equal(got, want) {
+		t.Errorf("subscriptions %q, want %q", got, want)
 	}
 }

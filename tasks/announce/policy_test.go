@@ -2,6 +2,7 @@ package announce_test
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -533,5 +534,35 @@ func TestDecideScopedThreads(t *testing.T) {
 	}}, Last: lastOf(beta, acme), Scopes: scopes}, t0)
 	if got, want := describe(d.Entries), "C1 b:failed(started) C1 b:refresh C1 a:paused(started) CSHARED a:refresh"; got != want {
 		t.Errorf("entries:\n got %s\nwant %s", got, want)
+	}
+}
+
+// TestScopeAllows: a resolved word matches its tenant by ID only (renamed: still in; another
+// tenant of the same name, or whose ID is the word: out); an unresolved word by name or ID.
+func TestScopeAllows(t *testing.T) {
+	sc := announce.Scope{Tenants: []string{"acme", "Beta"}, Resolved: []announce.ScopeTenant{{Word: "acme", ID: "t-acme", Name: "Acme"}}}
+	for _, tc := range []struct {
+		id, name string
+		want     bool
+	}{
+		{"t-acme", "Acme", true},
+		{"t-acme", "Acme Renamed Ltd", true},
+		{"t-dup", "ACME", false},     // another tenant of the same name
+		{"acme", "Zeta Evil", false}, // a tenant whose ID is the word
+		{"t-beta", "beta", true},     // unresolved: by name
+		{"Beta", "Other", true},      // unresolved: by ID
+		{"", "", false},
+	} {
+		if got := sc.Allows(tc.id, tc.name); got != tc.want {
+			t.Errorf("Allows(%q, %q) = %v, want %v", tc.id, tc.name, got, tc.want)
+		}
+	}
+	for w, want := range map[string]bool{"ACME": true, " t-acme ": true, "Acme": true, "beta": true, "t-dup": false, "Acme Renamed Ltd": false, "": false} {
+		if got := sc.Names(w); got != want {
+			t.Errorf("Names(%q) = %v, want %v", w, got, want)
+		}
+	}
+	if got := sc.Display(); !slices.Equal(got, []string{"Acme", "Beta"}) {
+		t.Errorf("Display() = %q", got)
 	}
 }

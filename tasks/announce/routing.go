@@ -69,6 +69,10 @@ type Mute struct {
 	By      string    `json:"by"`
 	Channel string    `json:"channel"`
 	At      time.Time `json:"at"`
+	// TenantID and TenantName are the tenant of a task mute's task, when it was looked up:
+	// a scoped channel lists the mutes of its tenants' tasks.
+	TenantID   string `json:"tenantId,omitempty"`
+	TenantName string `json:"tenantName,omitempty"`
 }
 
 // Active reports whether the mute is in force at now.
@@ -159,14 +163,71 @@ func mute(es []Entry, mutes []Mute, now time.Time) (kept, muted []Entry) {
 // every listing, show, button, subscription and digest in it shows only those tenants.
 type Scope struct {
 	Channel string `json:"channel"`
-	// Tenants are names (matched ignoring case) or IDs, as the user gave them; never empty.
+	// Tenants are the tenant: words as the user gave them (names or IDs); never empty.
 	Tenants []string `json:"tenants"`
+	// Resolved are the tenants the words named when the scope was set, as the API's tasks
+	// showed them then. A resolved tenant is matched by its ID from then on, so that it stays in
+	// the scope when renamed and another tenant given its name stays out; a word that named no
+	// tenant then (none in Resolved) is matched by name or ID as TenantIs does.
+	Resolved []ScopeTenant `json:"resolved,omitempty"`
 	// By is the Slack user ID of who set the scope, At when.
 	By string    `json:"by"`
 	At time.Time `json:"at"`
 }
 
+// ScopeTenant is the tenant a scope's word named when the scope was set.
+type ScopeTenant struct {
+	Word string `json:"word"`
+	ID   string `json:"id"`
+	Name string `json:"name,omitempty"`
+}
+
 // Allows reports whether the scope lets its channel see a task of the tenant with id and name.
 func (s Scope) Allows(id, name string) bool {
-	return slices.ContainsFunc(s.Tenants, func(want string) bool { return tasks.TenantIs(want, id, name) })
+	for _, w := range s.Tenants {
+		if r, ok := s.resolved(w); ok {
+			if r.ID == strings.TrimSpace(id) {
+				return true
+			}
+		} else if tasks.TenantIs(w, id, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// Names is how a tenant: word may name a tenant of the scope: ignoring case and surrounding
+// space, one of its words, or a resolved tenant's name or ID.
+func (s Scope) Names(word string) bool {
+	word = strings.TrimSpace(word)
+	for _, w := range s.Tenants {
+		if strings.EqualFold(strings.TrimSpace(w), word) {
+			return true
+		}
+		if r, ok := s.resolved(w); ok && (r.ID == word || r.Name != "" && strings.EqualFold(strings.TrimSpace(r.Name), word)) {
+			return true
+		}
+	}
+	return false
+}
+
+// Display are the scope's tenants for people: a resolved tenant's name, else the word.
+func (s Scope) Display() []string {
+	out := make([]string, len(s.Tenants))
+	for i, w := range s.Tenants {
+		out[i] = w
+		if r, ok := s.resolved(w); ok && r.Name != "" {
+			out[i] = r.Name
+		}
+	}
+	return out
+}
+
+func (s Scope) resolved(word string) (ScopeTenant, bool) {
+	for _, r := range s.Resolved {
+		if r.Word == word && r.ID != "" {
+			return r, true
+		}
+	}
+	return ScopeTenant{}, false
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -58,7 +59,17 @@ func FuzzScopedChannel(f *testing.F) {
 	slackAPI := bottest.NewSlack()
 	f.Cleanup(slackAPI.Close)
 	slackAPI.SetUser("U0CUSTOMER", "T0ACMEORG1")
-	a := NewAnswerer(AnswererConfig{API: client, Settings: store, Announce: []string{"started", "paused", "failed"},
+	// A clock a minute on at each reading: the per-person meter of scoped channels never
+	// turns the fuzzer's requests away.
+	var mu sync.Mutex
+	clock := time.Now()
+	now := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		clock = clock.Add(time.Minute)
+		return clock
+	}
+	a := NewAnswerer(AnswererConfig{API: client, Settings: store, Announce: []string{"started", "paused", "failed"}, Now: now,
 		ButtonKey: key, External: NewOrgs(slack.New("xoxb-test", slack.OptionAPIURL(slackAPI.URL()))).External, Logger: discardLogger(), Metrics: NewMetrics(nil)})
 	const shared, ops = "C0SHARED01", "C0OPS0001"
 	scope := announce.Scope{Channel: shared, Tenants: []string{"Acme Corp"}, By: "U0ADMIN001"}

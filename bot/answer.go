@@ -27,7 +27,7 @@ type Settings interface {
 	AddMute(announce.Mute) (m announce.Mute, replaced []uint64, existing bool, err error)
 	Unmute(n uint64) (announce.Mute, bool, error)
 	Scope(channel string) (announce.Scope, bool, error)
-	SetScope(announce.Scope) (removed, added []announce.Subscription, err error)
+	SetScope(announce.Scope) (announce.ScopeChange, error)
 	ClearScope(channel string) (bool, error)
 }
 

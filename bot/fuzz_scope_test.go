@@ -76,7 +76,7 @@ func FuzzScopedChannel(f *testing.F) {
 
 	f.Fuzz(func(t *testing.T, text string, customer, inShared bool) {
 		// Earlier inputs of the admin's may have scoped or unscoped either channel.
-		if _, _, err := store.SetScope(scope); err != nil {
+		if _, err := store.SetScope(scope); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := store.ClearScope(ops); err != nil {

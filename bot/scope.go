@@ -230,12 +230,14 @@ func (a *Answerer) setScope(ctx context.Context, req Request, cmd Command) Messa
 		return m
 	}
 	sc := announce.Scope{Channel: req.Channel, Tenants: cmd.Tenants, Resolved: resolved, By: req.User, At: a.cfg.Now()}
-	removed, added, err := a.cfg.Settings.SetScope(sc)
+	change, err := a.cfg.Settings.SetScope(sc)
+	removed, added := change.Removed, change.Added
 	if err != nil {
 		return a.settingsError("store the scope", err)
 	}
 	a.cfg.Logger.Info("scoped a channel", "channel", req.Channel, "user", req.User, "tenants", cmd.Tenants, "resolved", resolved,
-		"subscriptions_removed", len(removed), "subscriptions_added", len(added))
+		"subscriptions_removed", len(removed), "subscriptions_added", len(added),
+		"queued_dropped", change.Dropped, "queued_summaries_narrowed", change.Narrowed)
 	text := fmt.Sprintf("%s scoped this channel to %s", who(req.User), tenantWords(sc.Display()))
 	if hadPrev {
 		text += fmt.Sprintf(" (it was scoped to %s)", tenantWords(prev.Display()))
@@ -247,6 +249,9 @@ func (a *Answerer) setScope(ctx context.Context, req Request, cmd Command) Messa
 			text += fmt.Sprintf(" (one for all tenants became one for %s)", tenantWords(subscriptionTenants(added)))
 		}
 		text += "."
+	}
+	if n := change.Dropped + change.Narrowed; n > 0 {
+		text += fmt.Sprintf(" %d queued %s about other tenants %s withdrawn unsent.", n, plural(n, "announcement", "announcements"), plural(n, "was", "were"))
 	}
 	if len(unknown) > 0 {
 		text += fmt.Sprintf(" :warning: No recent task belongs to %s: %s matched by name or id as typed; check the spelling (`/tasks completed tenant:NAME` lists a tenant's tasks).",

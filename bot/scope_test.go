@@ -21,7 +21,7 @@ func TestScopedRequestsAreMetered(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	if _, _, err := store.SetScope(announce.Scope{Channel: "C0SHARED01", Tenants: []string{"Acme Corp"}}); err != nil {
+	if _, err := store.SetScope(announce.Scope{Channel: "C0SHARED01", Tenants: []string{"Acme Corp"}}); err != nil {
 		t.Fatal(err)
 	}
 	a := NewAnswerer(AnswererConfig{API: api, Settings: store, Now: func() time.Time { return now }})

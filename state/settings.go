@@ -14,6 +14,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 
+	"github.com/taskbot/taskbot/tasks"
 	"github.com/taskbot/taskbot/tasks/announce"
 )
 
@@ -215,60 +216,127 @@ func (s *Store) Scopes() ([]announce.Scope, error) {
 }
 
 // SetScope stores sc as its channel's scope (it must name at least one tenant) and, in the same
-// transaction, narrows the channel's subscriptions to it, so that removing the scope later does
-// not widen what the channel is sent: a subscription of a tenant the scope does not name
-// (Scope.Names) is removed; one for all tenants is replaced by one per scope tenant with its
-// events (a tenant's own subscription, if any, is kept). It returns the subscriptions removed
-// and added.
-func (s *Store) SetScope(sc announce.Scope) (removed, added []announce.Subscription, err error) {
+// transaction:
+//   - narrows the channel's subscriptions to it, so that removing the scope later does not
+//     widen what the channel is sent: a subscription of a tenant the scope does not name
+//     (Scope.Names) is removed; one for all tenants is replaced by one per scope tenant with its
+//     events (a tenant's own subscription, if any, is kept);
+//   - removes the channel's queued announcements and thread refreshes about tasks outside the
+//     scope, which were routed there before it was set. A queued flood summary keeps only the
+//     transitions it lists in full that are in scope (its other transitions' tenants were not
+//     recorded); one left with none is removed.
+//
+// A delivery already in flight when the transaction commits (at most one per channel) is not
+// recalled.
+func (s *Store) SetScope(sc announce.Scope) (announce.ScopeChange, error) {
 	if len(sc.Tenants) == 0 {
-		return nil, nil, fmt.Errorf("a scope needs at least one tenant")
+		return announce.ScopeChange{}, fmt.Errorf("a scope needs at least one tenant")
 	}
-	err = s.db.Update(func(tx *bolt.Tx) error {
-		removed, added = nil, nil
+	var ch announce.ScopeChange
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		ch = announce.ScopeChange{}
 		if err := putJSON(tx.Bucket(bucketScopes), []byte(sc.Channel), sc); err != nil {
 			return err
 		}
-		b := tx.Bucket(bucketSubscriptions)
-		all, err := subscriptions(b)
-		if err != nil {
+		var err error
+		if ch.Removed, ch.Added, err = narrowSubscriptions(tx.Bucket(bucketSubscriptions), sc); err != nil {
 			return err
 		}
-		var mine []announce.Subscription
-		for _, sub := range all {
-			if sub.Channel == sc.Channel {
-				mine = append(mine, sub)
-			}
+		ch.Dropped, ch.Narrowed, err = narrowOutbox(tx.Bucket(bucketOutbox).Bucket(channelBucket(sc.Channel)), sc)
+		return err
+	})
+	if err != nil {
+		return announce.ScopeChange{}, err
+	}
+	return ch, nil
+}
+
+func narrowSubscriptions(b *bolt.Bucket, sc announce.Scope) (removed, added []announce.Subscription, err error) {
+	all, err := subscriptions(b)
+	if err != nil {
+		return nil, nil, err
+	}
+	var mine []announce.Subscription
+	for _, sub := range all {
+		if sub.Channel == sc.Channel {
+			mine = append(mine, sub)
 		}
-		for _, sub := range mine {
-			if sub.Tenant != "" && sc.Names(sub.Tenant) {
+	}
+	for _, sub := range mine {
+		if sub.Tenant != "" && sc.Names(sub.Tenant) {
+			continue
+		}
+		if err := b.Delete([]byte(sub.Key())); err != nil {
+			return nil, nil, err
+		}
+		removed = append(removed, sub)
+		if sub.Tenant != "" {
+			continue
+		}
+		for _, t := range sc.Tenants {
+			if slices.ContainsFunc(mine, func(o announce.Subscription) bool { return o.Tenant != "" && strings.EqualFold(o.Tenant, t) }) {
 				continue
 			}
-			if err := b.Delete([]byte(sub.Key())); err != nil {
-				return err
+			n := sub
+			n.Tenant = t
+			if err := putJSON(b, []byte(n.Key()), n); err != nil {
+				return nil, nil, err
 			}
-			removed = append(removed, sub)
-			if sub.Tenant != "" {
-				continue
+			added = append(added, n)
+		}
+	}
+	return removed, added, nil
+}
+
+// narrowOutbox removes or narrows the entries of one channel's outbox bucket (nil: none) that
+// sc does not allow; an entry it cannot decode is left for the Announcer to report.
+func narrowOutbox(cb *bolt.Bucket, sc announce.Scope) (dropped, narrowed int, err error) {
+	if cb == nil {
+		return 0, 0, nil
+	}
+	allows := func(t tasks.Snapshot) bool { return sc.Allows(t.TenantID, t.TenantName) }
+	var del [][]byte
+	put := map[string]announce.Entry{}
+	err = cb.ForEach(func(k, v []byte) error {
+		var e announce.Entry
+		if json.Unmarshal(v, &e) != nil {
+			return nil
+		}
+		switch {
+		case e.Summary == nil && !allows(e.Task):
+			del = append(del, bytes.Clone(k))
+		case e.Summary != nil:
+			kept := slices.DeleteFunc(slices.Clone(e.Summary.First), func(tr announce.Transition) bool { return !allows(tr.Task) })
+			if len(kept) == len(e.Summary.First) && e.Summary.Total() == len(kept) {
+				return nil
 			}
-			for _, t := range sc.Tenants {
-				if slices.ContainsFunc(mine, func(o announce.Subscription) bool { return o.Tenant != "" && strings.EqualFold(o.Tenant, t) }) {
-					continue
-				}
-				n := sub
-				n.Tenant = t
-				if err := putJSON(b, []byte(n.Key()), n); err != nil {
-					return err
-				}
-				added = append(added, n)
+			if len(kept) == 0 {
+				del = append(del, bytes.Clone(k))
+				return nil
 			}
+			counts := map[tasks.Event]int{}
+			for _, tr := range kept {
+				counts[tr.Event]++
+			}
+			e.Summary = &announce.Summary{Counts: counts, First: kept}
+			put[string(k)] = e
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, nil, err
+		return 0, 0, err
 	}
-	return removed, added, nil
+	for _, k := range del {
+		if err := cb.Delete(k); err != nil {
+			return 0, 0, err
+		}
+	}
+	for k, e := range put {
+		if err := putJSON(cb, []byte(k), e); err != nil {
+			return 0, 0, err
+		}
+	}
+	return len(del), len(put), nil
 }
 
 // ClearScope removes channel's scope and reports whether there was one.

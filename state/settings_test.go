@@ -2,11 +2,14 @@ package state
 
 import (
 	"bytes"
+	"encoding/json"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/taskbot/taskbot/tasks"
 	"github.com/taskbot/taskbot/tasks/announce"
 )
 
@@ -43,7 +46,7 @@ func TestSettingsSurviveAReopen(t *testing.T) {
 	if m3, _, _, _ := s.AddMute(announce.Mute{Kind: announce.MutePlan, Value: "Daily", Until: t0.Add(time.Hour)}); m3.N != 3 {
 		t.Errorf("a new mute got number %d, want 3 (never reused)", m3.N)
 	}
-	if _, _, err := s.SetScope(announce.Scope{Channel: "CSHARED", Tenants: []string{"Acme Corp"}}); err != nil {
+	if _, err := s.SetScope(announce.Scope{Channel: "CSHARED", Tenants: []string{"Acme Corp"}}); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
@@ -140,7 +143,8 @@ func TestScopeNarrowsSubscriptions(t *testing.T) {
 		}
 	}
 	sc := announce.Scope{Channel: "CSHARED", Tenants: []string{"acme", "Gamma"}, Resolved: []announce.ScopeTenant{{Word: "acme", ID: "t-acme", Name: "Acme"}}}
-	removed, added, err := s.SetScope(sc)
+	change, err := s.SetScope(sc)
+	removed, added := change.Removed, change.Added
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,5 +162,62 @@ func TestScopeNarrowsSubscriptions(t *testing.T) {
 	slices.Sort(got)
 	if want := []string{"COPS/", "CSHARED/ACME", "CSHARED/Gamma"}; !slices.Equal(got, want) {
 		t.Errorf("subscriptions %q, want %q", got, want)
+	}
+}
+
+// TestScopeWithdrawsQueuedAnnouncements: announcements routed to a channel before it was scoped
+// and still queued are not delivered about other tenants once it is: scoping removes them (and
+// thread refreshes about them) from the channel's outbox in the same transaction, narrows a
+// queued flood summary to the transitions it lists of the scope's tenants, and leaves the
+// entries in scope and other channels' entries alone.
+func TestScopeWithdrawsQueuedAnnouncements(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "taskbot.db"), Options{})
+	acme := tasks.Snapshot{Key: "1", ID: "1", Title: "Backup of acme-db", TenantID: "t-acme", TenantName: "Acme"}
+	beta := tasks.Snapshot{Key: "2", ID: "2", Title: "Backup of beta-fs", TenantID: "t-beta", TenantName: "Beta Industries"}
+	queue := []announce.Entry{
+		{Channel: "CSHARED", Event: tasks.EventFailed, Task: beta},
+		{Channel: "CSHARED", Event: tasks.EventFailed, Task: acme},
+		{Channel: "CSHARED", Refresh: true, Task: beta},
+		{Channel: "CSHARED", Summary: &announce.Summary{
+			Counts: map[tasks.Event]int{tasks.EventPaused: 30},
+			First:  []announce.Transition{{Event: tasks.EventPaused, Task: beta}, {Event: tasks.EventPaused, Task: acme}},
+		}},
+		{Channel: "CSHARED", Summary: &announce.Summary{
+			Counts: map[tasks.Event]int{tasks.EventStarted: 1},
+			First:  []announce.Transition{{Event: tasks.EventStarted, Task: beta}},
+		}},
+		{Channel: "COPS", Event: tasks.EventFailed, Task: beta},
+	}
+	if _, err := s.Apply(announce.Poll{}, func(announce.Input) announce.Decision { return announce.Decision{Entries: queue} }); err != nil {
+		t.Fatal(err)
+	}
+	change, err := s.SetScope(announce.Scope{Channel: "CSHARED", Tenants: []string{"acme"}, Resolved: []announce.ScopeTenant{{Word: "acme", ID: "t-acme", Name: "Acme"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if change.Dropped != 3 || change.Narrowed != 1 {
+		t.Errorf("dropped %d and narrowed %d, want 3 (Beta's failure, refresh and summary) and 1", change.Dropped, change.Narrowed)
+	}
+	shared, err := s.Pending("CSHARED", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(shared) != 2 {
+		t.Fatalf("CSHARED has %d entries, want 2: Acme's failure and the narrowed summary", len(shared))
+	}
+	if e := shared[0]; e.Summary != nil || e.Task.TenantID != "t-acme" || e.Event != tasks.EventFailed {
+		t.Errorf("first entry %+v, want Acme's failure", e)
+	}
+	sum := shared[1].Summary
+	if sum == nil || len(sum.First) != 1 || sum.First[0].Task.TenantID != "t-acme" || sum.Total() != 1 {
+		t.Errorf("summary %+v, want only Acme's paused transition, counted once", sum)
+	}
+	for _, e := range shared {
+		if b, _ := json.Marshal(e); strings.Contains(string(b), "beta") {
+			t.Errorf("a queued entry of the scoped channel still names Beta: %s", b)
+		}
+	}
+	if ops, _ := s.Pending("COPS", 0); len(ops) != 1 {
+		t.Errorf("COPS has %d entries, want its one untouched", len(ops))
 	}
 }

@@ -159,6 +159,16 @@ func mute(es []Entry, mutes []Mute, now time.Time) (kept, muted []Entry) {
 	return kept, muted
 }
 
+// ScopeChange is what a store changed besides the scope itself when it set one
+// (state.Store.SetScope).
+type ScopeChange struct {
+	// Removed and Added are the channel's subscriptions removed and added to fit the scope.
+	Removed, Added []Subscription
+	// Dropped counts the channel's queued outbox entries about other tenants, removed unsent;
+	// Narrowed the flood summaries cut down to the scope's tenants.
+	Dropped, Narrowed int
+}
+
 // Scope limits a channel shared with a customer to some tenants (`/tasks scope tenant:NAME…`):
 // every listing, show, button, subscription and digest in it shows only those tenants.
 type Scope struct {

@@ -99,7 +99,7 @@ func demo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		Interval: time.Second, OnQueued: ann.Wake, Logger: slog.New(&mutedLines{next: log.Handler(), out: out})})
 	// No TASKBOT_ADMINS (anyone may change settings) and no membership check: the demo's bot
 	// is in every channel.
-	answerer := bot.NewAnswerer(bot.AnswererConfig{API: client, Settings: store, Announce: announceSet.Names(),
+	answerer := bot.NewAnswerer(bot.AnswererConfig{API: client, Settings: store, Announce: announceSet.Names(), Channel: demoChannel,
 		ButtonKey: key, Logger: log})
 
 	var names []string

@@ -139,7 +139,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	answerer := bot.NewAnswerer(bot.AnswererConfig{API: commands, Settings: store, Failures: cfg.Failures,
+	answerer := bot.NewAnswerer(bot.AnswererConfig{API: commands, Settings: store, Failures: cfg.Failures, Channel: cfg.SlackChannel,
 		Announce: cfg.Announce.Names(), Admins: cfg.Admins, ButtonKey: key, Member: bot.SlackMember(api),
 		External: bot.NewOrgs(api).External, Logger: log, Metrics: slackMetrics})
 	ann := announce.NewAnnouncer(announce.AnnouncerConfig{Store: store, Notifier: bot.NewSlackNotifier(api, slackMetrics, answerer.TaskButtons),

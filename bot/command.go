@@ -176,7 +176,9 @@ func withQuoteHint(err *UsageError, l *lexer) *UsageError {
 	if !strings.HasSuffix(fixed.Problem, ".") {
 		fixed.Problem += "."
 	}
-	fixed.Problem += " A name with spaces goes in quotes: " + escapeCut(unescapeSlack(k+`:"`+v+" "+l.last+`"`), 2*maxUsageWord) + "."
+	// 'Beta Industries' in single quotes: the quotes that work are double ones.
+	name := strings.Trim(v+" "+l.last, "'‘’")
+	fixed.Problem += " A name with spaces goes in quotes: " + escapeCut(unescapeSlack(k+`:"`+name+`"`), 2*maxUsageWord) + "."
 	return &fixed
 }
 

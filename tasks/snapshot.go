@@ -43,6 +43,9 @@ type Snapshot struct {
 	StartedAt   time.Time `json:"startedAt,omitzero"`
 	UpdatedAt   time.Time `json:"updatedAt,omitzero"`
 	CompletedAt time.Time `json:"completedAt,omitzero"`
+	// Since is when the task entered its state as taskbot judged it (Entered; set by the
+	// announce policy, zero when unknown): a stuck announcement says how long it has been there.
+	Since time.Time `json:"since,omitzero"`
 }
 
 // SnapshotError is the part of a task's result error that on-call reads: what failed, why

@@ -59,7 +59,7 @@ func describe(es []announce.Entry) string {
 func counts(c map[tasks.Event]int) string {
 	var out []string
 	for _, ev := range []tasks.Event{tasks.EventEnqueued, tasks.EventAssigned, tasks.EventStarted, tasks.EventPaused,
-		tasks.EventResumed, tasks.EventCompleted, tasks.EventFailed} {
+		tasks.EventResumed, tasks.EventCompleted, tasks.EventFailed, tasks.EventStuck} {
 		if c[ev] > 0 {
 			out = append(out, fmt.Sprintf("%s=%d", ev, c[ev]))
 		}

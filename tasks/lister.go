@@ -44,6 +44,9 @@ type ListResult struct {
 	// ServerTime is the Date header of the last answer (the API's clock, whole seconds); zero
 	// when it sent none.
 	ServerTime time.Time
+	// StartTime is the Date header of the first answer: every update the API had made visible
+	// by then is in the listing (if it matched the query). Zero when it sent none.
+	StartTime time.Time
 	// Pages is how many pages were fetched.
 	Pages int
 	// Skipped counts items that could not be decoded and were left out (each is logged).

@@ -255,6 +255,9 @@ func (c *Client) List(ctx context.Context, q tasks.Query) (*tasks.ListResult, er
 		limit = r.query.Get("limit") // smaller after a timeout, for the rest of this List
 		res.Pages = page
 		res.ServerTime = ans.date
+		if page == 1 {
+			res.StartTime = ans.date
+		}
 		for _, b := range p.Bad {
 			// Once per task (by uuid, else by its text): the same bad task comes back every poll.
 			if c.firstTime("bad item " + cmp.Or(b.UUID, b.Text)) {

@@ -127,6 +127,11 @@ type Poll struct {
 	ServerTime time.Time
 	// Baseline records Tasks silently and marks the store baselined.
 	Baseline bool
+	// Listed is the API's clock when an incremental poll's listing began (the Date header of
+	// its first answer; zero: unknown). Every update stamped before it, less the overlap, was
+	// visible to the poll, so the watermark may move up to it even when no task was updated:
+	// after a burst the incremental window empties instead of fetching the burst again.
+	Listed time.Time
 }
 
 // Input is what the policy decides a poll from: the poll, and what the store remembers of it.

@@ -74,8 +74,9 @@ type Rules struct {
 // poll sees it (each reconciliation sees every task in progress).
 //
 // Every polled task's sighting is recorded; a task seen again is no longer missing; a gone
-// task is marked missing since now. The watermark moves to the newest updatedAt seen, never
-// backwards, and never more than MaxClockAhead past the API's clock (Decision.Future names the
+// task is marked missing since now. The watermark moves to the newest updatedAt seen, or to
+// the API's clock when the listing began (Poll.Listed) if that is later, never backwards, and
+// never more than MaxClockAhead past the API's clock (Decision.Future names the
 // tasks stamped beyond it); a stored watermark ahead of the API's clock (a clock that ran ahead
 // and was put right) moves back to it (Decision.WatermarkReset).
 func (r Rules) Decide(in Input, now time.Time) Decision {
@@ -147,6 +148,9 @@ func (r Rules) Decide(in Input, now time.Time) Decision {
 		if !cur.StuckDue.IsZero() && !cur.StuckDue.After(clock) {
 			due = append(due, cur.Key)
 		}
+	}
+	if !in.Listed.IsZero() && in.Listed.After(d.Watermark) && !in.Listed.After(limit) {
+		d.Watermark = in.Listed // quiet polls stay one small request, also right after a burst
 	}
 	if !in.ServerTime.IsZero() && d.Watermark.After(limit) {
 		// The watermark is ahead of the API's clock: an API whose clock ran ahead and was put

@@ -479,3 +479,27 @@ func TestPollerRecoversFromAnAPIClockThatRanAhead(t *testing.T) {
 		t.Fatalf("queued %q after the API's clock was put right, want B:failed", got)
 	}
 }
+
+// TestPollerQuietAfterABurst: the watermark follows the API's clock (the Date header of a
+// poll's first answer), so once the overlap has passed after a burst, a quiet poll is one
+// request that returns nothing, instead of fetching the burst again on every poll (30 tasks in
+// pages of two: 15 requests each) until a newer update comes.
+func TestPollerQuietAfterABurst(t *testing.T) {
+	f := newPollerFixture(t, nil)
+	f.poll(t) // baseline
+	for i := range 30 {
+		f.add(t, fmt.Sprintf("T%d", i), tasks.Started)
+	}
+	f.poll(t) // the burst
+	f.api.SetClockOffset(3 * time.Minute)
+	f.poll(t) // still within the overlap of the last update: the burst is listed once more
+	n := f.api.TaskRequests()
+	f.poll(t)
+	if got := f.api.TaskRequests() - n; got != 1 {
+		t.Errorf("a quiet poll after the overlap made %d requests, want 1", got)
+	}
+	reqs := f.api.Requests()
+	if q := reqs[len(reqs)-1].RawQuery; !strings.Contains(q, "updatedAt=gt") {
+		t.Errorf("the quiet poll asked %s", q)
+	}
+}

@@ -19,6 +19,10 @@ type Lister interface {
 // implements it.
 type Service interface {
 	Lister
+	// Each is List that hands each page's tasks to page as they arrive and keeps none
+	// (ListResult.Tasks is nil), so a listing holds one page in memory; an error from page
+	// stops it and is returned.
+	Each(ctx context.Context, q Query, page func([]Task) error) (*ListResult, error)
 	// Task fetches one task by its decimal id (idString) or UUID. A task the API does not know
 	// is an error that IsNotFound recognises.
 	Task(ctx context.Context, key string) (*Task, error)

@@ -364,6 +364,10 @@ func (d *downAPI) List(ctx context.Context, q tasks.Query) (*tasks.ListResult, e
 	return nil, errors.New("GET /tasks: 503 Service Unavailable")
 }
 
+func (d *downAPI) Each(ctx context.Context, q tasks.Query, _ func([]tasks.Task) error) (*tasks.ListResult, error) {
+	return d.List(ctx, q)
+}
+
 func (d *downAPI) Task(ctx context.Context, key string) (*tasks.Task, error) {
 	return nil, errors.New("GET /tasks/{id}: 503 Service Unavailable")
 }

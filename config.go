@@ -37,7 +37,7 @@ type env struct {
 	AnnounceStates      string `envconfig:"TASKBOT_ANNOUNCE_STATES" desc:"announced events (default started,paused,failed,stuck)"`
 	FailedResults       string `envconfig:"TASKBOT_FAILED_RESULTS" desc:"result codes that make a completed task failed (default error,abandoned,timedout)"`
 	StuckAfter          string `envconfig:"TASKBOT_STUCK_AFTER" desc:"STATE=DURATION pairs: a task still in that state after that long is announced as stuck, or off (default paused=1h)"`
-	StuckRepeat         string `envconfig:"TASKBOT_STUCK_REPEAT" desc:"while a task stays stuck, announce it again after this long (default 0: never)"`
+	StuckRepeat         string `envconfig:"TASKBOT_STUCK_REPEAT" desc:"while a task stays stuck, announce it again after this long (default 0 or off: never)"`
 	DigestAt            string `envconfig:"TASKBOT_DIGEST_AT" desc:"HH:MM with an optional IANA zone (09:00 Europe/Berlin): a daily digest (default off)"`
 	AcronisTimeout      string `envconfig:"ACRONIS_TIMEOUT" desc:"time limit of one Task Manager request (default 30s)"`
 	Threads             string `envconfig:"TASKBOT_THREADS" desc:"on: later announcements of a task reply in its thread; off: each is a new message (default on)"`
@@ -250,21 +250,21 @@ func loadConfig(getenv func(string) string, n needs) (*Config, error) {
 		c.StuckAfter = l
 	}
 	switch v := text("TASKBOT_STUCK_REPEAT", e.StuckRepeat, false, ""); {
-	case v == "" || v == "0":
+	case v == "" || v == "0" || strings.EqualFold(v, "off"):
 	case looksSecret(v):
 		p = append(p, "TASKBOT_STUCK_REPEAT holds something that looks like a token (not shown); give a duration such as 2h")
 	default:
 		d, err := tasks.ParseDays(v)
 		switch {
 		case err != nil:
-			p = append(p, "TASKBOT_STUCK_REPEAT: "+err.Error()+" (or 0 for never)")
+			p = append(p, "TASKBOT_STUCK_REPEAT: "+err.Error()+" (or 0 or off for never)")
 		case d < time.Minute || d > 30*24*time.Hour:
-			p = append(p, fmt.Sprintf("TASKBOT_STUCK_REPEAT %s is out of range: give from 1m to 30d, or 0 for never", display(v)))
+			p = append(p, fmt.Sprintf("TASKBOT_STUCK_REPEAT %s is out of range: give from 1m to 30d, or 0 or off for never", display(v)))
 		default:
 			c.StuckRepeat = d
 		}
 	}
-	if v := text("TASKBOT_DIGEST_AT", e.DigestAt, false, ""); v != "" {
+	if v := text("TASKBOT_DIGEST_AT", e.DigestAt, false, ""); v != "" && !strings.EqualFold(v, "off") {
 		if at, err := announce.ParseDigestTime(v); looksSecret(v) {
 			p = append(p, "TASKBOT_DIGEST_AT holds something that looks like a token (not shown); give a time such as 09:00 Europe/Berlin")
 		} else if err != nil {

@@ -174,6 +174,9 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		"channel", cfg.SlackChannel, "poll_interval", cfg.PollInterval, "announce", cfg.Announce.String(), "db", cfg.DBPath,
 		"threads", !cfg.NoThreads, "admins", len(cfg.Admins), "stuck_after", cfg.StuckAfter.String(), "stuck_repeat", cfg.StuckRepeat,
 		"digest_at", digestAt(cfg))
+	if cfg.StuckAfter == nil && cfg.StuckRepeat > 0 {
+		log.Warn("TASKBOT_STUCK_REPEAT has no effect: TASKBOT_STUCK_AFTER is off, so no task is ever stuck")
+	}
 	if cfg.StuckAfter != nil && !cfg.Announce.Announces(tasks.EventStuck) {
 		log.Info("stuck tasks are tracked but not announced in SLACK_CHANNEL (TASKBOT_ANNOUNCE_STATES has no stuck); subscriptions may ask for them, and the digest lists them")
 	}

@@ -167,6 +167,10 @@ func RenderAnnouncement(ev tasks.Event, from tasks.State, t tasks.Snapshot, now 
 	if code := t.Result; code != "" {
 		toWord += " (" + string(code) + ")"
 	}
+	if t.State != tasks.Completed && !t.Since.IsZero() && now.Sub(t.Since) >= sinceShownAfter {
+		// Seen late (after downtime, or first seen): how long it has been so already.
+		toWord += " for " + humanDuration(now.Sub(t.Since))
+	}
 	if from != "" {
 		addField("State", string(from)+" → "+toWord)
 	} else {
@@ -201,6 +205,10 @@ func RenderAnnouncement(ev tasks.Event, from tasks.State, t tasks.Snapshot, now 
 	m.Blocks = append(m.Blocks, slack.NewContextBlock("", mrkdwnText(ctx)))
 	return m
 }
+
+// sinceShownAfter is how long ago a transition must have happened for its announcement to say
+// how long the task has been in its new state (seen late: after downtime, or first seen).
+const sinceShownAfter = 10 * time.Minute
 
 // stuckFor says how long t has been in its state: "paused for 3h 5m" ("paused" when unknown).
 func stuckFor(t *tasks.Snapshot, now time.Time) string {

@@ -22,8 +22,8 @@ const (
 	digestSections     = MaxBlocks - 5
 )
 
-// RenderDigest renders a channel's daily digest: a headline with the totals (failures of the
-// window, tasks paused and stuck now, muted announcements), one line per tenant (most failures
+// RenderDigest renders a channel's daily digest: a headline with the totals (failures since the
+// previous digest, tasks stuck and paused now, muted announcements), one line per tenant (most failures
 // first) with the first failed and stuck titles, and "…and N more tenants" with their totals
 // when 500 tenants do not fit Block Kit's limits (CheckLimits and maxBlocksChars hold for any
 // number). A quiet day says so in one line.
@@ -34,7 +34,7 @@ func RenderDigest(d *announce.Digest, now time.Time) Message {
 	}
 	title := ":sunrise: *Daily digest* · " + escapeCut(day, nameMax)
 	tally := digestTally(d.Failed, len(d.Tenants), d.Paused, d.Stuck, d.Muted)
-	m := Message{Text: truncate("Daily digest "+d.Date+": "+tally, FallbackTextTarget)}
+	m := Message{Text: truncate("Daily digest "+escapeCut(d.Date, nameMax)+": "+digestPlain(d), FallbackTextTarget)}
 	m.Blocks = append(m.Blocks, mrkdwnSection(title+"\n"+tally))
 
 	var sections []string
@@ -74,26 +74,57 @@ func RenderDigest(d *announce.Digest, now time.Time) Message {
 		m.Blocks = append(m.Blocks, mrkdwnSection(fmt.Sprintf("…and %d more %s: %s. `/tasks failed tenant:NAME` lists one tenant's failures.",
 			len(rest), plural(len(rest), "tenant", "tenants"), digestCounts(f, p, s))))
 	}
-	foot := fmt.Sprintf("Failures and muted announcements from %s to %s (%s) · paused and stuck as of %s",
-		slackDate(d.From), slackDate(d.To), escapeCut(d.Zone, nameMax), slackDate(now))
+	foot := fmt.Sprintf("Failures and muted announcements from %s to %s · paused and stuck as of %s",
+		slackDate(d.From), slackDate(d.To), slackDate(now))
 	m.Blocks = append(m.Blocks, slack.NewContextBlock("", mrkdwnText(foot)))
 	return m
 }
 
-// digestTally is the digest's headline: "*12 failed* in 4 tenants in the last 24 hours · *7
-// paused* · *2 stuck* now · 5 announcements muted", or the quiet day's line.
+// digestTally is the digest's headline: "*12 failed* since the last digest · now *2 stuck*,
+// *7 paused* · 4 tenants · 5 announcements muted" (counts of zero left out), or the quiet
+// day's line. A stuck paused task counts once, as stuck.
 func digestTally(failed, tenants, paused, stuck, muted int) string {
 	var parts []string
 	if failed == 0 && paused == 0 && stuck == 0 {
-		parts = append(parts, ":white_check_mark: No failures in the last 24 hours; nothing paused or stuck now")
+		parts = append(parts, ":white_check_mark: No failures since the last digest; nothing paused or stuck now")
 	} else {
-		parts = append(parts, fmt.Sprintf("*%d failed* in the last 24 hours · *%d paused* · *%d stuck* now, across %d %s",
-			failed, paused, stuck, tenants, plural(tenants, "tenant", "tenants")))
+		if failed > 0 {
+			parts = append(parts, fmt.Sprintf("*%d failed* since the last digest", failed))
+		}
+		var now []string
+		if stuck > 0 {
+			now = append(now, fmt.Sprintf("*%d stuck*", stuck))
+		}
+		if paused > 0 {
+			now = append(now, fmt.Sprintf("*%d paused*", paused))
+		}
+		if len(now) > 0 {
+			parts = append(parts, "now "+strings.Join(now, ", "))
+		}
+		parts = append(parts, fmt.Sprintf("%d %s", tenants, plural(tenants, "tenant", "tenants")))
 	}
 	if muted > 0 {
 		parts = append(parts, fmt.Sprintf("%d %s muted", muted, plural(muted, "announcement", "announcements")))
 	}
 	return strings.Join(parts, " · ")
+}
+
+// digestPlain is the headline as plain text for notifications: "3 failed, 2 stuck, 1 paused"
+// or "all quiet".
+func digestPlain(d *announce.Digest) string {
+	var parts []string
+	for _, c := range []struct {
+		n    int
+		word string
+	}{{d.Failed, "failed"}, {d.Stuck, "stuck"}, {d.Paused, "paused"}, {d.Muted, "muted"}} {
+		if c.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", c.n, c.word))
+		}
+	}
+	if len(parts) == 0 {
+		return "all quiet"
+	}
+	return strings.Join(parts, ", ")
 }
 
 func digestCounts(failed, paused, stuck int) string {

@@ -39,8 +39,11 @@ func ParseStuckLimits(v string) (StuckLimits, error) {
 		name, dur, ok := strings.Cut(it, "=")
 		st := State(strings.ToLower(strings.TrimSpace(name)))
 		switch {
+		case !ok && strings.EqualFold(it, "off"):
+			bad = append(bad, `off stands alone: it switches every limit off`)
+			continue
 		case !ok:
-			bad = append(bad, fmt.Sprintf("%q is not STATE=DURATION (e.g. paused=1h)", it))
+			bad = append(bad, fmt.Sprintf("%q is not STATE=DURATION (e.g. paused=1h, or off for none)", it))
 			continue
 		case !slices.Contains(StuckStates, st):
 			bad = append(bad, fmt.Sprintf("%q: a task can be stuck only in enqueued, assigned, started or paused", it))
@@ -59,7 +62,7 @@ func ParseStuckLimits(v string) (StuckLimits, error) {
 		}
 	}
 	if len(bad) > 0 {
-		return nil, fmt.Errorf("%s (or off)", strings.Join(bad, "; "))
+		return nil, fmt.Errorf("%s", strings.Join(bad, "; "))
 	}
 	if len(limits) == 0 {
 		return nil, fmt.Errorf("no limit given: write STATE=DURATION pairs such as paused=1h,started=12h, or off")
@@ -84,20 +87,22 @@ func (l StuckLimits) String() string {
 // ParseDays parses a Go duration that may also count days: `1d`, `1d12h`, `90m`. A bare number
 // is refused (no unit).
 func ParseDays(v string) (time.Duration, error) {
+	bad := fmt.Errorf("%q is not a duration such as 30m, 2h or 1d", v)
+	rest := v
 	var days time.Duration
-	if i := strings.IndexByte(v, 'd'); i > 0 {
-		n, err := strconv.Atoi(v[:i])
+	if i := strings.IndexByte(rest, 'd'); i > 0 {
+		n, err := strconv.Atoi(rest[:i])
 		if err != nil || n < 0 || n > 3650 {
-			return 0, fmt.Errorf("%q is not a duration such as 30m, 2h or 1d", v)
+			return 0, bad
 		}
-		days, v = time.Duration(n)*24*time.Hour, v[i+1:]
-		if v == "" {
+		days, rest = time.Duration(n)*24*time.Hour, rest[i+1:]
+		if rest == "" {
 			return days, nil
 		}
 	}
-	d, err := time.ParseDuration(v)
+	d, err := time.ParseDuration(rest)
 	if err != nil || d < 0 {
-		return 0, fmt.Errorf("%q is not a duration such as 30m, 2h or 1d", v)
+		return 0, bad
 	}
 	return days + d, nil
 }

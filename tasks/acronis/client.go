@@ -292,7 +292,7 @@ func (c *Client) Each(ctx context.Context, q tasks.Query, page func([]tasks.Task
 		next := p.after()
 		if q.MaxTasks > 0 && kept+len(got) >= q.MaxTasks {
 			res.More = kept+len(got) > q.MaxTasks || next != ""
-			got = got[:q.MaxTasks-kept : q.MaxTasks-kept]
+			got = got[: q.MaxTasks-kept : q.MaxTasks-kept]
 		}
 		kept += len(got)
 		if len(got) > 0 {

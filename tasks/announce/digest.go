@@ -13,26 +13,24 @@ import (
 	"github.com/taskbot/taskbot/tasks"
 )
 
-// DigestWindow is how far back a digest looks for failures and muted announcements.
-const DigestWindow = 24 * time.Hour
-
 // digestFirst is how many titles a digest names per tenant and kind.
 const digestFirst = 3
 
 // Digest is the daily summary of one channel (TASKBOT_DIGEST_AT), queued as an outbox entry:
-// failures of the last DigestWindow per tenant, tasks paused or stuck now, and how many
+// failures since the previous digest per tenant, tasks paused or stuck now, and how many
 // announcements a mute silenced in the channel.
 type Digest struct {
 	// Date is the local date of the digest (YYYY-MM-DD in Zone), Zone its IANA name.
 	Date string `json:"date"`
 	Zone string `json:"zone"`
-	// From and To bound the window of Failed and Muted.
+	// From and To bound the window of Failed and Muted: the previous digest time and this one.
 	From time.Time `json:"from"`
 	To   time.Time `json:"to"`
 	// Tenants with failures, paused or stuck tasks: most failures first, then most stuck,
 	// most paused, by name.
 	Tenants []DigestTenant `json:"tenants,omitempty"`
-	// Totals over every tenant.
+	// Totals over every tenant. Paused counts the paused tasks that are not stuck; Stuck every
+	// stuck task, paused or not.
 	Failed int `json:"failed"`
 	Paused int `json:"paused"`
 	Stuck  int `json:"stuck"`
@@ -76,9 +74,11 @@ type DigestData struct {
 }
 
 // Digests makes one digest for the default channel (every tenant) and one for each subscribed
-// channel (the tenants of its subscriptions), each within the channel's scope, for the window
-// ending at now. date and zone name the digest's day.
-func Digests(data DigestData, channel, date string, loc *time.Location, now time.Time) []Entry {
+// channel (the tenants of its subscriptions), each within the channel's scope: failures and
+// muted announcements recorded from from to to (the previous digest time and this one, so
+// consecutive digests neither overlap nor leave a gap, also across daylight-saving changes),
+// tasks paused and stuck as of now. date and loc name the digest's day.
+func Digests(data DigestData, channel, date string, loc *time.Location, from, to, now time.Time) []Entry {
 	chans := []string{channel}
 	tenantsOf := map[string][]string{channel: {""}} // "" is every tenant
 	for _, s := range data.Subscriptions {
@@ -101,7 +101,7 @@ func Digests(data DigestData, channel, date string, loc *time.Location, now time
 			}
 			return false
 		}
-		d := buildDigest(data, ch, wants, now)
+		d := buildDigest(data, ch, wants, from, to)
 		d.Date, d.Zone = date, loc.String()
 		out = append(out, Entry{Channel: ch, QueuedAt: now, Digest: &d})
 	}
@@ -118,8 +118,8 @@ func scopeAllowsTenant(scopes []Scope, channel, id, name string) bool {
 }
 
 // buildDigest is the digest of channel for the tenants wants accepts.
-func buildDigest(data DigestData, channel string, wants func(id, name string) bool, now time.Time) Digest {
-	d := Digest{From: now.Add(-DigestWindow), To: now}
+func buildDigest(data DigestData, channel string, wants func(id, name string) bool, from, to time.Time) Digest {
+	d := Digest{From: from, To: to}
 	byTenant := map[string]*DigestTenant{}
 	tenant := func(id, name string) *DigestTenant {
 		k := cmp.Or(id, "name:"+strings.ToLower(name))
@@ -134,7 +134,7 @@ func buildDigest(data DigestData, channel string, wants func(id, name string) bo
 	slices.SortStableFunc(hist, func(a, b Record) int { return b.At.Compare(a.At) }) // latest first
 	failed := map[string]bool{}
 	for _, r := range hist {
-		if r.At.Before(d.From) || r.At.After(now) || !wants(r.TenantID, r.TenantName) {
+		if r.At.Before(from) || !r.At.Before(to) || !wants(r.TenantID, r.TenantName) {
 			continue
 		}
 		switch {
@@ -163,7 +163,7 @@ func buildDigest(data DigestData, channel string, wants func(id, name string) bo
 			continue
 		}
 		t := tenant(s.TenantID, s.TenantName)
-		if s.State == tasks.Paused {
+		if !stuck { // paused, not (yet) stuck: a stuck paused task is counted once, as stuck
 			t.Paused++
 			d.Paused++
 		}
@@ -227,6 +227,12 @@ func (t DigestTime) String() string {
 func (t DigestTime) on(day time.Time) time.Time {
 	y, m, d := day.In(t.Loc).Date()
 	return time.Date(y, m, d, t.Hour, t.Minute, 0, 0, t.Loc)
+}
+
+// Previous is the digest time of the local date before at's.
+func (t DigestTime) Previous(at time.Time) time.Time {
+	y, m, d := at.In(t.Loc).Date()
+	return t.on(time.Date(y, m, d-1, 12, 0, 0, 0, t.Loc))
 }
 
 // Latest is the last digest time at or before now, and its local date (YYYY-MM-DD).
@@ -325,11 +331,12 @@ func (g *Digester) Tick() (time.Duration, error) {
 		}
 		g.cfg.Logger.Info("daily digest on", "at", g.cfg.At.String(), "first", g.cfg.At.Next(now))
 	case date > last:
-		data, err := g.cfg.Store.DigestData(now.Add(-DigestWindow))
+		from := g.cfg.At.Previous(at)
+		data, err := g.cfg.Store.DigestData(from)
 		if err != nil {
 			return 0, err
 		}
-		entries := Digests(data, g.cfg.Channel, date, g.cfg.At.Loc, now)
+		entries := Digests(data, g.cfg.Channel, date, g.cfg.At.Loc, from, at, now)
 		queued, err := g.cfg.Store.QueueDigest(date, entries)
 		if err != nil {
 			return 0, err

@@ -179,12 +179,13 @@ func TestDigestsPerChannel(t *testing.T) {
 		failed("b1", "2002", "Beta Ltd", 20*time.Hour), failed("muted", "2002", "Beta Ltd", 20*time.Hour),
 		pausedTask("p1", 20*time.Hour)) // Acme, paused
 	r.at(26 * time.Hour).poll(false) // p1 stuck
-	data, err := r.store.DigestData(r.clock.Add(-announce.DigestWindow))
+	from := r.clock.Add(-24 * time.Hour)
+	data, err := r.store.DigestData(from)
 	if err != nil {
 		t.Fatal(err)
 	}
 	byChannel := map[string]*announce.Digest{}
-	for _, e := range announce.Digests(data, "C1", "2026-12-01", time.UTC, r.clock) {
+	for _, e := range announce.Digests(data, "C1", "2026-12-01", time.UTC, from, r.clock, r.clock) {
 		byChannel[e.Channel] = e.Digest
 	}
 	line := func(d *announce.Digest) string {
@@ -198,12 +199,43 @@ func TestDigestsPerChannel(t *testing.T) {
 		return strings.Join(out, " ") + fmt.Sprintf(" muted=%d", d.Muted)
 	}
 	for ch, want := range map[string]string{
-		"C1":      "Acme Corp:2/1/1 Beta Ltd:2/0/0 muted=1",
-		"CACME":   "Acme Corp:2/1/1 muted=0",
+		"C1":      "Acme Corp:2/0/1 Beta Ltd:2/0/0 muted=1",
+		"CACME":   "Acme Corp:2/0/1 muted=0",
 		"CSHARED": "Beta Ltd:2/0/0 muted=1",
 	} {
 		if got := line(byChannel[ch]); got != want {
 			t.Errorf("%s digest: %s, want %s (tenant:failed/paused/stuck)", ch, got, want)
 		}
+	}
+}
+
+// TestDigestWindowsTile: each digest counts from the previous digest time to its own, so
+// consecutive digests neither overlap nor leave a gap: not across the nights the clocks change
+// (23 and 25 hours), and not after downtime (a late digest ends at its time, not at the
+// restart).
+func TestDigestWindowsTile(t *testing.T) {
+	r := newDigestRig(t, "09:00 Europe/Berlin")
+	for _, at := range []string{"2026-03-27 10:00", "2026-03-28 09:00", "2026-03-29 09:00", "2026-03-30 09:00",
+		"2026-04-01 14:00", "2026-04-02 09:00", "2026-10-24 09:00", "2026-10-25 09:00", "2026-10-26 09:00"} {
+		r.tick(at)
+	}
+	p, _ := r.store.Pending("C1", 0)
+	var got []string
+	for _, e := range p {
+		d := e.Digest
+		got = append(got, fmt.Sprintf("%s %s→%s %s", d.Date, d.From.In(r.at.Loc).Format("01-02 15:04"), d.To.In(r.at.Loc).Format("01-02 15:04"), d.To.Sub(d.From)))
+	}
+	want := []string{
+		"2026-03-28 03-27 09:00→03-28 09:00 24h0m0s",
+		"2026-03-29 03-28 09:00→03-29 09:00 23h0m0s", // the clocks go forward
+		"2026-03-30 03-29 09:00→03-30 09:00 24h0m0s",
+		"2026-04-01 03-31 09:00→04-01 09:00 24h0m0s", // late (14:00), ends at 09:00
+		"2026-04-02 04-01 09:00→04-02 09:00 24h0m0s",
+		"2026-10-24 10-23 09:00→10-24 09:00 24h0m0s", // (after months of downtime: one day)
+		"2026-10-25 10-24 09:00→10-25 09:00 25h0m0s", // the clocks go back
+		"2026-10-26 10-25 09:00→10-26 09:00 24h0m0s",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("digest windows:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

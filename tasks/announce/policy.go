@@ -138,7 +138,7 @@ func (r Rules) Decide(in Input, now time.Time) Decision {
 		if t.Tenant != nil {
 			cur.TenantID, cur.TenantName = t.Tenant.ID, t.Tenant.Name
 		}
-		if r.watch(&cur, t, fresh, clock, in.Baseline) || fresh || !prev.MissingSince.IsZero() || cur.TenantID != prev.TenantID || cur.TenantName != prev.TenantName {
+		if r.watch(&cur, t, fresh, changed, clock, in.Baseline) || fresh || !prev.MissingSince.IsZero() || cur.TenantID != prev.TenantID || cur.TenantName != prev.TenantName {
 			record(cur)
 		}
 		if changed && !in.Baseline {
@@ -235,11 +235,12 @@ func (r Rules) Decide(in Input, now time.Time) Decision {
 }
 
 // watch brings s's stuck check up to date for the task t it was just seen as (fresh: a newer
-// answer than s's last one) and reports whether it changed: Since is set when unknown, StuckDue
+// answer than s's last one; entered: in a new state) and reports whether it changed: Since is set when unknown, StuckDue
 // follows the limit of s.State (a limit set, changed or removed in the configuration applies
-// from the next sighting on), and Task holds t while a check is due. At a baseline a task
-// already past its limit counts as announced once.
-func (r Rules) watch(s *Seen, t *tasks.Task, fresh bool, clock time.Time, baseline bool) bool {
+// from the next sighting on), and Task holds t while a check is due. A task already past its
+// limit when it is first seen in its state (at a baseline, or after downtime) counts as
+// announced once: its transition's announcement (or none, at a baseline) says so.
+func (r Rules) watch(s *Seen, t *tasks.Task, fresh, entered bool, clock time.Time, baseline bool) bool {
 	was := *s
 	if s.Since.IsZero() {
 		s.Since = tasks.Entered(t, "", clock)
@@ -255,7 +256,10 @@ func (r Rules) watch(s *Seen, t *tasks.Task, fresh bool, clock time.Time, baseli
 	case s.StuckDue.IsZero():
 		s.StuckDue = r.nextStuck(s.Since.Add(limit), clock)
 	}
-	if baseline && s.Stuck == 0 && !s.StuckDue.IsZero() && !s.StuckDue.After(clock) {
+	if (baseline || entered) && s.Stuck == 0 && !s.StuckDue.IsZero() && !s.StuckDue.After(clock) {
+		// Already past its limit when first seen in this state (at the baseline, or after
+		// downtime): the transition's announcement says how long (Snapshot.Since), and
+		// counts as this stay's stuck one; a second post in the same poll would repeat it.
 		s.Stuck, s.StuckDue = 1, r.nextStuck(s.StuckDue, clock)
 	}
 	switch {

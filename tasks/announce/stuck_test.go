@@ -301,3 +301,26 @@ func TestPollerStuckCostsNoRequest(t *testing.T) {
 		t.Errorf("queued %q, want A:stuck", got)
 	}
 }
+
+// TestStuckSeenLateIsOnePost: a task first seen in a state it entered longer ago than its
+// limit (after downtime, or new to taskbot) is announced once, by its transition, which says
+// how long (Snapshot.Since); no stuck post follows in the same poll or later in that stay.
+func TestStuckSeenLateIsOnePost(t *testing.T) {
+	r := newStuckRig(t, stuckRules(t, "paused=1h", 0))
+	r.poll(true)
+	b := tenantTask("b", "1001", "Acme Corp", "", tasks.Started, "", 0)
+	r.poll(false, b)
+	// down for hours; b paused 3 hours before taskbot is back, a was never seen before
+	b.State, b.UpdatedAt = tasks.Paused, t0.Add(time.Hour)
+	a := pausedTask("a", -9*time.Hour)
+	if got := r.at(4*time.Hour).poll(false, a, b); got != "C1 a:paused() C1 b:paused(started)" {
+		t.Errorf("seen late: %q, want one post each, no stuck", got)
+	}
+	p, _ := r.store.Pending("C1", 0)
+	if since := p[len(p)-1].Task.Since; !since.Equal(t0.Add(time.Hour)) {
+		t.Errorf("b's announcement says paused since %v, want its updatedAt", since)
+	}
+	if got := r.at(9 * time.Hour).poll(false); got != "" {
+		t.Errorf("later in the stay: %q", got)
+	}
+}

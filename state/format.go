@@ -15,7 +15,7 @@ import (
 	"github.com/taskbot/taskbot/tasks/announce"
 )
 
-// The file format, schema 5. Eight buckets:
+// The file format, schema 6. Nine buckets:
 //
 //	tasks   task key (uuid) → announce.Seen as JSON: the last sighting of the task, with its
 //	        thread in each channel
@@ -28,15 +28,17 @@ import (
 //	scopes  channel ID → announce.Scope as JSON
 //	stuck   big-endian uint64 Unix nanoseconds of a Seen's StuckDue, then its task key → empty:
 //	        the index of the stuck checks to make, earliest first
+//	inprogress  task key → empty: the tasks whose record is in progress (reconciliation
+//	        reads the keys, not the records)
 //	history big-endian uint64 Unix nanoseconds, then a big-endian uint64 sequence →
 //	        announce.Record as JSON: the failures and muted announcements of the last
 //	        Options.HistoryKeep, for the daily digest
-//	meta    schema → "5"; baseline → RFC 3339 time of the silent baseline; watermark → RFC 3339;
+//	meta    schema → "6"; baseline → RFC 3339 time of the silent baseline; watermark → RFC 3339;
 //	        buttonKey → 32 random bytes that sign the values of Slack buttons; digest → the
 //	        local date (YYYY-MM-DD) of the last digest queued
 //
 // TestFormatIsPinned compares the encoding of a Seen, of entries, subscriptions, mutes and
-// scopes with testdata/state/format-v5.json: a change to those types fails it, and must come
+// scopes with testdata/state/format-v6.json: a change to those types fails it, and must come
 // with a new SchemaVersion and a migration below.
 var (
 	bucketTasks         = []byte("tasks")
@@ -47,6 +49,7 @@ var (
 	bucketMeta          = []byte("meta")
 	bucketStuck         = []byte("stuck")
 	bucketHistory       = []byte("history")
+	bucketInProgress    = []byte("inprogress")
 
 	keySchema    = []byte("schema")
 	keyBaseline  = []byte("baseline")
@@ -62,8 +65,9 @@ var (
 // channel, a thread per channel, and snapshots with the error's cause and effect, the
 // blockers and whether the task failed; "4" subscriptions, mutes and scopes (new buckets; the
 // older data is unchanged); "5" stuck checks and the digest's history (new buckets, new fields
-// of task records and snapshots; a schema-4 file is read as it is).
-const SchemaVersion = "5"
+// of task records and snapshots; a schema-4 file is read as it is); "6" the index of tasks
+// in progress (built from the records when an older file is opened).
+const SchemaVersion = "6"
 
 // defaultChannelBucket names the outbox bucket of the channel "".
 const defaultChannelBucket = "_"
@@ -87,7 +91,7 @@ func bucketChannel(name []byte) string {
 // single channel of schemas 1 and 2). A file of an unknown (newer) schema is refused,
 // unchanged.
 func migrate(tx *bolt.Tx, channel string, log *slog.Logger) error {
-	for _, b := range [][]byte{bucketTasks, bucketOutbox, bucketSubscriptions, bucketMutes, bucketScopes, bucketMeta, bucketStuck, bucketHistory} {
+	for _, b := range [][]byte{bucketTasks, bucketOutbox, bucketSubscriptions, bucketMutes, bucketScopes, bucketMeta, bucketStuck, bucketHistory, bucketInProgress} {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 			return err
 		}
@@ -108,10 +112,15 @@ func migrate(tx *bolt.Tx, channel string, log *slog.Logger) error {
 		return nil
 	case "":
 		return meta.Put(keySchema, []byte(SchemaVersion))
-	case "3", "4":
+	case "3", "4", "5":
 		// Schemas 4 and 5 only added buckets, created above, and fields that start empty:
 		// the first reconciliation sets every task's time in its state and stuck check.
-		log.Info("migrated the state file to a new format", "from_schema", from, "to_schema", SchemaVersion)
+		// Schema 6 indexes the tasks in progress.
+		n, err := buildInProgressIndex(tx)
+		if err != nil {
+			return fmt.Errorf("migrate schema %s: %w", from, err)
+		}
+		log.Info("migrated the state file to a new format", "from_schema", from, "to_schema", SchemaVersion, "in_progress", n)
 		return meta.Put(keySchema, []byte(SchemaVersion))
 	case "1", "2":
 	default:
@@ -128,6 +137,9 @@ func migrate(tx *bolt.Tx, channel string, log *slog.Logger) error {
 	n, err := migrate2to3(tx, channel, log)
 	if err != nil {
 		return fmt.Errorf("migrate schema 2 to 3: %w", err)
+	}
+	if _, err := buildInProgressIndex(tx); err != nil {
+		return fmt.Errorf("migrate schema %s: %w", from, err)
 	}
 	log.Info("migrated the state file to a new format", append([]any{"from_schema", from, "to_schema", SchemaVersion,
 		"channel", channel, "threads", n}, stats...)...)
@@ -302,4 +314,22 @@ func migrateOutbox1(ob *bolt.Bucket, log *slog.Logger) (n, dropped int, err erro
 		n++
 	}
 	return n, dropped, nil
+}
+
+// buildInProgressIndex indexes every record in progress (schema 6); it returns how many.
+func buildInProgressIndex(tx *bolt.Tx) (int, error) {
+	ib := tx.Bucket(bucketInProgress)
+	n := 0
+	err := tx.Bucket(bucketTasks).ForEach(func(k, v []byte) error {
+		var rec announce.Seen
+		if json.Unmarshal(v, &rec) != nil {
+			return nil
+		}
+		rec.Key = string(k)
+		if rec.State.InProgress() {
+			n++
+		}
+		return indexInProgress(ib, rec)
+	})
+	return n, err
 }

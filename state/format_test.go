@@ -166,3 +166,25 @@ func TestNewerSchemaIsRefused(t *testing.T) {
 		t.Fatalf("Open of a schema-99 file: %v", err)
 	}
 }
+
+// TestMigrateSchema5BuildsTheInProgressIndex: a file of schema 5 has no index of the tasks in
+// progress; opening it builds one from the records, so the first reconciliation looks up the
+// right tasks.
+func TestMigrateSchema5BuildsTheInProgressIndex(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "taskbot.db")
+	s := openTest(t, path, Options{})
+	for _, rec := range []announce.Seen{{Key: "a", State: tasks.Paused}, {Key: "b", State: tasks.Completed}, {Key: "c", State: tasks.Started}} {
+		s.db.Update(func(tx *bolt.Tx) error { return putJSON(tx.Bucket(bucketTasks), []byte(rec.Key), rec) })
+	}
+	s.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.DeleteBucket(bucketInProgress); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketMeta).Put(keySchema, []byte("5"))
+	})
+	s.Close()
+	s = openTest(t, path, Options{})
+	if keys, err := s.InProgressKeys(); err != nil || strings.Join(keys, ",") != "a,c" {
+		t.Errorf("InProgressKeys after migrating schema 5 = %q, %v; want a,c", keys, err)
+	}
+}

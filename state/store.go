@@ -285,9 +285,12 @@ func (s *Store) Apply(p announce.Poll, decide func(announce.Input) announce.Deci
 			return err
 		}
 		d := decide(in)
-		sb := tx.Bucket(bucketStuck)
+		sb, ib := tx.Bucket(bucketStuck), tx.Bucket(bucketInProgress)
 		for _, rec := range d.Seen {
 			if err := putJSON(tb, []byte(rec.Key), rec); err != nil {
+				return err
+			}
+			if err := indexInProgress(ib, rec); err != nil {
 				return err
 			}
 			if old := in.Last[rec.Key]; !old.StuckDue.IsZero() && !old.StuckDue.Equal(rec.StuckDue) {
@@ -336,7 +339,7 @@ func (s *Store) Apply(p announce.Poll, decide func(announce.Input) announce.Deci
 		if err := pruneHistory(hb, now.Add(-s.opts.HistoryKeep)); err != nil {
 			return err
 		}
-		return s.prune(tb, sb, now)
+		return s.prune(tb, sb, ib, now)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("apply poll: %w", err)
@@ -359,7 +362,7 @@ func (s *Store) pruneDue(now time.Time) bool {
 // prune deletes records of tasks that completed before now-Retention, and of tasks missing from
 // the API for longer than GoneAfter. Collect first: bbolt cursors must not delete while
 // iterating with Next.
-func (s *Store) prune(tb, sb *bolt.Bucket, now time.Time) error {
+func (s *Store) prune(tb, sb, ib *bolt.Bucket, now time.Time) error {
 	cutoff := now.Add(-s.opts.Retention)
 	goneBefore := now.Add(-s.opts.GoneAfter)
 	var old [][]byte
@@ -392,8 +395,20 @@ func (s *Store) prune(tb, sb *bolt.Bucket, now time.Time) error {
 		if err := sb.Delete(k); err != nil {
 			return err
 		}
+		if err := ib.Delete(k); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// indexInProgress keeps rec's key in the in-progress index when it is in progress (missing or
+// not: a reconciliation looks a missing task up again), and out of it otherwise.
+func indexInProgress(ib *bolt.Bucket, rec announce.Seen) error {
+	if rec.State.InProgress() {
+		return ib.Put([]byte(rec.Key), nil)
+	}
+	return ib.Delete([]byte(rec.Key))
 }
 
 // stuckKey is the stuck index's key of a check due at due for the task with key.
@@ -566,19 +581,13 @@ func (s *Store) Sighting(key string) (announce.Seen, bool, error) {
 	return rec, found, err
 }
 
-// InProgress returns the sightings of tasks last seen in a state other than completed; the
-// poller's reconciliation compares them with a full list from the API.
-func (s *Store) InProgress() ([]announce.Seen, error) {
-	var out []announce.Seen
+// InProgressKeys returns the keys of the tasks last seen in progress (missing ones included),
+// from the in-progress index (no record is decoded), in key order.
+func (s *Store) InProgressKeys() ([]string, error) {
+	var out []string
 	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketTasks).ForEach(func(k, v []byte) error {
-			var rec announce.Seen
-			if err := json.Unmarshal(v, &rec); err != nil {
-				return nil
-			}
-			if rec.State.InProgress() {
-				out = append(out, rec)
-			}
+		return tx.Bucket(bucketInProgress).ForEach(func(k, _ []byte) error {
+			out = append(out, string(k))
 			return nil
 		})
 	})

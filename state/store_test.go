@@ -281,8 +281,8 @@ func TestGoneTasksAreRememberedForAWhile(t *testing.T) {
 	if _, ok, _ := s.Sighting("b"); ok {
 		t.Fatal("b kept after missing for longer than GoneAfter")
 	}
-	if recs, _ := s.InProgress(); len(recs) != 1 || recs[0].Key != "a" {
-		t.Fatalf("InProgress = %+v, want only a", recs)
+	if keys, _ := s.InProgressKeys(); len(keys) != 1 || keys[0] != "a" {
+		t.Fatalf("InProgressKeys = %q, want only a", keys)
 	}
 }
 

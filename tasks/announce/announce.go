@@ -125,8 +125,11 @@ type Poll struct {
 	// ServerTime is the API's clock when it answered (its Date header); the watermark never
 	// moves past it by more than MaxClockAhead. Zero: unknown (the host clock is used).
 	ServerTime time.Time
-	// Baseline records Tasks silently and marks the store baselined.
+	// Baseline records Tasks silently and marks the store baselined (unless Partial).
 	Baseline bool
+	// Partial: more pages of the same poll follow in later Applies (a streamed baseline or
+	// reconciliation); a baseline is marked done only by its last Apply.
+	Partial bool
 	// Listed is the API's clock when an incremental poll's listing began (the Date header of
 	// its first answer; zero: unknown). Every update stamped before it, less the overlap, was
 	// visible to the poll, so the watermark may move up to it even when no task was updated:
@@ -202,8 +205,9 @@ type PollStore interface {
 	Baselined() (bool, error)
 	// Watermark is the newest task updatedAt recorded (zero before the baseline).
 	Watermark() (time.Time, error)
-	// InProgress returns the sightings of tasks last seen in a state other than completed.
-	InProgress() ([]Seen, error)
+	// InProgressKeys returns the keys of tasks last seen in a state other than completed
+	// (missing ones included), from an index: no record is decoded.
+	InProgressKeys() ([]string, error)
 	// Apply reads the last sightings of p's tasks, calls decide with them and writes its
 	// Decision, all in one transaction; on error nothing is written. It returns the entries
 	// queued, with their Seq.

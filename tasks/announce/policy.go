@@ -80,7 +80,7 @@ type Rules struct {
 // tasks stamped beyond it); a stored watermark ahead of the API's clock (a clock that ran ahead
 // and was put right) moves back to it (Decision.WatermarkReset).
 func (r Rules) Decide(in Input, now time.Time) Decision {
-	d := Decision{Watermark: in.Watermark, Baselined: in.Baseline}
+	d := Decision{Watermark: in.Watermark, Baselined: in.Baseline && !in.Partial}
 	if in.Poll.Watermark.After(d.Watermark) {
 		d.Watermark = in.Poll.Watermark
 	}

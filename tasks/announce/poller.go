@@ -60,8 +60,14 @@ type PollerConfig struct {
 // looked up by UUID, so nothing an incremental poll missed stays wrong. The overlap covers
 // tasks whose update becomes visible late; the policy ignores answers it has already seen.
 //
-// The first poll on an empty store is a silent baseline. A failed poll changes nothing in the
-// store and is retried with exponential backoff (Interval·2^n, at most a minute or Interval).
+// Baselines and reconciliations stream: each page is diffed and committed as it arrives, so
+// memory holds one page (and the keys seen) whatever the account's size.
+//
+// The first poll on an empty store is a silent baseline. A failed incremental list changes
+// nothing in the store; a baseline or reconciliation that fails part way keeps the pages it
+// recorded (each page is a consistent commit, and a baseline is marked done only at its end).
+// A failed poll is retried with exponential backoff (Interval·2^n, at most a minute or
+// Interval).
 type Poller struct {
 	cfg PollerConfig
 
@@ -104,7 +110,7 @@ func (p *Poller) Run(ctx context.Context) {
 			n := p.failures
 			p.mu.Unlock()
 			wait = backoff(n, p.cfg.Interval, max(maxPollBackoff, p.cfg.Interval))
-			p.cfg.Logger.Warn("poll failed; the state file is unchanged", "err", err, "fix", tasks.Fix(err),
+			p.cfg.Logger.Warn("poll failed; will retry", "err", err, "fix", tasks.Fix(err),
 				"retry_in", wait.Round(time.Millisecond))
 		}
 		if sleep(ctx, nil, wait) != nil {
@@ -141,7 +147,7 @@ func (p *Poller) Ready() (bool, string) {
 func (p *Poller) staleAfter() time.Duration { return max(3*p.cfg.Interval, time.Minute) }
 
 // Poll runs one poll: baseline, incremental, or incremental plus reconciliation. It returns
-// the first error; then the store is unchanged.
+// the first error; the pages recorded before it stay recorded.
 func (p *Poller) Poll(ctx context.Context) error {
 	start := time.Now()
 	err := p.poll(ctx)
@@ -201,26 +207,39 @@ func (p *Poller) poll(ctx context.Context) error {
 	p.mu.Lock()
 	resync := p.polls%p.cfg.ResyncEvery == 0
 	p.mu.Unlock()
-	if resync {
-		if err := p.reconcile(ctx, &poll); err != nil {
-			return err
-		}
-	}
 	queued, err := p.apply(poll)
 	if err != nil {
 		return fmt.Errorf("poll: %w", err)
 	}
-	p.count(queued)
-	if len(queued) > 0 && p.cfg.OnQueued != nil {
-		p.cfg.OnQueued()
+	if resync {
+		seen := make(map[string]bool, len(res.Tasks))
+		for i := range res.Tasks {
+			seen[res.Tasks[i].Key()] = true
+		}
+		res = nil // the reconciliation streams: hold no more than a page
+		more, err := p.reconcile(ctx, seen)
+		queued = append(queued, more...)
+		if err != nil {
+			p.announced(queued)
+			return err
+		}
 	}
+	p.announced(queued)
 	if resync { // counting walks every record: only as often as reconciliation
 		if n, err := st.TaskCount(); err == nil {
 			p.cfg.Metrics.TasksTracked.Set(float64(n))
 		}
 	}
-	p.cfg.Logger.Debug("polled", "updated", len(res.Tasks), "queued", len(queued), "resync", resync)
+	p.cfg.Logger.Debug("polled", "queued", len(queued), "resync", resync)
 	return nil
+}
+
+// announced counts the queued entries and wakes the Announcer when there are any.
+func (p *Poller) announced(queued []Entry) {
+	p.count(queued)
+	if len(queued) > 0 && p.cfg.OnQueued != nil {
+		p.cfg.OnQueued()
+	}
 }
 
 // countsText is "paused=2 started=16": counts by event, sorted, for a log line.
@@ -290,72 +309,89 @@ func (p *Poller) count(queued []Entry) {
 // the API's clock (completed ones included: the first incremental poll sees them again, and a
 // task that completed just before the start is no news), and sets the watermark to the newest
 // updatedAt among them, or to the API's clock when nothing was updated lately. It relies on no
-// ordering of the API's answers.
+// ordering of the API's answers. Pages are recorded as they arrive (API.Each), so memory holds
+// one page whatever the account's size; the store is marked baselined by the last Apply, so a
+// baseline cut short by a crash is made again.
 func (p *Poller) baseline(ctx context.Context) error {
 	api, size := p.cfg.API, p.cfg.PageSize
-	res, err := api.List(ctx, tasks.Query{States: inProgress, Limit: size})
+	var clock time.Time
+	n := 0
+	res, err := api.Each(ctx, tasks.Query{States: inProgress, Limit: size}, func(page []tasks.Task) error {
+		n += len(page)
+		_, err := p.apply(Poll{Baseline: true, Partial: true, Tasks: page})
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("poll: baseline: list tasks in progress: %w", err)
 	}
-	clock := res.ServerTime
+	p.cfg.Metrics.TasksSkipped.Add(float64(res.Skipped))
+	clock = cmp.Or(res.StartTime, res.ServerTime)
 	if clock.IsZero() {
 		clock = p.cfg.Now()
 	}
-	recent, err := api.List(ctx, tasks.Query{UpdatedAfter: clock.Add(-p.cfg.Overlap), Order: tasks.Order{Field: "updatedAt"}, Limit: size})
+	wm := clock
+	recent, err := api.Each(ctx, tasks.Query{UpdatedAfter: clock.Add(-p.cfg.Overlap), Order: tasks.Order{Field: "updatedAt"}, Limit: size},
+		func(page []tasks.Task) error {
+			for _, t := range page {
+				if t.UpdatedAt.After(wm) && !t.UpdatedAt.After(clock.Add(MaxClockAhead)) {
+					wm = t.UpdatedAt
+				}
+			}
+			_, err := p.apply(Poll{Baseline: true, Partial: true, Tasks: page})
+			return err
+		})
 	if err != nil {
 		return fmt.Errorf("poll: baseline: recently updated tasks: %w", err)
 	}
-	seen := slices.Concat(res.Tasks, recent.Tasks)
-	wm := clock
-	for _, t := range recent.Tasks {
-		if t.UpdatedAt.After(wm) && !t.UpdatedAt.After(clock.Add(MaxClockAhead)) {
-			wm = t.UpdatedAt
-		}
-	}
-	if _, err := p.apply(Poll{Baseline: true, Tasks: seen, Watermark: wm, ServerTime: res.ServerTime}); err != nil {
+	if _, err := p.apply(Poll{Baseline: true, Watermark: wm, ServerTime: recent.ServerTime}); err != nil {
 		return fmt.Errorf("poll: baseline: %w", err)
 	}
-	p.cfg.Logger.Info("recorded a silent baseline", "tasks_in_progress", len(res.Tasks), "watermark", wm)
+	p.cfg.Logger.Info("recorded a silent baseline", "tasks_in_progress", n, "watermark", wm)
 	return nil
 }
 
-// reconcile adds to poll the full list of in-progress tasks and the current state of tasks the
-// store believes in progress that the list lacks: they completed, or the API forgot them. Those
-// are looked up by UUID in batches, and each one the batch does not return is looked up alone
-// (GET /tasks/{id}); only a "not found" there marks it Gone, so an API that ignores the uuid
-// filter or answers with nothing for a while does not make taskbot forget tasks.
-func (p *Poller) reconcile(ctx context.Context, poll *Poll) error {
+// reconcile lists every task in progress and records it page by page (so memory holds one
+// page), then looks up the tasks the store believes in progress that the list lacked: they
+// completed, or the API forgot them. Those are looked up by UUID in batches, and each one the
+// batch does not return is looked up alone (GET /tasks/{id}); only a "not found" there marks
+// it Gone, so an API that ignores the uuid filter or answers with nothing for a while does not
+// make taskbot forget tasks. seen holds the keys the incremental poll returned. It returns the
+// entries queued.
+func (p *Poller) reconcile(ctx context.Context, seen map[string]bool) ([]Entry, error) {
 	api := p.cfg.API
-	res, err := api.List(ctx, tasks.Query{States: inProgress, Limit: p.cfg.PageSize})
+	var queued []Entry
+	res, err := api.Each(ctx, tasks.Query{States: inProgress, Limit: p.cfg.PageSize}, func(page []tasks.Task) error {
+		for i := range page {
+			seen[page[i].Key()] = true
+		}
+		q, err := p.apply(Poll{Tasks: page, Partial: true})
+		queued = append(queued, q...)
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("poll: reconcile: list tasks in progress: %w", err)
+		return queued, fmt.Errorf("poll: reconcile: list tasks in progress: %w", err)
 	}
 	p.cfg.Metrics.TasksSkipped.Add(float64(res.Skipped))
-	seen := map[string]bool{}
-	for _, t := range slices.Concat(poll.Tasks, res.Tasks) {
-		seen[t.Key()] = true
-	}
-	poll.Tasks = append(poll.Tasks, res.Tasks...)
-	recs, err := p.cfg.Store.InProgress()
+	keys, err := p.cfg.Store.InProgressKeys()
 	if err != nil {
-		return fmt.Errorf("poll: reconcile: read state: %w", err)
+		return queued, fmt.Errorf("poll: reconcile: read state: %w", err)
 	}
 	var missing []string
-	for _, r := range recs {
-		if !seen[r.Key] && tasks.IsUUID(r.Key) {
-			missing = append(missing, r.Key)
+	for _, k := range keys {
+		if !seen[k] && tasks.IsUUID(k) {
+			missing = append(missing, k)
 		}
 	}
 	for batch := range slices.Chunk(missing, lookupBatch) {
 		got, err := api.List(ctx, tasks.Query{UUIDs: batch, Limit: len(batch)})
 		if err != nil {
-			return fmt.Errorf("poll: reconcile: look up %d tasks: %w", len(batch), err)
+			return queued, fmt.Errorf("poll: reconcile: look up %d tasks: %w", len(batch), err)
 		}
 		found := map[string]bool{}
 		for _, t := range got.Tasks {
 			found[t.Key()] = true
 		}
-		poll.Tasks = append(poll.Tasks, got.Tasks...)
+		poll := Poll{Tasks: got.Tasks, ServerTime: got.ServerTime, Partial: true}
 		for _, k := range batch {
 			if found[k] {
 				continue
@@ -365,11 +401,16 @@ func (p *Poller) reconcile(ctx context.Context, poll *Poll) error {
 			case tasks.IsNotFound(err):
 				poll.Gone = append(poll.Gone, k)
 			case err != nil:
-				return fmt.Errorf("poll: reconcile: look up task %s: %w", k, err)
+				return queued, fmt.Errorf("poll: reconcile: look up task %s: %w", k, err)
 			default:
 				poll.Tasks = append(poll.Tasks, *t)
 			}
 		}
+		q, err := p.apply(poll)
+		queued = append(queued, q...)
+		if err != nil {
+			return queued, fmt.Errorf("poll: reconcile: %w", err)
+		}
 	}
-	return nil
+	return queued, nil
 }

@@ -274,9 +274,12 @@ func TestPollerSurvivesEmptyAnswers(t *testing.T) {
 	if q := f.queued(t); len(q) != 0 {
 		t.Fatalf("after a stretch of empty answers the tasks were announced again: %v", q)
 	}
-	recs, _ := f.store.InProgress()
-	for _, r := range recs {
-		if !r.MissingSince.IsZero() {
+	keys, _ := f.store.InProgressKeys()
+	if len(keys) == 0 {
+		t.Fatal("no task in progress after the tasks came back")
+	}
+	for _, k := range keys {
+		if r, _, _ := f.store.Sighting(k); !r.MissingSince.IsZero() {
 			t.Errorf("task %s still marked missing after it came back", r.Title)
 		}
 	}

@@ -320,7 +320,9 @@ func (s *Store) Apply(p announce.Poll, decide func(announce.Input) announce.Deci
 				return err
 			}
 		}
-		if d.Watermark.After(in.Watermark) || d.WatermarkReset && !d.Watermark.Equal(in.Watermark) {
+		// One page of several (Partial) leaves the watermark: the poller moves it with the
+		// poll's last Apply, once every page is recorded (the API's order is not relied on).
+		if !p.Partial && (d.Watermark.After(in.Watermark) || d.WatermarkReset && !d.Watermark.Equal(in.Watermark)) {
 			if err := putTime(meta, keyWatermark, d.Watermark); err != nil {
 				return err
 			}

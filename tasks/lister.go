@@ -22,7 +22,7 @@ type Service interface {
 	// Each is List that hands each page's tasks to page as they arrive and keeps none
 	// (ListResult.Tasks is nil), so a listing holds one page in memory; an error from page
 	// stops it and is returned.
-	Each(ctx context.Context, q Query, page func([]Task) error) (*ListResult, error)
+	Each(ctx context.Context, q Query, page func(Page) error) (*ListResult, error)
 	// Task fetches one task by its decimal id (idString) or UUID. A task the API does not know
 	// is an error that IsNotFound recognises.
 	Task(ctx context.Context, key string) (*Task, error)
@@ -33,6 +33,15 @@ type Service interface {
 func IsNotFound(err error) bool {
 	var nf interface{ NotFound() bool }
 	return errors.As(err, &nf) && nf.NotFound()
+}
+
+// Page is one answer of a listing as Service.Each hands it over.
+type Page struct {
+	// Tasks are the page's tasks that match the query.
+	Tasks []Task
+	// ServerTime is the answer's Date header (the API's clock, whole seconds); zero when it
+	// sent none.
+	ServerTime time.Time
 }
 
 // ListResult is what a List collected.

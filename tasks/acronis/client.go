@@ -226,8 +226,8 @@ func (c *Client) Token(ctx context.Context) error {
 // wrap ErrPagingLoop. Errors of pages after the first read "page N: GET /tasks: …".
 func (c *Client) List(ctx context.Context, q tasks.Query) (*tasks.ListResult, error) {
 	var all []tasks.Task
-	res, err := c.Each(ctx, q, func(page []tasks.Task) error {
-		all = append(all, page...)
+	res, err := c.Each(ctx, q, func(page tasks.Page) error {
+		all = append(all, page.Tasks...)
 		return nil
 	})
 	if err != nil {
@@ -237,11 +237,11 @@ func (c *Client) List(ctx context.Context, q tasks.Query) (*tasks.ListResult, er
 	return res, nil
 }
 
-// Each is List that hands each page's tasks to page as it arrives and keeps none
+// Each is List that hands each page's tasks (with its Date) to page as it arrives and keeps none
 // (ListResult.Tasks is nil), so a listing of 100,000 tasks holds one page in memory. An error
 // from page stops the listing and is returned as it is; pages already handed over stay
 // handed over. Paging, filters, order checks, q.MaxTasks and errors are List's.
-func (c *Client) Each(ctx context.Context, q tasks.Query, page func([]tasks.Task) error) (*tasks.ListResult, error) {
+func (c *Client) Each(ctx context.Context, q tasks.Query, page func(tasks.Page) error) (*tasks.ListResult, error) {
 	base := QueryValues(q)
 	limit := base.Get("limit")
 	res := &tasks.ListResult{}
@@ -296,7 +296,7 @@ func (c *Client) Each(ctx context.Context, q tasks.Query, page func([]tasks.Task
 		}
 		kept += len(got)
 		if len(got) > 0 {
-			if err := page(got); err != nil {
+			if err := page(tasks.Page{Tasks: got, ServerTime: ans.date}); err != nil {
 				return nil, err
 			}
 		}

@@ -127,8 +127,9 @@ type Poll struct {
 	ServerTime time.Time
 	// Baseline records Tasks silently and marks the store baselined (unless Partial).
 	Baseline bool
-	// Partial: more pages of the same poll follow in later Applies (a streamed baseline or
-	// reconciliation); a baseline is marked done only by its last Apply.
+	// Partial: one page of a poll whose pages are recorded one Apply each; its watermark is
+	// not stored (the poller passes the pages' highest as Watermark to the poll's last Apply,
+	// made once every page is recorded), and a baseline is marked done only by the last.
 	Partial bool
 	// Listed is the API's clock when an incremental poll's listing began (the Date header of
 	// its first answer; zero: unknown). Every update stamped before it, less the overlap, was

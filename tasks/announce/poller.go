@@ -60,8 +60,9 @@ type PollerConfig struct {
 // looked up by UUID, so nothing an incremental poll missed stays wrong. The overlap covers
 // tasks whose update becomes visible late; the policy ignores answers it has already seen.
 //
-// Baselines and reconciliations stream: each page is diffed and committed as it arrives, so
-// memory holds one page (and the keys seen) whatever the account's size.
+// Listings stream: pages are diffed and committed as they arrive, a thousand tasks at a time
+// (applyBatch), so memory holds that many tasks (and the keys a reconciliation has seen)
+// whatever the account's size; a burst is summarised per thousand transitions.
 //
 // The first poll on an empty store is a silent baseline. A failed incremental list changes
 // nothing in the store; a baseline or reconciliation that fails part way keeps the pages it
@@ -197,26 +198,44 @@ func (p *Poller) poll(ctx context.Context) error {
 	if !wm.IsZero() {
 		q.UpdatedAfter = wm.Add(-p.cfg.Overlap)
 	}
-	res, err := p.cfg.API.List(ctx, q)
-	if err != nil {
-		return fmt.Errorf("poll: list updated tasks: %w", err)
-	}
-	p.cfg.Metrics.TasksSkipped.Add(float64(res.Skipped))
-	poll := Poll{Tasks: res.Tasks, ServerTime: res.ServerTime, Listed: res.StartTime}
-
 	p.mu.Lock()
 	resync := p.polls%p.cfg.ResyncEvery == 0
 	p.mu.Unlock()
-	queued, err := p.apply(poll)
+	// Each page is recorded as it arrives; the watermark moves with the last Apply, once
+	// every page is recorded: to the pages' newest updatedAt, or to the API's clock when the
+	// listing began (an empty window stays empty).
+	var queued []Entry
+	var newest time.Time
+	seen := map[string]bool{} // keys listed, for the reconciliation
+	b := &batches{apply: func(ts []tasks.Task, clock time.Time) error {
+		if resync {
+			for i := range ts {
+				seen[ts[i].Key()] = true
+			}
+		}
+		qd, w, err := p.apply(Poll{Tasks: ts, ServerTime: clock, Partial: true})
+		queued = append(queued, qd...)
+		if w.After(newest) {
+			newest = w
+		}
+		return err
+	}}
+	res, err := p.cfg.API.Each(ctx, q, b.add)
+	if err == nil {
+		err = b.flush()
+	}
 	if err != nil {
+		p.announced(queued)
+		return fmt.Errorf("poll: list updated tasks: %w", err)
+	}
+	p.cfg.Metrics.TasksSkipped.Add(float64(res.Skipped))
+	qd, _, err := p.apply(Poll{Watermark: newest, ServerTime: res.ServerTime, Listed: res.StartTime})
+	queued = append(queued, qd...)
+	if err != nil {
+		p.announced(queued)
 		return fmt.Errorf("poll: %w", err)
 	}
 	if resync {
-		seen := make(map[string]bool, len(res.Tasks))
-		for i := range res.Tasks {
-			seen[res.Tasks[i].Key()] = true
-		}
-		res = nil // the reconciliation streams: hold no more than a page
 		more, err := p.reconcile(ctx, seen)
 		queued = append(queued, more...)
 		if err != nil {
@@ -230,8 +249,39 @@ func (p *Poller) poll(ctx context.Context) error {
 			p.cfg.Metrics.TasksTracked.Set(float64(n))
 		}
 	}
-	p.cfg.Logger.Debug("polled", "queued", len(queued), "resync", resync)
+	p.cfg.Logger.Debug("polled", "pages", res.Pages, "queued", len(queued), "resync", resync)
 	return nil
+}
+
+// applyBatch is how many tasks a streamed listing gathers before it records them in one
+// Apply: few enough to keep memory small (about 4 MB of decoded tasks), many enough that a
+// burst is one summary per thousand transitions and a commit is not made per page.
+const applyBatch = 1000
+
+// batches gathers the pages of a streamed listing into Applies of about applyBatch tasks:
+// add hands a page over, flush applies what is gathered (and must be called at the end).
+type batches struct {
+	apply func(ts []tasks.Task, serverTime time.Time) error
+	ts    []tasks.Task
+	clock time.Time // the latest page's Date
+}
+
+func (b *batches) add(pg tasks.Page) error {
+	b.ts = append(b.ts, pg.Tasks...)
+	b.clock = pg.ServerTime
+	if len(b.ts) >= applyBatch {
+		return b.flush()
+	}
+	return nil
+}
+
+func (b *batches) flush() error {
+	if len(b.ts) == 0 {
+		return nil
+	}
+	err := b.apply(b.ts, b.clock)
+	b.ts = b.ts[:0]
+	return err
 }
 
 // announced counts the queued entries and wakes the Announcer when there are any.
@@ -252,19 +302,21 @@ func countsText(c map[tasks.Event]int) string {
 }
 
 // apply records poll with the policy, and logs once each task stamped beyond the API's clock.
-func (p *Poller) apply(poll Poll) ([]Entry, error) {
+// It returns the entries queued and the watermark the policy decided (for a Partial poll, the
+// store keeps it not).
+func (p *Poller) apply(poll Poll) ([]Entry, time.Time, error) {
 	now := p.cfg.Now()
 	var future []string
 	var reset bool
-	var old time.Time
+	var old, wm time.Time
 	var muted []Entry
 	queued, err := p.cfg.Store.Apply(poll, func(in Input) Decision {
 		d := p.cfg.Rules.Decide(in, now)
-		future, reset, old, muted = d.Future, d.WatermarkReset, in.Watermark, d.Muted
+		future, reset, old, muted, wm = d.Future, d.WatermarkReset && !poll.Partial, in.Watermark, d.Muted, d.Watermark
 		return d
 	})
 	if err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
 	for _, e := range muted {
 		p.cfg.Metrics.Announcements.WithLabelValues("muted").Inc()
@@ -284,7 +336,7 @@ func (p *Poller) apply(poll Poll) ([]Entry, error) {
 				"task", k, "api_clock", poll.ServerTime)
 		}
 	}
-	return queued, nil
+	return queued, wm, nil
 }
 
 // count records the queued entries in the metrics and the log.
@@ -316,11 +368,15 @@ func (p *Poller) baseline(ctx context.Context) error {
 	api, size := p.cfg.API, p.cfg.PageSize
 	var clock time.Time
 	n := 0
-	res, err := api.Each(ctx, tasks.Query{States: inProgress, Limit: size}, func(page []tasks.Task) error {
-		n += len(page)
-		_, err := p.apply(Poll{Baseline: true, Partial: true, Tasks: page})
+	b := &batches{apply: func(ts []tasks.Task, clock time.Time) error {
+		n += len(ts)
+		_, _, err := p.apply(Poll{Baseline: true, Partial: true, Tasks: ts, ServerTime: clock})
 		return err
-	})
+	}}
+	res, err := api.Each(ctx, tasks.Query{States: inProgress, Limit: size}, b.add)
+	if err == nil {
+		err = b.flush()
+	}
 	if err != nil {
 		return fmt.Errorf("poll: baseline: list tasks in progress: %w", err)
 	}
@@ -330,20 +386,23 @@ func (p *Poller) baseline(ctx context.Context) error {
 		clock = p.cfg.Now()
 	}
 	wm := clock
-	recent, err := api.Each(ctx, tasks.Query{UpdatedAfter: clock.Add(-p.cfg.Overlap), Order: tasks.Order{Field: "updatedAt"}, Limit: size},
-		func(page []tasks.Task) error {
-			for _, t := range page {
-				if t.UpdatedAt.After(wm) && !t.UpdatedAt.After(clock.Add(MaxClockAhead)) {
-					wm = t.UpdatedAt
-				}
+	b = &batches{apply: func(ts []tasks.Task, at time.Time) error {
+		for _, t := range ts {
+			if t.UpdatedAt.After(wm) && !t.UpdatedAt.After(clock.Add(MaxClockAhead)) {
+				wm = t.UpdatedAt
 			}
-			_, err := p.apply(Poll{Baseline: true, Partial: true, Tasks: page})
-			return err
-		})
+		}
+		_, _, err := p.apply(Poll{Baseline: true, Partial: true, Tasks: ts, ServerTime: at})
+		return err
+	}}
+	recent, err := api.Each(ctx, tasks.Query{UpdatedAfter: clock.Add(-p.cfg.Overlap), Order: tasks.Order{Field: "updatedAt"}, Limit: size}, b.add)
+	if err == nil {
+		err = b.flush()
+	}
 	if err != nil {
 		return fmt.Errorf("poll: baseline: recently updated tasks: %w", err)
 	}
-	if _, err := p.apply(Poll{Baseline: true, Watermark: wm, ServerTime: recent.ServerTime}); err != nil {
+	if _, _, err := p.apply(Poll{Baseline: true, Watermark: wm, ServerTime: recent.ServerTime}); err != nil {
 		return fmt.Errorf("poll: baseline: %w", err)
 	}
 	p.cfg.Logger.Info("recorded a silent baseline", "tasks_in_progress", n, "watermark", wm)
@@ -360,14 +419,18 @@ func (p *Poller) baseline(ctx context.Context) error {
 func (p *Poller) reconcile(ctx context.Context, seen map[string]bool) ([]Entry, error) {
 	api := p.cfg.API
 	var queued []Entry
-	res, err := api.Each(ctx, tasks.Query{States: inProgress, Limit: p.cfg.PageSize}, func(page []tasks.Task) error {
-		for i := range page {
-			seen[page[i].Key()] = true
+	b := &batches{apply: func(ts []tasks.Task, clock time.Time) error {
+		for i := range ts {
+			seen[ts[i].Key()] = true
 		}
-		q, err := p.apply(Poll{Tasks: page, Partial: true})
+		q, _, err := p.apply(Poll{Tasks: ts, ServerTime: clock, Partial: true})
 		queued = append(queued, q...)
 		return err
-	})
+	}}
+	res, err := api.Each(ctx, tasks.Query{States: inProgress, Limit: p.cfg.PageSize}, b.add)
+	if err == nil {
+		err = b.flush()
+	}
 	if err != nil {
 		return queued, fmt.Errorf("poll: reconcile: list tasks in progress: %w", err)
 	}
@@ -406,7 +469,7 @@ func (p *Poller) reconcile(ctx context.Context, seen map[string]bool) ([]Entry, 
 				poll.Tasks = append(poll.Tasks, *t)
 			}
 		}
-		q, err := p.apply(poll)
+		q, _, err := p.apply(poll)
 		queued = append(queued, q...)
 		if err != nil {
 			return queued, fmt.Errorf("poll: reconcile: %w", err)

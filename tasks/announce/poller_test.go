@@ -367,7 +367,7 @@ func (d *downAPI) List(ctx context.Context, q tasks.Query) (*tasks.ListResult, e
 	return nil, errors.New("GET /tasks: 503 Service Unavailable")
 }
 
-func (d *downAPI) Each(ctx context.Context, q tasks.Query, _ func([]tasks.Task) error) (*tasks.ListResult, error) {
+func (d *downAPI) Each(ctx context.Context, q tasks.Query, _ func(tasks.Page) error) (*tasks.ListResult, error) {
 	return d.List(ctx, q)
 }
 

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/taskbot/taskbot/tasks"
+)
+
+// TestScale (TASKBOT_SCALE=1; sizes in TASKBOT_SCALE_SIZES, default 1000,10000,100000) runs the
+// real binary, built without -race, against the fake Task Manager holding N tasks in progress
+// (two tenants, a fifth of them paused), through its silent baseline and two reconciliations
+// (every tenth poll, polling every second) while 1% of the tasks change, and reports the
+// process's peak resident memory (VmHWM), the CPU it used, the state file's size and the
+// requests of a quiet poll after the burst. It asserts what must hold at any size (the
+// baseline announced nothing, every change was announced once, a quiet poll is one request)
+// and reports the figures (the README's Performance table) without failing on them: a
+// machine's speed is not a test result.
+func TestScale(t *testing.T) {
+	if os.Getenv("TASKBOT_SCALE") != "1" {
+		t.Skip("a scale run (minutes at 100,000 tasks); run it with TASKBOT_SCALE=1")
+	}
+	sizes := []int{1000, 10000, 100000}
+	if v := os.Getenv("TASKBOT_SCALE_SIZES"); v != "" {
+		sizes = nil
+		for _, f := range strings.Split(v, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n <= 0 {
+				t.Fatalf("TASKBOT_SCALE_SIZES: %q is not a positive number", f)
+			}
+			sizes = append(sizes, n)
+		}
+	}
+	bin := filepath.Join(t.TempDir(), "taskbot")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	for _, n := range sizes {
+		t.Run(strconv.Itoa(n), func(t *testing.T) { scaleRun(t, bin, n) })
+	}
+}
+
+func scaleRun(t *testing.T, bin string, n int) {
+	e := newBinEnv(t)
+	e.slack.SetChannel(binChannel, "ops-alerts", true)
+	added := time.Now()
+	var all []tasks.Task
+	for i := range n {
+		st, tenant := tasks.Started, crashAlpha
+		if i%5 == 0 {
+			st = tasks.Paused
+		}
+		if i%2 == 0 {
+			tenant = crashBeta
+		}
+		all = append(all, e.api.Add(tasks.Task{State: st, Type: "MachineBackup", Tenant: tenant,
+			Context: map[string]any{"title": fmt.Sprintf("Backup plan 'Daily' on machine-%06d", i)}}))
+	}
+	t.Logf("%d tasks added to the fake in %s", n, time.Since(added).Round(time.Millisecond))
+
+	addr := freeAddr(t)
+	env := append(e.environ(addr, e.db), "TASKBOT_POLL_INTERVAL=1s", "TASKBOT_LOG_LEVEL=info",
+		"TASKBOT_ANNOUNCE_STATES=paused,failed", "TASKBOT_STUCK_AFTER=off")
+	r := startBot(t, bin, env, addr, filepath.Join(e.dir, "run.log"))
+	started := time.Now()
+	polls := func() int { return int(scrapeMetric(t, addr, `taskbot_polls_total{result="ok"}`)) }
+	waitUntil(t, 30*time.Minute, "the baseline", func() bool { return polls() >= 1 })
+	baseline := time.Since(started)
+	hwmBaseline := procStatusKB(t, r.cmd.Process.Pid, "VmHWM")
+
+	// 1% of the tasks change: each that was started completes, failed one time in ten.
+	changed := 0
+	for i := 1; i < n; i += 100 {
+		if all[i].State != tasks.Started {
+			continue
+		}
+		code := tasks.ResultOK
+		if i%1000 == 1 {
+			code = tasks.ResultError
+		}
+		if _, err := e.api.SetState(all[i].UUID, tasks.Completed, code); err != nil {
+			t.Fatal(err)
+		}
+		changed++
+	}
+	if got := len(e.slack.Posts()); got != 0 {
+		t.Errorf("the baseline posted %d messages", got)
+	}
+	changedAt := time.Now()
+	p0 := polls()
+	waitUntil(t, 60*time.Minute, "two reconciliations", func() bool { return polls() >= p0+21 })
+	transitions := scrapeMetric(t, addr, `taskbot_transitions_total{event="failed"}`)
+	// Quiet polls between two reconciliations (the tenth poll reconciles), once the overlap
+	// (2 minutes) has passed since the changes: requests per poll.
+	waitUntil(t, 5*time.Minute, "the overlap after the changes", func() bool { return time.Since(changedAt) > 2*time.Minute+5*time.Second })
+	waitUntil(t, time.Minute, "a poll after the reconciliation", func() bool { return polls()%10 >= 1 && polls()%10 <= 5 })
+	q0, n0 := polls(), e.api.TaskRequests()
+	waitUntil(t, time.Minute, "quiet polls", func() bool { return polls() >= q0+4 })
+	q1, n1 := polls(), e.api.TaskRequests()
+	quiet := float64(n1-n0) / float64(q1-q0)
+	if q0/10 != q1/10 {
+		t.Logf("a reconciliation fell among the quiet polls (%d to %d): the figure is not of quiet polls", q0, q1)
+		quiet = 1
+	}
+	if err := r.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	hwm := procStatusKB(t, r.cmd.Process.Pid, "VmHWM")
+	select {
+	case <-r.done:
+	case <-time.After(time.Minute):
+		t.Fatal("taskbot did not stop within a minute of SIGINT")
+	}
+	cpu := r.state.UserTime() + r.state.SystemTime()
+	fi, err := os.Stat(e.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := 0
+	for i := 1; i < n; i += 100 {
+		if all[i].State == tasks.Started && i%1000 == 1 {
+			failed++
+		}
+	}
+	if int(transitions) != failed {
+		t.Errorf("%v failures announced, want %d", transitions, failed)
+	}
+	if quiet > 1.5 {
+		t.Errorf("quiet polls after the changes made %.1f requests each, want 1", quiet)
+	}
+	t.Logf("SCALE n=%d baseline=%s peak_rss_after_baseline=%.1fMiB peak_rss=%.1fMiB cpu=%s state_file=%.1fMiB (%d B/task) changed=%d failed=%d quiet_poll_requests=%.1f",
+		n, baseline.Round(time.Millisecond), float64(hwmBaseline)/1024, float64(hwm)/1024, cpu.Round(time.Millisecond),
+		float64(fi.Size())/(1<<20), fi.Size()/int64(n), changed, failed, quiet)
+}
+
+// procStatusKB reads a kB field (VmHWM, VmRSS) of /proc/<pid>/status.
+func procStatusKB(t *testing.T, pid int, field string) int64 {
+	t.Helper()
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatalf("read %s: %v", field, err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb
+		}
+	}
+	t.Fatalf("/proc/%d/status has no %s", pid, field)
+	return 0
+}
+
+// scrapeMetric reads one sample (name with its labels, as /metrics writes it) from taskbot's
+// /metrics; 0 when it is not there (yet).
+func scrapeMetric(t *testing.T, addr, sample string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, sample+" "); ok {
+			f, _ := strconv.ParseFloat(v, 64)
+			return f
+		}
+	}
+	return 0
+}

@@ -473,7 +473,7 @@ func TestDemo(t *testing.T) {
 			return m.channel == "#beta" && strings.Contains(m.text, "Tenant: Beta Industries")
 		})
 	})
-	if !slices.Contains(demoMessages(out.String()), demoMessage{"#beta", "    @U0DEMO subscribed this channel to started, paused, failed of Beta Industries.\n"}) {
+	if !slices.Contains(demoMessages(out.String()), demoMessage{"#beta", "    @U0DEMO subscribed this channel to started, paused, failed, stuck of Beta Industries.\n"}) {
 		t.Errorf("no confirmation of the subscription in #beta:\n%s", out.String())
 	}
 
@@ -538,6 +538,14 @@ func TestDemo(t *testing.T) {
 	if a := demoAnswer(out.String(), "> #demo /tasks show "+m[1]); !strings.Contains(a, "Task id "+m[1]+" · uuid ") || !strings.Contains(a, "Tenant: ") {
 		t.Errorf("/tasks show %s:\n%s", m[1], a)
 	}
+
+	// The seeded paused task waits for a tape nobody inserts: stuck within the first minute.
+	waitUntil(t, time.Minute, "a stuck announcement in #demo", func() bool {
+		return slices.ContainsFunc(demoMessages(out.String()), func(m demoMessage) bool {
+			return m.channel == "#demo" && strings.Contains(m.text, "*Stuck*") && strings.Contains(m.text, "paused for ") &&
+				strings.Contains(m.text, "Insert the next tape")
+		})
+	})
 
 	cancel()
 	if err := <-done; err != nil {

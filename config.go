@@ -16,6 +16,7 @@ import (
 	"github.com/kelseyhightower/envconfig"
 
 	"github.com/taskbot/taskbot/tasks"
+	"github.com/taskbot/taskbot/tasks/announce"
 )
 
 // env is the contract's environment (README, "Environment"): every variable as text, so that
@@ -33,8 +34,11 @@ type env struct {
 	ListenAddr          string `envconfig:"TASKBOT_LISTEN_ADDR" desc:"HTTP listen address (default :8080)"`
 	DBPath              string `envconfig:"TASKBOT_DB_PATH" desc:"bbolt state file (default taskbot.db)"`
 	PollInterval        string `envconfig:"TASKBOT_POLL_INTERVAL" desc:"Go duration between polls (default 30s)"`
-	AnnounceStates      string `envconfig:"TASKBOT_ANNOUNCE_STATES" desc:"announced events (default started,paused,failed)"`
+	AnnounceStates      string `envconfig:"TASKBOT_ANNOUNCE_STATES" desc:"announced events (default started,paused,failed,stuck)"`
 	FailedResults       string `envconfig:"TASKBOT_FAILED_RESULTS" desc:"result codes that make a completed task failed (default error,abandoned,timedout)"`
+	StuckAfter          string `envconfig:"TASKBOT_STUCK_AFTER" desc:"STATE=DURATION pairs: a task still in that state after that long is announced as stuck, or off (default paused=1h)"`
+	StuckRepeat         string `envconfig:"TASKBOT_STUCK_REPEAT" desc:"while a task stays stuck, announce it again after this long (default 0 or off: never)"`
+	DigestAt            string `envconfig:"TASKBOT_DIGEST_AT" desc:"HH:MM with an optional IANA zone (09:00 Europe/Berlin): a daily digest (default off)"`
 	AcronisTimeout      string `envconfig:"ACRONIS_TIMEOUT" desc:"time limit of one Task Manager request (default 30s)"`
 	Threads             string `envconfig:"TASKBOT_THREADS" desc:"on: later announcements of a task reply in its thread; off: each is a new message (default on)"`
 	Admins              string `envconfig:"TASKBOT_ADMINS" desc:"Slack user IDs (U…/W…) allowed to subscribe, unsubscribe, scope, mute and unmute (default: anyone in the bot's organization)"`
@@ -64,7 +68,7 @@ const (
 	defaultListenAddr     = ":8080"
 	defaultDBPath         = "taskbot.db"
 	defaultPollInterval   = 30 * time.Second
-	defaultAnnounceStates = "started,paused,failed"
+	defaultAnnounceStates = "started,paused,failed,stuck"
 	defaultAcronisTimeout = 30 * time.Second
 )
 
@@ -84,8 +88,11 @@ type Config struct {
 	PollInterval        time.Duration
 	Announce            tasks.AnnounceSet
 	Failures            tasks.Failures
-	NoThreads           bool     // TASKBOT_THREADS=off
-	Admins              []string // TASKBOT_ADMINS; empty: anyone of the bot's own organization
+	StuckAfter          tasks.StuckLimits    // nil: off
+	StuckRepeat         time.Duration        // 0: never
+	DigestAt            *announce.DigestTime // nil: no digest
+	NoThreads           bool                 // TASKBOT_THREADS=off
+	Admins              []string             // TASKBOT_ADMINS; empty: anyone of the bot's own organization
 	LogLevel            slog.Level
 }
 
@@ -229,6 +236,41 @@ func loadConfig(getenv func(string) string, n needs) (*Config, error) {
 			p = append(p, "TASKBOT_FAILED_RESULTS: "+err.Error())
 		default:
 			c.Failures = f
+		}
+	}
+	stuck := text("TASKBOT_STUCK_AFTER", e.StuckAfter, false, "")
+	if stuck == "" {
+		stuck = tasks.DefaultStuckAfter
+	}
+	if l, err := tasks.ParseStuckLimits(stuck); err != nil && looksSecret(stuck) {
+		p = append(p, "TASKBOT_STUCK_AFTER holds something that looks like a token (not shown); write STATE=DURATION pairs such as paused=1h")
+	} else if err != nil {
+		p = append(p, "TASKBOT_STUCK_AFTER: "+err.Error())
+	} else {
+		c.StuckAfter = l
+	}
+	switch v := text("TASKBOT_STUCK_REPEAT", e.StuckRepeat, false, ""); {
+	case v == "" || v == "0" || strings.EqualFold(v, "off"):
+	case looksSecret(v):
+		p = append(p, "TASKBOT_STUCK_REPEAT holds something that looks like a token (not shown); give a duration such as 2h")
+	default:
+		d, err := tasks.ParseDays(v)
+		switch {
+		case err != nil:
+			p = append(p, "TASKBOT_STUCK_REPEAT: "+err.Error()+" (or 0 or off for never)")
+		case d < time.Minute || d > 30*24*time.Hour:
+			p = append(p, fmt.Sprintf("TASKBOT_STUCK_REPEAT %s is out of range: give from 1m to 30d, or 0 or off for never", display(v)))
+		default:
+			c.StuckRepeat = d
+		}
+	}
+	if v := text("TASKBOT_DIGEST_AT", e.DigestAt, false, ""); v != "" && !strings.EqualFold(v, "off") {
+		if at, err := announce.ParseDigestTime(v); looksSecret(v) {
+			p = append(p, "TASKBOT_DIGEST_AT holds something that looks like a token (not shown); give a time such as 09:00 Europe/Berlin")
+		} else if err != nil {
+			p = append(p, "TASKBOT_DIGEST_AT: "+err.Error())
+		} else {
+			c.DigestAt = &at
 		}
 	}
 	switch v := strings.ToLower(text("TASKBOT_THREADS", e.Threads, false, "")); v {

@@ -77,6 +77,17 @@ func TestConfigProblems(t *testing.T) {
 		{"a timeout of days", with(goodEnv(), "ACRONIS_TIMEOUT", "100h"), []string{"ACRONIS_TIMEOUT 100h0m0s is out of range"}},
 		{"ok as a failure", with(goodEnv(), "TASKBOT_FAILED_RESULTS", "error,ok"), []string{"TASKBOT_FAILED_RESULTS names ok"}},
 		{"threads neither on nor off", with(goodEnv(), "TASKBOT_THREADS", "sometimes"), []string{"TASKBOT_THREADS \"sometimes\" is neither on nor off"}},
+		{"stuck in completed", with(goodEnv(), "TASKBOT_STUCK_AFTER", "completed=1h"), []string{`TASKBOT_STUCK_AFTER: "completed=1h": a task can be stuck only in enqueued, assigned, started or paused`}},
+		{"stuck off among limits", with(goodEnv(), "TASKBOT_STUCK_AFTER", "paused=1h,off"), []string{`TASKBOT_STUCK_AFTER: off stands alone: it switches every limit off`}},
+		{"stuck of two days in one", with(goodEnv(), "TASKBOT_STUCK_AFTER", "paused=1d1d"), []string{`TASKBOT_STUCK_AFTER: "paused=1d1d": "1d1d" is not a duration such as 30m, 2h or 1d`}},
+		{"stuck without a duration", with(goodEnv(), "TASKBOT_STUCK_AFTER", "paused"), []string{`TASKBOT_STUCK_AFTER: "paused" is not STATE=DURATION (e.g. paused=1h, or off for none)`}},
+		{"stuck after seconds", with(goodEnv(), "TASKBOT_STUCK_AFTER", "paused=10s,started=1y"), []string{`"paused=10s": give from 1m to 30d`, `"started=1y": "1y" is not a duration such as 30m, 2h or 1d`}},
+		{"stuck twice", with(goodEnv(), "TASKBOT_STUCK_AFTER", "paused=1h, PAUSED=2h"), []string{`"PAUSED=2h": paused is given twice`}},
+		{"stuck repeat of a second", with(goodEnv(), "TASKBOT_STUCK_REPEAT", "1s"), []string{"TASKBOT_STUCK_REPEAT \"1s\" is out of range: give from 1m to 30d, or 0 or off for never"}},
+		{"stuck repeat without a unit", with(goodEnv(), "TASKBOT_STUCK_REPEAT", "30"), []string{`TASKBOT_STUCK_REPEAT: "30" is not a duration such as 30m, 2h or 1d (or 0 or off for never)`}},
+		{"digest at 9am", with(goodEnv(), "TASKBOT_DIGEST_AT", "9am"), []string{`TASKBOT_DIGEST_AT: "9am" is not a time of day HH:MM from 00:00 to 23:59`}},
+		{"digest in a zone that is not", with(goodEnv(), "TASKBOT_DIGEST_AT", "09:00 Berlin"), []string{`TASKBOT_DIGEST_AT: "Berlin" is not an IANA time zone such as Europe/Berlin`}},
+		{"a token pasted into TASKBOT_DIGEST_AT is not echoed", with(goodEnv(), "TASKBOT_DIGEST_AT", secrets["SLACK_BOT_TOKEN"]), []string{"TASKBOT_DIGEST_AT holds something that looks like a token"}},
 		{"an admin by name", with(goodEnv(), "TASKBOT_ADMINS", "U0123ABCDEF, @alice"), []string{"TASKBOT_ADMINS: \"@alice\" is not a Slack user ID"}},
 		{"a token with a space in it", with(goodEnv(), "SLACK_BOT_TOKEN", "xoxb-with space"), []string{"SLACK_BOT_TOKEN contains a space"}},
 		{"a secret as the host of ACRONIS_URL is neither echoed nor resolved", with(goodEnv(), "ACRONIS_URL", "https://"+secrets["ACRONIS_CLIENT_SECRET"]),
@@ -138,8 +149,19 @@ func TestConfigTrimsAndDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Announce.String() != "started,paused,failed" || !cfg.Failures.Has(tasks.ResultAbandoned) || !cfg.Failures.Has(tasks.ResultTimedOut) {
+	if cfg.Announce.String() != "started,paused,failed,stuck" || !cfg.Failures.Has(tasks.ResultAbandoned) || !cfg.Failures.Has(tasks.ResultTimedOut) {
 		t.Errorf("defaults: announce %s, failures %s", cfg.Announce, cfg.Failures)
+	}
+	if cfg.StuckAfter.String() != "paused=1h" || cfg.StuckRepeat != 0 || cfg.DigestAt != nil {
+		t.Errorf("defaults: stuck after %s, repeat %s, digest %v", cfg.StuckAfter, cfg.StuckRepeat, cfg.DigestAt)
+	}
+	cfg, err = loadConfig(mapEnv(with(goodEnv(), "TASKBOT_STUCK_AFTER", " Started=1d12h , paused=90m", "TASKBOT_STUCK_REPEAT", "2h",
+		"TASKBOT_DIGEST_AT", "09:00  Europe/Berlin")), needs{acronis: true, slack: true})
+	if err != nil || cfg.StuckAfter.String() != "started=1d12h,paused=1h30m" || cfg.StuckRepeat != 2*time.Hour || cfg.DigestAt == nil || cfg.DigestAt.String() != "09:00 Europe/Berlin" {
+		t.Errorf("stuck and digest settings: %v, %+v", err, cfg)
+	}
+	if cfg, err := loadConfig(mapEnv(with(goodEnv(), "TASKBOT_STUCK_AFTER", "OFF", "TASKBOT_STUCK_REPEAT", "off", "TASKBOT_DIGEST_AT", "Off")), needs{acronis: true, slack: true}); err != nil || cfg.StuckAfter != nil || cfg.StuckRepeat != 0 || cfg.DigestAt != nil {
+		t.Errorf("TASKBOT_STUCK_AFTER=off: %v, %v", err, cfg)
 	}
 	cfg, err = loadConfig(mapEnv(with(goodEnv(), "TASKBOT_THREADS", "OFF", "TASKBOT_ADMINS", " U0123ABCDEF,W0AB12CD34 ")), needs{acronis: true, slack: true})
 	if err != nil || !cfg.NoThreads || strings.Join(cfg.Admins, " ") != "U0123ABCDEF W0AB12CD34" {

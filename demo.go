@@ -30,7 +30,9 @@ import (
 // channel are typed in, and the user who types them.
 const (
 	demoChannel = "#demo"
-	demoUser    = "U0DEMO"
+	// demoStuckAfter is the demo's TASKBOT_STUCK_AFTER for paused tasks.
+	demoStuckAfter = 20 * time.Second
+	demoUser       = "U0DEMO"
 )
 
 // demo is `taskbot demo [-for D] [-every D]`: the whole bot against an in-process simulated
@@ -90,16 +92,19 @@ func demo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	if err != nil {
 		return err
 	}
-	announceSet, _ := tasks.ParseAnnounceSet([]string{"started", "paused", "failed"})
+	announceSet, _ := tasks.ParseAnnounceSet([]string{"started", "paused", "failed", "stuck"})
+	// The demo's limit is seconds, not TASKBOT_STUCK_AFTER's hour: its paused task (waiting
+	// for a tape nobody inserts) is announced as stuck within the first minute.
+	stuck := tasks.StuckLimits{tasks.Paused: demoStuckAfter}
 
 	ann := announce.NewAnnouncer(announce.AnnouncerConfig{Store: store, Notifier: &bot.TerminalNotifier{W: out}, Channel: demoChannel,
 		Pace: 300 * time.Millisecond, Logger: log})
 	poller := announce.NewPoller(announce.PollerConfig{API: client, Store: store,
-		Rules:    announce.Rules{Channel: demoChannel, Announce: announceSet},
+		Rules:    announce.Rules{Channel: demoChannel, Announce: announceSet, Stuck: stuck},
 		Interval: time.Second, OnQueued: ann.Wake, Logger: slog.New(&mutedLines{next: log.Handler(), out: out})})
 	// No TASKBOT_ADMINS (anyone may change settings) and no membership check: the demo's bot
 	// is in every channel.
-	answerer := bot.NewAnswerer(bot.AnswererConfig{API: client, Settings: store, Announce: announceSet.Names(),
+	answerer := bot.NewAnswerer(bot.AnswererConfig{API: client, Settings: store, Announce: announceSet.Names(), Channel: demoChannel,
 		ButtonKey: key, Logger: log})
 
 	var names []string
@@ -108,7 +113,7 @@ func demo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	}
 	second := names[len(names)-1]
 	fmt.Fprintf(out, `taskbot demo — a simulated Task Manager API at %s with the tasks of %s
-Announcing %s of every tenant in %s; tasks change every %s.
+Announcing %s of every tenant in %s; tasks change every %s; a task paused for %s is stuck.
 You are %s. Type a slash command and Enter; it is typed in %s unless the line starts with a channel:
   /tasks paused                /tasks failed tenant:%q
   #beta /tasks subscribe tenant:%q      (then #beta gets that tenant's announcements too)
@@ -117,7 +122,7 @@ You are %s. Type a slash command and Enter; it is typed in %s unless the line st
   /tasks subscriptions         /tasks help
 Ctrl-C quits.
 
-`, api.URL, strings.Join(names, " and "), announceSet.String(), demoChannel, *every, demoUser, demoChannel,
+`, api.URL, strings.Join(names, " and "), announceSet.String(), demoChannel, *every, demoStuckAfter, demoUser, demoChannel,
 		second, second, names[0])
 
 	var wg sync.WaitGroup

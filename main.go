@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	_ "time/tzdata" // TASKBOT_DIGEST_AT's zones, also in an image without a zone database
 )
 
 // version is set at build time with -ldflags "-X main.version=…".

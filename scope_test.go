@@ -339,8 +339,9 @@ func TestCheckListsScopes(t *testing.T) {
 	e := newTestEnv(t)
 	e.slack.SetChannel(chanOps, "ops-alerts", true)
 	e.slack.SetChannel(chanShared, "acme-shared", true)
+	e.api.Add(tasks.Task{State: tasks.Paused, Tenant: &tasks.Tenant{ID: "1001", Name: "Acme Corp"}, Context: map[string]any{"title": "Acme nightly"}})
 	stop, _ := e.start(t)
-	if _, body := e.slash(t, chanShared, userOps, `scope tenant:"Acme Corp" tenant:1001`); !strings.Contains(body, "scoped this channel") {
+	if _, body := e.slash(t, chanShared, userOps, `scope tenant:"Acme Corp" tenant:1002`); !strings.Contains(body, "scoped this channel") {
 		t.Fatalf("scope: %s", body)
 	}
 	if err := stop(); err != nil {
@@ -350,7 +351,7 @@ func TestCheckListsScopes(t *testing.T) {
 	if err := run(context.Background(), []string{"check"}, e.getenv, strings.NewReader(""), &out, &out); err != nil {
 		t.Fatalf("check: %v\n%s", err, out.String())
 	}
-	for _, w := range []string{`ok   Scoped channel C0ACMESHARED: #acme-shared shows only "Acme Corp", 1001 (scoped by U0OPS00001, `,
+	for _, w := range []string{`ok   Scoped channel C0ACMESHARED: #acme-shared shows only "Acme Corp", 1002 (scoped by U0OPS00001, `,
 		"ok   Slack users.info (who is from another organization)"} {
 		if !strings.Contains(out.String(), w) {
 			t.Errorf("check output lacks %q:\n%s", w, out.String())
@@ -366,8 +367,10 @@ func TestCheckListsScopes(t *testing.T) {
 
 // TestScopeResolvesTenants: a scope holds the tenant its word named when it was set, by ID:
 // another tenant of the same name, or whose ID is that word, stays out; a word naming two
-// tenants is refused with their IDs; one naming none is kept, with a warning. Scoping narrows
-// the channel's subscriptions; a mute of one of the scope's tasks is listed there.
+// tenants is refused with their IDs; a name naming none is refused (kept, it could later let
+// in whichever tenant takes that name); a tenant id naming none is kept, matched by id only,
+// with a warning. The announcement channel cannot be scoped. Scoping narrows the channel's
+// subscriptions; a mute of one of the scope's tasks is listed there.
 func TestScopeResolvesTenants(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
@@ -392,8 +395,16 @@ func TestScopeResolvesTenants(t *testing.T) {
 	e.slash(t, chanShared, userOps, "subscribe paused")
 	e.slash(t, chanShared, userOps, "subscribe failed tenant:Beta")
 	_, body := e.slash(t, chanShared, userOps, "scope tenant:t-acme tenant:nosuch")
-	for _, w := range []string{"scoped this channel to Acme and nosuch", "2 subscriptions of this channel beyond the scope were removed",
-		"one for all tenants became one for t-acme and nosuch", "No recent task belongs to nosuch"} {
+	if !strings.Contains(body, "The scope was not set: no recent task belongs to a tenant named nosuch") || strings.Contains(body, "in_channel") {
+		t.Errorf("a scope naming an unknown tenant: %s", body)
+	}
+	if _, body := e.slash(t, chanOps, userOps, "scope tenant:t-acme"); !strings.Contains(body, "announcement channel (SLACK_CHANNEL)") || strings.Contains(body, "in_channel") {
+		t.Errorf("scoping SLACK_CHANNEL: %s", body)
+	}
+	// A tenant named twice (by name and id) is in the scope once.
+	_, body = e.slash(t, chanShared, userOps, "scope tenant:t-acme tenant:Acme tenant:4242")
+	for _, w := range []string{"scoped this channel to Acme and 4242", "1 subscription of this channel for other tenants was removed",
+		"Its subscription for all tenants now covers only t-acme and 4242", "No recent task belongs to the tenant with id 4242"} {
 		if !strings.Contains(body, w) {
 			t.Errorf("scope confirmation lacks %q: %s", w, body)
 		}
@@ -420,7 +431,7 @@ func TestScopeResolvesTenants(t *testing.T) {
 		t.Errorf("the mute of an Acme task is not listed in Acme's channel: %s", body)
 	}
 	_, body = e.slash(t, chanShared, userOps, "scope all")
-	if !strings.Contains(body, "removed this channel's scope (Acme and nosuch)") || !strings.Contains(body, "Its subscriptions stay as they were") {
+	if !strings.Contains(body, "removed this channel's scope (Acme and 4242)") || !strings.Contains(body, "Its subscriptions stay as they were") {
 		t.Errorf("scope all: %s", body)
 	}
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/taskbot/taskbot/bot"
 	"github.com/taskbot/taskbot/state"
+	"github.com/taskbot/taskbot/tasks"
 	"github.com/taskbot/taskbot/tasks/acronis"
 	"github.com/taskbot/taskbot/tasks/announce"
 )
@@ -139,13 +140,14 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	answerer := bot.NewAnswerer(bot.AnswererConfig{API: commands, Settings: store, Failures: cfg.Failures,
+	answerer := bot.NewAnswerer(bot.AnswererConfig{API: commands, Settings: store, Failures: cfg.Failures, Channel: cfg.SlackChannel,
 		Announce: cfg.Announce.Names(), Admins: cfg.Admins, ButtonKey: key, Member: bot.SlackMember(api),
 		External: bot.NewOrgs(api).External, Logger: log, Metrics: slackMetrics})
 	ann := announce.NewAnnouncer(announce.AnnouncerConfig{Store: store, Notifier: bot.NewSlackNotifier(api, slackMetrics, answerer.TaskButtons),
 		Channel: cfg.SlackChannel, FinishWithin: finishPost, NoThreads: cfg.NoThreads, Logger: log, Metrics: pipeline})
 	poller := announce.NewPoller(announce.PollerConfig{API: client, Store: store,
-		Rules:    announce.Rules{Channel: cfg.SlackChannel, Announce: cfg.Announce, Failures: cfg.Failures, NoThreads: cfg.NoThreads},
+		Rules: announce.Rules{Channel: cfg.SlackChannel, Announce: cfg.Announce, Failures: cfg.Failures, NoThreads: cfg.NoThreads,
+			Stuck: cfg.StuckAfter, StuckRepeat: cfg.StuckRepeat},
 		Interval: cfg.PollInterval, OnQueued: ann.Wake, Logger: log, Metrics: pipeline})
 	var srv *bot.Server
 	socketReady := func() (bool, string) { return srv.SocketReady() }
@@ -170,7 +172,14 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	}
 	log.Info("taskbot started", "version", buildVersion(), "listen", ln.Addr().String(), "slack", mode,
 		"channel", cfg.SlackChannel, "poll_interval", cfg.PollInterval, "announce", cfg.Announce.String(), "db", cfg.DBPath,
-		"threads", !cfg.NoThreads, "admins", len(cfg.Admins))
+		"threads", !cfg.NoThreads, "admins", len(cfg.Admins), "stuck_after", cfg.StuckAfter.String(), "stuck_repeat", cfg.StuckRepeat,
+		"digest_at", digestAt(cfg))
+	if cfg.StuckAfter == nil && cfg.StuckRepeat > 0 {
+		log.Warn("TASKBOT_STUCK_REPEAT has no effect: TASKBOT_STUCK_AFTER is off, so no task is ever stuck")
+	}
+	if cfg.StuckAfter != nil && !cfg.Announce.Announces(tasks.EventStuck) {
+		log.Info("stuck tasks are tracked but not announced in SLACK_CHANNEL (TASKBOT_ANNOUNCE_STATES has no stuck); subscriptions may ask for them, and the digest lists them")
+	}
 
 	workCtx, stopWork := context.WithCancel(context.Background())
 	defer stopWork()
@@ -183,6 +192,11 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	})
 	wg.Go(func() { poller.Run(workCtx) })
 	wg.Go(func() { ann.Run(workCtx) })
+	if cfg.DigestAt != nil {
+		digester := announce.NewDigester(announce.DigesterConfig{Store: store, Channel: cfg.SlackChannel, At: *cfg.DigestAt,
+			OnQueued: ann.Wake, Logger: log})
+		wg.Go(func() { digester.Run(workCtx) })
+	}
 	if cfg.SlackAppToken != "" {
 		wg.Go(func() {
 			if err := bot.RunSocketMode(workCtx, api, srv); err != nil {
@@ -248,4 +262,12 @@ func withoutSlackPaths(h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// digestAt is TASKBOT_DIGEST_AT for the start log: "off" or the time and zone.
+func digestAt(cfg *Config) string {
+	if cfg.DigestAt == nil {
+		return "off"
+	}
+	return cfg.DigestAt.String()
 }

@@ -42,6 +42,9 @@ type AnswererConfig struct {
 	Failures tasks.Failures
 	// Announce are the default events of a subscription (TASKBOT_ANNOUNCE_STATES).
 	Announce []string
+	// Channel is the announcement channel (SLACK_CHANNEL), which gets every tenant's
+	// announcements and so cannot be scoped; "": not checked.
+	Channel string
 	// Admins may change subscriptions, mutes and scopes (TASKBOT_ADMINS); empty: anyone.
 	Admins []string
 	// ButtonKey signs the values of buttons (state.Store.ButtonKey); empty: no Next page,
@@ -541,7 +544,7 @@ func (a *Answerer) unmute(req Request, n uint64, sc announce.Scope) Message {
 			return a.settingsError("read the mutes", err)
 		}
 		if !slices.ContainsFunc(all, func(m announce.Mute) bool { return m.N == n && visibleMute(sc, m) }) {
-			return textMessage(fmt.Sprintf("There is no mute %d; `/tasks mutes` lists them.", n))
+			return textMessage(fmt.Sprintf("There is no mute %d in this channel; `/tasks mutes` lists its mutes.", n))
 		}
 	}
 	m, found, err := a.cfg.Settings.Unmute(n)

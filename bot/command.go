@@ -176,7 +176,9 @@ func withQuoteHint(err *UsageError, l *lexer) *UsageError {
 	if !strings.HasSuffix(fixed.Problem, ".") {
 		fixed.Problem += "."
 	}
-	fixed.Problem += " A name with spaces goes in quotes: " + escapeCut(unescapeSlack(k+`:"`+v+" "+l.last+`"`), 2*maxUsageWord) + "."
+	// 'Beta Industries' in single quotes: the quotes that work are double ones.
+	name := strings.Trim(v+" "+l.last, "'‘’")
+	fixed.Problem += " A name with spaces goes in quotes: " + escapeCut(unescapeSlack(k+`:"`+name+`"`), 2*maxUsageWord) + "."
 	return &fixed
 }
 
@@ -294,8 +296,8 @@ func taskID(w string) (string, bool) {
 }
 
 // eventNames are the events of TASKBOT_ANNOUNCE_STATES in lifecycle order: the states,
-// and "failed" (completed with a failing result code).
-var eventNames = [...]string{"enqueued", "assigned", "started", "paused", "completed", "failed"}
+// "failed" (completed with a failing result code) and "stuck" (in a state too long).
+var eventNames = [...]string{"enqueued", "assigned", "started", "paused", "completed", "failed", "stuck"}
 
 // parseSubscribe parses the words after subscribe: events and tenant: words.
 func parseSubscribe(l *lexer) (Command, *UsageError) {
@@ -1081,7 +1083,7 @@ func Usage() string {
 		"`/tasks failed` — completed with a failing result code (by default error, abandoned or timedout); combine: `/tasks paused failed`\n" +
 		"… `tenant:NAME` — only that tenant's tasks, e.g. `/tasks failed tenant:\"Acme Corp\"`\n" +
 		"`/tasks show ID` — one task in full\n" +
-		"`/tasks subscribe [EVENT…] [tenant:NAME…]` — announce these events (states, `failed`) here too; `unsubscribe [tenant:NAME…]`, `subscriptions`\n" +
+		"`/tasks subscribe [EVENT…] [tenant:NAME…]` — announce these events (states, `failed`, `stuck`) here too; `unsubscribe [tenant:NAME…]`, `subscriptions`\n" +
 		"`/tasks mute task:ID|tenant:NAME|plan:NAME DURATION [REASON]` — no announcements for `30m`, `2h`, `1d`… (at most 30d); `mutes`, `unmute N`\n" +
 		"`/tasks scope tenant:NAME…` — this channel shows only those tenants; `scope` shows it, `scope all` ends it\n" +
 		"`/tasks help` — this help"

@@ -174,6 +174,8 @@ func TestParseCommandBadTenants(t *testing.T) {
 		{"tenant: with nothing", "paused tenant:", wantUsage{"", needsName}},
 		{"a name with spaces unquoted", "paused tenant:Beta Industries", wantUsage{"Industries",
 			`I don't understand "Industries". A name with spaces goes in quotes: tenant:"Beta Industries".`}},
+		{"a name in single quotes", "paused tenant:'Beta Industries'", wantUsage{"Industries'",
+			`I don't understand "Industries'". A name with spaces goes in quotes: tenant:"Beta Industries".`}},
 		{"a mute of a name with spaces unquoted", "mute plan:Daily backup 2h", wantUsage{"backup",
 			`"backup" is not a mute duration: use minutes, hours or days from 1m to 30d (30 days), e.g. 30m, 2h, 1d or 1h30m. A name with spaces goes in quotes: plan:"Daily backup".`}},
 		{"a quoted name then a stray word: no quote hint", `paused tenant:"Beta" Industries`, wantUsage{"Industries", `I don't understand "Industries".`}},

@@ -55,7 +55,7 @@ var _ announce.Notifier = (*SlackNotifier)(nil)
 // error is returned at once.
 func (n *SlackNotifier) Notify(ctx context.Context, d announce.Delivery) (announce.Receipt, error) {
 	full := RenderEntry(d.Entry, n.now())
-	if d.Summary == nil {
+	if d.AboutTask() {
 		full = n.withButtons(full, d.Channel, d.Task.Key)
 	}
 	var forms []Message
@@ -132,9 +132,12 @@ func (n *SlackNotifier) classify(method string, err error) error {
 	return de
 }
 
-// RenderEntry renders an outbox entry: a Summary with RenderSummary, a transition with
-// RenderAnnouncement.
+// RenderEntry renders an outbox entry: a Digest with RenderDigest, a Summary with
+// RenderSummary, a transition (or a stuck task) with RenderAnnouncement.
 func RenderEntry(e announce.Entry, now time.Time) Message {
+	if e.Digest != nil {
+		return RenderDigest(e.Digest, now)
+	}
 	if e.Summary != nil {
 		return RenderSummary(e.Summary, now)
 	}

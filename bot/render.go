@@ -167,6 +167,10 @@ func RenderAnnouncement(ev tasks.Event, from tasks.State, t tasks.Snapshot, now 
 	if code := t.Result; code != "" {
 		toWord += " (" + string(code) + ")"
 	}
+	if t.State != tasks.Completed && !t.Since.IsZero() && now.Sub(t.Since) >= sinceShownAfter {
+		// Seen late (after downtime, or first seen): how long it has been so already.
+		toWord += " for " + humanDuration(now.Sub(t.Since))
+	}
 	if from != "" {
 		addField("State", string(from)+" → "+toWord)
 	} else {
@@ -175,6 +179,12 @@ func RenderAnnouncement(ev tasks.Event, from tasks.State, t tasks.Snapshot, now 
 	addField("Type", t.Type)
 	addField("Started by", t.StartedBy)
 
+	if ev == tasks.EventStuck {
+		// Not a transition: how long the task has been in its state is the news.
+		fields = slices.DeleteFunc(fields, func(f *slack.TextBlockObject) bool { return strings.HasPrefix(f.Text, "*State*") })
+		addField("State", stuckFor(&t, now))
+		m.Text = truncate(taskFallback("Task stuck", &t)+" — "+stuckFor(&t, now), FallbackTextTarget)
+	}
 	head := eventEmoji(ev, &t) + " *" + capitalizeFirst(event) + "* · " + mrkdwnBold(taskTitle(&t, announceTitle))
 	m.Blocks = append(m.Blocks, slack.NewSectionBlock(mrkdwnText(head), fields, nil))
 
@@ -186,11 +196,27 @@ func RenderAnnouncement(ev tasks.Event, from tasks.State, t tasks.Snapshot, now 
 	}
 
 	ctx := "Task " + escapeCut(t.ID, nameMax)
-	if !t.UpdatedAt.IsZero() {
+	switch {
+	case ev == tasks.EventStuck && !t.Since.IsZero():
+		ctx += " · " + escapeCut(string(t.State), nameMax) + " since " + slackDate(t.Since)
+	case !t.UpdatedAt.IsZero():
 		ctx += " · updated " + slackAgo(t.UpdatedAt)
 	}
 	m.Blocks = append(m.Blocks, slack.NewContextBlock("", mrkdwnText(ctx)))
 	return m
+}
+
+// sinceShownAfter is how long ago a transition must have happened for its announcement to say
+// how long the task has been in its new state (seen late: after downtime, or first seen).
+const sinceShownAfter = 10 * time.Minute
+
+// stuckFor says how long t has been in its state: "paused for 3h 5m" ("paused" when unknown).
+func stuckFor(t *tasks.Snapshot, now time.Time) string {
+	st := string(t.State)
+	if t.Since.IsZero() {
+		return st
+	}
+	return st + " for " + humanDuration(now.Sub(t.Since))
 }
 
 // errorDetails is the section text of a failed task's error: "*Error:* domain/code", the
@@ -277,7 +303,7 @@ func RenderStatus(t tasks.Snapshot, now time.Time) Message {
 
 // summaryOrder is the order of the counts in a summary.
 var summaryOrder = []tasks.Event{
-	tasks.EventFailed, tasks.EventPaused, tasks.EventResumed, tasks.EventStarted,
+	tasks.EventFailed, tasks.EventStuck, tasks.EventPaused, tasks.EventResumed, tasks.EventStarted,
 	tasks.EventCompleted, tasks.EventAssigned, tasks.EventEnqueued,
 }
 
@@ -566,6 +592,8 @@ func eventEmoji(ev tasks.Event, t *tasks.Snapshot) string {
 		return ":repeat:"
 	case tasks.EventFailed:
 		return ":x:"
+	case tasks.EventStuck:
+		return ":rotating_light:"
 	case tasks.EventCompleted:
 		if t.State == tasks.Completed {
 			return stateEmoji(t)

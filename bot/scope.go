@@ -206,7 +206,9 @@ func (a *Answerer) showScope(sc announce.Scope) Message {
 // setScope answers `/tasks scope tenant:NAME…` and `/tasks scope all`, confirmed in the channel.
 // Each word is first resolved to the tenant it names among the API's recent tasks, so that the
 // scope holds that tenant by ID (announce.Scope.Resolved): a word naming several tenants is
-// refused with their IDs; one naming none is kept as typed, with a warning. Setting the scope
+// refused with their IDs; one naming none is refused unless it is a tenant id, which is kept and
+// matched by id only, with a warning. SLACK_CHANNEL, which gets every tenant's announcements,
+// cannot be scoped. Setting the scope
 // narrows the channel's subscriptions to it (state.Store.SetScope); the confirmation says how.
 func (a *Answerer) setScope(ctx context.Context, req Request, cmd Command) Message {
 	prev, hadPrev, err := a.cfg.Settings.Scope(req.Channel)
@@ -225,11 +227,28 @@ func (a *Answerer) setScope(ctx context.Context, req Request, cmd Command) Messa
 		return confirm(fmt.Sprintf("%s removed this channel's scope (%s): it shows every tenant again, and people from other organizations can no longer use /tasks here. Its subscriptions stay as they were: `/tasks subscriptions` lists them.",
 			who(req.User), tenantWords(prev.Display())))
 	}
+	if a.cfg.Channel != "" && req.Channel == a.cfg.Channel {
+		return textMessage(":no_entry: This is taskbot's announcement channel (SLACK_CHANNEL): it gets every tenant's announcements, so it cannot be scoped. Share another channel with the customer and scope that one.")
+	}
 	resolved, unknown, m, ok := a.resolveTenants(ctx, cmd.Tenants)
 	if !ok {
 		return m
 	}
-	sc := announce.Scope{Channel: req.Channel, Tenants: cmd.Tenants, Resolved: resolved, By: req.User, At: a.cfg.Now()}
+	words := cmd.Tenants
+	if len(resolved) > 0 { // a tenant named twice (by name and by id) is in the scope once
+		seen := map[string]bool{}
+		words = slices.DeleteFunc(slices.Clone(words), func(w string) bool {
+			for _, r := range resolved {
+				if r.Word == w {
+					dup := seen[r.ID]
+					seen[r.ID] = true
+					return dup
+				}
+			}
+			return false
+		})
+	}
+	sc := announce.Scope{Channel: req.Channel, Tenants: words, Resolved: resolved, By: req.User, At: a.cfg.Now()}
 	change, err := a.cfg.Settings.SetScope(sc)
 	removed, added := change.Removed, change.Added
 	if err != nil {
@@ -243,19 +262,24 @@ func (a *Answerer) setScope(ctx context.Context, req Request, cmd Command) Messa
 		text += fmt.Sprintf(" (it was scoped to %s)", tenantWords(prev.Display()))
 	}
 	text += fmt.Sprintf(": from now on its listings, tasks, buttons, announcements and mutes show only %s tasks. People from other organizations may use /tasks here, within the scope.", tenantsOf(sc))
-	if n := len(removed); n > 0 {
-		text += fmt.Sprintf(" %d %s of this channel beyond the scope %s removed", n, plural(n, "subscription", "subscriptions"), plural(n, "was", "were"))
-		if len(added) > 0 {
-			text += fmt.Sprintf(" (one for all tenants became one for %s)", tenantWords(subscriptionTenants(added)))
+	narrowed := 0
+	for _, r := range removed {
+		if r.Tenant == "" {
+			narrowed++
 		}
-		text += "."
+	}
+	if n := len(removed) - narrowed; n > 0 {
+		text += fmt.Sprintf(" %d %s of this channel for other tenants %s removed.", n, plural(n, "subscription", "subscriptions"), plural(n, "was", "were"))
+	}
+	if narrowed > 0 {
+		text += fmt.Sprintf(" Its subscription for all tenants now covers only %s.", tenantWords(subscriptionTenants(added)))
 	}
 	if n := change.Dropped + change.Narrowed; n > 0 {
 		text += fmt.Sprintf(" %d queued %s about other tenants %s withdrawn unsent.", n, plural(n, "announcement", "announcements"), plural(n, "was", "were"))
 	}
 	if len(unknown) > 0 {
-		text += fmt.Sprintf(" :warning: No recent task belongs to %s: %s matched by name or id as typed; check the spelling (`/tasks completed tenant:NAME` lists a tenant's tasks).",
-			tenantWords(unknown), plural(len(unknown), "it is", "they are"))
+		text += fmt.Sprintf(" :warning: No recent task belongs to the tenant with id %s yet: its tasks show here once it has some; check the id if none do.",
+			tenantWords(unknown))
 	}
 	return confirm(text)
 }
@@ -291,10 +315,15 @@ func (a *Answerer) resolveTenants(ctx context.Context, words []string) (resolved
 				found = append(found, t)
 			}
 		}
-		switch len(found) {
-		case 0:
+		switch {
+		case len(found) == 0 && !tasks.LooksLikeTenantID(w):
+			// Kept as typed, a name could later match a tenant other than the customer's (a
+			// new tenant of that name, or one whose id is that word): refuse, fail closed.
+			return nil, nil, textMessage(fmt.Sprintf(":no_entry: The scope was not set: no recent task belongs to a tenant named %s, so taskbot cannot tell which tenant that is. Scope by the tenant's id (the Acronis console shows it under Company Management), or set the scope once the tenant has a task.",
+				Escape(w))), false
+		case len(found) == 0:
 			unknown = append(unknown, w)
-		case 1:
+		case len(found) == 1:
 			resolved = append(resolved, announce.ScopeTenant{Word: w, ID: found[0].ID, Name: found[0].Name})
 		default:
 			slices.SortFunc(found, func(x, y tasks.Tenant) int { return strings.Compare(x.ID, y.ID) })

@@ -15,7 +15,7 @@ import (
 	"github.com/taskbot/taskbot/tasks/announce"
 )
 
-// The file format, schema 4. Six buckets:
+// The file format, schema 5. Eight buckets:
 //
 //	tasks   task key (uuid) → announce.Seen as JSON: the last sighting of the task, with its
 //	        thread in each channel
@@ -26,11 +26,17 @@ import (
 //	subscriptions  channel ID, NUL, lower-case tenant ("" for all) → announce.Subscription as JSON
 //	mutes   big-endian uint64 N → announce.Mute as JSON (the bucket's sequence numbers them)
 //	scopes  channel ID → announce.Scope as JSON
-//	meta    schema → "4"; baseline → RFC 3339 time of the silent baseline; watermark → RFC 3339;
-//	        buttonKey → 32 random bytes that sign the values of Slack buttons
+//	stuck   big-endian uint64 Unix nanoseconds of a Seen's StuckDue, then its task key → empty:
+//	        the index of the stuck checks to make, earliest first
+//	history big-endian uint64 Unix nanoseconds, then a big-endian uint64 sequence →
+//	        announce.Record as JSON: the failures and muted announcements of the last
+//	        Options.HistoryKeep, for the daily digest
+//	meta    schema → "5"; baseline → RFC 3339 time of the silent baseline; watermark → RFC 3339;
+//	        buttonKey → 32 random bytes that sign the values of Slack buttons; digest → the
+//	        local date (YYYY-MM-DD) of the last digest queued
 //
 // TestFormatIsPinned compares the encoding of a Seen, of entries, subscriptions, mutes and
-// scopes with testdata/state/format-v4.json: a change to those types fails it, and must come
+// scopes with testdata/state/format-v5.json: a change to those types fails it, and must come
 // with a new SchemaVersion and a migration below.
 var (
 	bucketTasks         = []byte("tasks")
@@ -39,11 +45,14 @@ var (
 	bucketMutes         = []byte("mutes")
 	bucketScopes        = []byte("scopes")
 	bucketMeta          = []byte("meta")
+	bucketStuck         = []byte("stuck")
+	bucketHistory       = []byte("history")
 
 	keySchema    = []byte("schema")
 	keyBaseline  = []byte("baseline")
 	keyWatermark = []byte("watermark")
 	keyButtonKey = []byte("buttonKey")
+	keyDigest    = []byte("digest")
 )
 
 // SchemaVersion is the layout version this taskbot writes and reads.
@@ -52,8 +61,9 @@ var (
 // thread per task; "2" a tasks.Snapshot with the error's whole context; "3" outbox buckets per
 // channel, a thread per channel, and snapshots with the error's cause and effect, the
 // blockers and whether the task failed; "4" subscriptions, mutes and scopes (new buckets; the
-// older data is unchanged).
-const SchemaVersion = "4"
+// older data is unchanged); "5" stuck checks and the digest's history (new buckets, new fields
+// of task records and snapshots; a schema-4 file is read as it is).
+const SchemaVersion = "5"
 
 // defaultChannelBucket names the outbox bucket of the channel "".
 const defaultChannelBucket = "_"
@@ -77,7 +87,7 @@ func bucketChannel(name []byte) string {
 // single channel of schemas 1 and 2). A file of an unknown (newer) schema is refused,
 // unchanged.
 func migrate(tx *bolt.Tx, channel string, log *slog.Logger) error {
-	for _, b := range [][]byte{bucketTasks, bucketOutbox, bucketSubscriptions, bucketMutes, bucketScopes, bucketMeta} {
+	for _, b := range [][]byte{bucketTasks, bucketOutbox, bucketSubscriptions, bucketMutes, bucketScopes, bucketMeta, bucketStuck, bucketHistory} {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 			return err
 		}
@@ -98,8 +108,9 @@ func migrate(tx *bolt.Tx, channel string, log *slog.Logger) error {
 		return nil
 	case "":
 		return meta.Put(keySchema, []byte(SchemaVersion))
-	case "3":
-		// Schema 4 only added buckets, created above.
+	case "3", "4":
+		// Schemas 4 and 5 only added buckets, created above, and fields that start empty:
+		// the first reconciliation sets every task's time in its state and stuck check.
 		log.Info("migrated the state file to a new format", "from_schema", from, "to_schema", SchemaVersion)
 		return meta.Put(keySchema, []byte(SchemaVersion))
 	case "1", "2":

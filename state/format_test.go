@@ -31,12 +31,24 @@ func TestFormatIsPinned(t *testing.T) {
 		Blockers: []tasks.SnapshotBlocker{{Issue: "Insert the next tape", Solutions: []string{"retry", "cancel"}}},
 		TenantID: "1496265", TenantName: "Customer A Ltd", Machine: "SQL-01", Plan: "Daily",
 		EnqueuedAt: at.Add(-time.Hour), AssignedAt: at.Add(-59 * time.Minute), StartedAt: at.Add(-58 * time.Minute),
-		UpdatedAt: at, CompletedAt: at}
+		UpdatedAt: at, CompletedAt: at, Since: at.Add(-58 * time.Minute)}
+	paused := snap
+	paused.State, paused.Result, paused.Failed, paused.Error, paused.CompletedAt = tasks.Paused, "", false, nil, time.Time{}
 	doc := map[string]any{
 		"schema": SchemaVersion,
 		"record": announce.Seen{Key: snap.Key, Title: snap.Title, State: tasks.Completed, Result: tasks.ResultError,
 			UpdatedAt: at, CompletedAt: at, Threads: map[string]string{"C0123ABCDEF": "1764493200.000100", "C0SUBSCRIBED": ""},
 			MissingSince: at.Add(time.Minute)},
+		"watched": announce.Seen{Key: snap.Key, Title: snap.Title, State: tasks.Paused, UpdatedAt: at,
+			TenantID: "1496265", TenantName: "Customer A Ltd", Since: at, StuckDue: at.Add(time.Hour), Stuck: 1, Task: &paused},
+		"stuck": announce.Entry{Seq: 10, Channel: "C0123ABCDEF", Event: tasks.EventStuck, From: tasks.Paused, Task: paused, QueuedAt: at},
+		"history": announce.Record{At: at, Event: tasks.EventFailed, Muted: true, Channel: "C0ACMEALERTS", Key: snap.Key,
+			ID: snap.ID, Title: snap.Title, TenantID: snap.TenantID, TenantName: snap.TenantName},
+		"digest": announce.Entry{Seq: 11, Channel: "C0123ABCDEF", QueuedAt: at, Digest: &announce.Digest{
+			Date: "2026-11-30", Zone: "Europe/Berlin", From: at.Add(-24 * time.Hour), To: at, Failed: 1, Paused: 1, Stuck: 1, Muted: 2,
+			Tenants: []announce.DigestTenant{{ID: "1496265", Name: "Customer A Ltd", Failed: 1, Paused: 1, Stuck: 1,
+				FailedFirst: []announce.DigestTask{{Key: snap.Key, ID: snap.ID, Title: snap.Title}},
+				StuckFirst:  []announce.DigestTask{{Key: snap.Key, ID: snap.ID, Title: snap.Title, State: tasks.Paused, Since: at}}}}}},
 		"entry":   announce.Entry{Seq: 7, Channel: "C0123ABCDEF", Event: tasks.EventFailed, From: tasks.Started, Task: snap, QueuedAt: at},
 		"refresh": announce.Entry{Seq: 9, Channel: "C0123ABCDEF", Task: snap, QueuedAt: at, Refresh: true},
 		"subscription": announce.Subscription{Channel: "C0ACMEALERTS", Tenant: "Acme Corp", Events: []string{"paused", "failed"},

@@ -303,6 +303,18 @@ func narrowOutbox(cb *bolt.Bucket, sc announce.Scope) (dropped, narrowed int, er
 			return nil
 		}
 		switch {
+		case e.Digest != nil:
+			kept := slices.DeleteFunc(slices.Clone(e.Digest.Tenants), func(t announce.DigestTenant) bool { return !sc.Allows(t.ID, t.Name) })
+			if len(kept) == len(e.Digest.Tenants) {
+				return nil
+			}
+			d := *e.Digest
+			d.Tenants, d.Failed, d.Paused, d.Stuck = kept, 0, 0, 0
+			for _, t := range kept {
+				d.Failed, d.Paused, d.Stuck = d.Failed+t.Failed, d.Paused+t.Paused, d.Stuck+t.Stuck
+			}
+			e.Digest = &d
+			put[string(k)] = e
 		case e.Summary == nil && !allows(e.Task):
 			del = append(del, bytes.Clone(k))
 		case e.Summary != nil:

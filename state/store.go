@@ -12,6 +12,7 @@
 package state
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -38,6 +39,7 @@ const (
 	DefaultRetention   = 7 * 24 * time.Hour
 	DefaultGoneAfter   = 24 * time.Hour
 	DefaultPruneEvery  = 10 * time.Minute
+	DefaultHistoryKeep = 48 * time.Hour
 )
 
 // ErrLocked is returned by Open when another process holds the state file's lock.
@@ -53,6 +55,9 @@ type Options struct {
 	GoneAfter time.Duration
 	// PruneEvery is the least time between two prunes; default 10 minutes.
 	PruneEvery time.Duration
+	// HistoryKeep is how long the digest's history (failures, muted announcements) is kept;
+	// default 48 hours (a digest covers 24).
+	HistoryKeep time.Duration
 	// Logger receives the loud message when a corrupt file is moved aside, and migrations;
 	// default slog.Default().
 	Logger *slog.Logger
@@ -96,6 +101,9 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	if opts.PruneEvery <= 0 {
 		opts.PruneEvery = DefaultPruneEvery
+	}
+	if opts.HistoryKeep <= 0 {
+		opts.HistoryKeep = DefaultHistoryKeep
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -247,7 +255,20 @@ func (s *Store) Apply(p announce.Poll, decide func(announce.Input) announce.Deci
 				return err
 			}
 		}
-		var err error
+		clock := p.ServerTime
+		if clock.IsZero() {
+			clock = now
+		}
+		due, err := s.due(tx, clock)
+		if err != nil {
+			return err
+		}
+		for _, rec := range due {
+			if _, ok := in.Last[rec.Key]; !ok {
+				in.Last[rec.Key] = rec
+			}
+			in.Due = append(in.Due, in.Last[rec.Key])
+		}
 		if in.Subscriptions, err = subscriptions(tx.Bucket(bucketSubscriptions)); err != nil {
 			return err
 		}
@@ -264,8 +285,29 @@ func (s *Store) Apply(p announce.Poll, decide func(announce.Input) announce.Deci
 			return err
 		}
 		d := decide(in)
+		sb := tx.Bucket(bucketStuck)
 		for _, rec := range d.Seen {
 			if err := putJSON(tb, []byte(rec.Key), rec); err != nil {
+				return err
+			}
+			if old := in.Last[rec.Key]; !old.StuckDue.IsZero() && !old.StuckDue.Equal(rec.StuckDue) {
+				if err := sb.Delete(stuckKey(old.StuckDue, old.Key)); err != nil {
+					return err
+				}
+			}
+			if !rec.StuckDue.IsZero() {
+				if err := sb.Put(stuckKey(rec.StuckDue, rec.Key), nil); err != nil {
+					return err
+				}
+			}
+		}
+		hb := tx.Bucket(bucketHistory)
+		for _, h := range d.History {
+			seq, err := hb.NextSequence()
+			if err != nil {
+				return err
+			}
+			if err := putJSON(hb, historyKey(h.At, seq), h); err != nil {
 				return err
 			}
 		}
@@ -291,7 +333,10 @@ func (s *Store) Apply(p announce.Poll, decide func(announce.Input) announce.Deci
 		if err := pruneMutes(tx.Bucket(bucketMutes), now); err != nil {
 			return err
 		}
-		return s.prune(tb, now)
+		if err := pruneHistory(hb, now.Add(-s.opts.HistoryKeep)); err != nil {
+			return err
+		}
+		return s.prune(tb, sb, now)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("apply poll: %w", err)
@@ -314,7 +359,7 @@ func (s *Store) pruneDue(now time.Time) bool {
 // prune deletes records of tasks that completed before now-Retention, and of tasks missing from
 // the API for longer than GoneAfter. Collect first: bbolt cursors must not delete while
 // iterating with Next.
-func (s *Store) prune(tb *bolt.Bucket, now time.Time) error {
+func (s *Store) prune(tb, sb *bolt.Bucket, now time.Time) error {
 	cutoff := now.Add(-s.opts.Retention)
 	goneBefore := now.Add(-s.opts.GoneAfter)
 	var old [][]byte
@@ -331,6 +376,9 @@ func (s *Store) prune(tb *bolt.Bucket, now time.Time) error {
 		if rec.State == tasks.Completed && done.Before(cutoff) ||
 			!rec.MissingSince.IsZero() && rec.MissingSince.Before(goneBefore) {
 			old = append(old, slices.Clone(k))
+			if !rec.StuckDue.IsZero() {
+				old = append(old, stuckKey(rec.StuckDue, rec.Key)) // deleted from sb below
+			}
 		}
 		return nil
 	})
@@ -339,6 +387,69 @@ func (s *Store) prune(tb *bolt.Bucket, now time.Time) error {
 	}
 	for _, k := range old {
 		if err := tb.Delete(k); err != nil {
+			return err
+		}
+		if err := sb.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stuckKey is the stuck index's key of a check due at due for the task with key.
+func stuckKey(due time.Time, key string) []byte {
+	k := make([]byte, 8, 8+len(key))
+	binary.BigEndian.PutUint64(k, uint64(max(due.UnixNano(), 0)))
+	return append(k, key...)
+}
+
+// historyKey orders the history by time, then by sequence.
+func historyKey(at time.Time, seq uint64) []byte {
+	k := make([]byte, 16)
+	binary.BigEndian.PutUint64(k, uint64(max(at.UnixNano(), 0)))
+	binary.BigEndian.PutUint64(k[8:], seq)
+	return k
+}
+
+// due reads the sightings whose stuck check has come by clock, earliest first, at most
+// announce.MaxDue. An index key whose record is gone or due at another time is stale (a crash
+// cannot leave one, an older taskbot that rewrote the record can) and deleted.
+func (s *Store) due(tx *bolt.Tx, clock time.Time) ([]announce.Seen, error) {
+	sb, tb := tx.Bucket(bucketStuck), tx.Bucket(bucketTasks)
+	limit := uint64(max(clock.UnixNano(), 0))
+	var out []announce.Seen
+	var stale [][]byte
+	c := sb.Cursor()
+	for k, _ := c.First(); k != nil && len(out) < announce.MaxDue; k, _ = c.Next() {
+		if len(k) < 8 || binary.BigEndian.Uint64(k) > limit {
+			break
+		}
+		var rec announce.Seen
+		found, err := getJSON(tb, k[8:], &rec)
+		if err != nil || !found || !bytes.Equal(stuckKey(rec.StuckDue, rec.Key), k) {
+			stale = append(stale, bytes.Clone(k))
+			continue
+		}
+		out = append(out, rec)
+	}
+	for _, k := range stale {
+		if err := sb.Delete(k); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// pruneHistory deletes the history recorded before cutoff (its keys are in time order).
+func pruneHistory(hb *bolt.Bucket, cutoff time.Time) error {
+	limit := uint64(max(cutoff.UnixNano(), 0))
+	var old [][]byte
+	c := hb.Cursor()
+	for k, _ := c.First(); k != nil && binary.BigEndian.Uint64(k) < limit; k, _ = c.Next() {
+		old = append(old, bytes.Clone(k))
+	}
+	for _, k := range old {
+		if err := hb.Delete(k); err != nil {
 			return err
 		}
 	}

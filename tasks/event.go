@@ -21,6 +21,9 @@ const (
 	EventResumed   Event = "resumed"
 	EventCompleted Event = "completed"
 	EventFailed    Event = "failed"
+	// EventStuck is not a transition: the task stayed in its state longer than its limit
+	// (StuckLimits, TASKBOT_STUCK_AFTER).
+	EventStuck Event = "stuck"
 )
 
 // EventFor is the event of a transition from state from ("" when the task was not seen before)
@@ -36,7 +39,7 @@ func EventFor(from State, t *Task, f Failures) Event {
 	}
 }
 
-// AnnounceSet is the set of TASKBOT_ANNOUNCE_STATES: state names plus "failed".
+// AnnounceSet is the set of TASKBOT_ANNOUNCE_STATES: state names plus "failed" and "stuck".
 // "started" also covers resumed tasks (paused → started); "completed" covers every completion,
 // failed ones included; "failed" alone covers only completions with a failing result code.
 type AnnounceSet map[string]bool
@@ -51,7 +54,7 @@ func ParseAnnounceSet(items []string) (AnnounceSet, error) {
 		if it == "" {
 			continue
 		}
-		if !State(it).Valid() && it != string(EventFailed) {
+		if !State(it).Valid() && it != string(EventFailed) && it != string(EventStuck) {
 			bad = append(bad, fmt.Sprintf("%q", it))
 			continue
 		}
@@ -67,10 +70,10 @@ func ParseAnnounceSet(items []string) (AnnounceSet, error) {
 				hint = "; separate them with commas"
 			}
 		}
-		return nil, fmt.Errorf("unknown %s %s (use any of: enqueued, assigned, started, paused, completed, failed%s)", noun, strings.Join(bad, ", "), hint)
+		return nil, fmt.Errorf("unknown %s %s (use any of: enqueued, assigned, started, paused, completed, failed, stuck%s)", noun, strings.Join(bad, ", "), hint)
 	}
 	if len(set) == 0 {
-		return nil, fmt.Errorf("no state given (use any of: enqueued, assigned, started, paused, completed, failed)")
+		return nil, fmt.Errorf("no state given (use any of: enqueued, assigned, started, paused, completed, failed, stuck)")
 	}
 	return set, nil
 }
@@ -103,8 +106,10 @@ func (s AnnounceSet) String() string {
 			out = append(out, string(st))
 		}
 	}
-	if s["failed"] {
-		out = append(out, "failed")
+	for _, e := range []Event{EventFailed, EventStuck} {
+		if s[string(e)] {
+			out = append(out, string(e))
+		}
 	}
 	return strings.Join(slices.Clip(out), ",")
 }

@@ -19,6 +19,10 @@ type Lister interface {
 // implements it.
 type Service interface {
 	Lister
+	// Each is List that hands each page's tasks to page as they arrive and keeps none
+	// (ListResult.Tasks is nil), so a listing holds one page in memory; an error from page
+	// stops it and is returned.
+	Each(ctx context.Context, q Query, page func([]Task) error) (*ListResult, error)
 	// Task fetches one task by its decimal id (idString) or UUID. A task the API does not know
 	// is an error that IsNotFound recognises.
 	Task(ctx context.Context, key string) (*Task, error)
@@ -44,6 +48,9 @@ type ListResult struct {
 	// ServerTime is the Date header of the last answer (the API's clock, whole seconds); zero
 	// when it sent none.
 	ServerTime time.Time
+	// StartTime is the Date header of the first answer: every update the API had made visible
+	// by then is in the listing (if it matched the query). Zero when it sent none.
+	StartTime time.Time
 	// Pages is how many pages were fetched.
 	Pages int
 	// Skipped counts items that could not be decoded and were left out (each is logged).

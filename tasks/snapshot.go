@@ -43,6 +43,9 @@ type Snapshot struct {
 	StartedAt   time.Time `json:"startedAt,omitzero"`
 	UpdatedAt   time.Time `json:"updatedAt,omitzero"`
 	CompletedAt time.Time `json:"completedAt,omitzero"`
+	// Since is when the task entered its state as taskbot judged it (Entered; set by the
+	// announce policy, zero when unknown): a stuck announcement says how long it has been there.
+	Since time.Time `json:"since,omitzero"`
 }
 
 // SnapshotError is the part of a task's result error that on-call reads: what failed, why
@@ -172,5 +175,27 @@ func TenantIs(want, id, name string) bool {
 	if want == "" {
 		return false
 	}
-	return want == strings.TrimSpace(id) || strings.EqualFold(want, strings.TrimSpace(name))
+	return want == strings.TrimSpace(id) || strings.EqualFold(squeeze(want), squeeze(name))
+}
+
+// squeeze is s with every run of white space made one space and none around it: a name typed
+// with two spaces names the tenant with one.
+func squeeze(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// LooksLikeTenantID reports whether s has the shape of a tenant id: digits (the Account
+// Management API's numeric ids, such as 1496265) or a UUID.
+func LooksLikeTenantID(s string) bool {
+	s = strings.TrimSpace(s)
+	if IsUUID(s) {
+		return true
+	}
+	if s == "" || len(s) > 20 {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }

@@ -225,6 +225,23 @@ func (c *Client) Token(ctx context.Context) error {
 // an error naming the path and content type; a cursor that repeats or more than 10000 pages
 // wrap ErrPagingLoop. Errors of pages after the first read "page N: GET /tasks: …".
 func (c *Client) List(ctx context.Context, q tasks.Query) (*tasks.ListResult, error) {
+	var all []tasks.Task
+	res, err := c.Each(ctx, q, func(page []tasks.Task) error {
+		all = append(all, page...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	res.Tasks = all
+	return res, nil
+}
+
+// Each is List that hands each page's tasks to page as it arrives and keeps none
+// (ListResult.Tasks is nil), so a listing of 100,000 tasks holds one page in memory. An error
+// from page stops the listing and is returned as it is; pages already handed over stay
+// handed over. Paging, filters, order checks, q.MaxTasks and errors are List's.
+func (c *Client) Each(ctx context.Context, q tasks.Query, page func([]tasks.Task) error) (*tasks.ListResult, error) {
 	base := QueryValues(q)
 	limit := base.Get("limit")
 	res := &tasks.ListResult{}
@@ -232,8 +249,9 @@ func (c *Client) List(ctx context.Context, q tasks.Query) (*tasks.ListResult, er
 	seen := map[string]bool{}
 	after := ""
 	empty := 0 // consecutive empty pages that named a next page
-	for page := 1; ; page++ {
-		if page > maxPages {
+	kept := 0
+	for n := 1; ; n++ {
+		if n > maxPages {
 			return nil, fmt.Errorf("GET /tasks: %w: more than %d pages", ErrPagingLoop, maxPages)
 		}
 		// The published document allows `after` only with `limit`: the cursor carries the
@@ -247,31 +265,42 @@ func (c *Client) List(ctx context.Context, q tasks.Query) (*tasks.ListResult, er
 		var p listPage
 		ans, err := c.getJSON(ctx, r, p.decode)
 		if err != nil {
-			if page > 1 {
-				err = fmt.Errorf("page %d: %w", page, err)
+			if n > 1 {
+				err = fmt.Errorf("page %d: %w", n, err)
 			}
 			return nil, err
 		}
 		limit = r.query.Get("limit") // smaller after a timeout, for the rest of this List
-		res.Pages = page
+		res.Pages = n
 		res.ServerTime = ans.date
+		if n == 1 {
+			res.StartTime = ans.date
+		}
 		for _, b := range p.Bad {
 			// Once per task (by uuid, else by its text): the same bad task comes back every poll.
 			if c.firstTime("bad item " + cmp.Or(b.UUID, b.Text)) {
 				c.log.LogAttrs(ctx, slog.LevelWarn, "skipped a task the Task Manager API sent: it does not decode (logged once per task)",
-					slog.String("task", cmp.Or(b.UUID, "(no uuid)")), slog.String("field", b.Field), slog.Int("page", page), slog.Any("err", b.Err))
+					slog.String("task", cmp.Or(b.UUID, "(no uuid)")), slog.String("field", b.Field), slog.Int("page", n), slog.Any("err", b.Err))
 			}
 		}
 		res.Skipped += len(p.Bad)
 		c.checkOrder(ctx, order, p.Tasks)
-		res.Tasks = append(res.Tasks, c.keepMatching(ctx, q, p.Tasks)...)
+		got := c.keepMatching(ctx, q, p.Tasks)
 		if !p.TimeStamp.IsZero() {
 			res.TimeStamp = p.TimeStamp
 		}
 		next := p.after()
-		if q.MaxTasks > 0 && len(res.Tasks) >= q.MaxTasks {
-			res.More = len(res.Tasks) > q.MaxTasks || next != ""
-			res.Tasks = res.Tasks[:q.MaxTasks:q.MaxTasks]
+		if q.MaxTasks > 0 && kept+len(got) >= q.MaxTasks {
+			res.More = kept+len(got) > q.MaxTasks || next != ""
+			got = got[: q.MaxTasks-kept : q.MaxTasks-kept]
+		}
+		kept += len(got)
+		if len(got) > 0 {
+			if err := page(got); err != nil {
+				return nil, err
+			}
+		}
+		if q.MaxTasks > 0 && kept >= q.MaxTasks {
 			return res, nil
 		}
 		if next == "" {
@@ -281,12 +310,12 @@ func (c *Client) List(ctx context.Context, q tasks.Query) (*tasks.ListResult, er
 			empty = 0
 		} else if empty++; empty >= maxEmptyPages {
 			c.log.LogAttrs(ctx, slog.LevelWarn, "the Task Manager API keeps sending empty pages that name a next page; taskbot stops paging",
-				slog.Int("pages", page), slog.Int("empty", empty), slog.Int("tasks", len(res.Tasks)))
+				slog.Int("pages", n), slog.Int("empty", empty), slog.Int("tasks", kept))
 			res.Incomplete = true
 			return res, nil
 		}
 		if seen[next] {
-			return nil, fmt.Errorf("GET /tasks: %w: page %d names cursor %q again", ErrPagingLoop, page, next)
+			return nil, fmt.Errorf("GET /tasks: %w: page %d names cursor %q again", ErrPagingLoop, n, next)
 		}
 		seen[next] = true
 		after = next

@@ -42,6 +42,21 @@ type Seen struct {
 	// that an API answering with nothing for a while does not make taskbot forget tasks and
 	// announce them again.
 	MissingSince time.Time `json:"missingSince,omitzero"`
+	// TenantID and TenantName are the task's tenant (the digest lists paused and stuck tasks
+	// per tenant).
+	TenantID   string `json:"tenantId,omitempty"`
+	TenantName string `json:"tenantName,omitempty"`
+	// Since is when the task entered State (tasks.Entered, or taskbot's first sight): time in
+	// a state survives restarts.
+	Since time.Time `json:"since,omitzero"`
+	// StuckDue is when the task is next announced as stuck if it is still in State then (zero:
+	// never). The store keeps an index of it (so a poll reads only the due ones).
+	StuckDue time.Time `json:"stuckDue,omitzero"`
+	// Stuck counts the stuck announcements of this stay in State (muted ones included).
+	Stuck int `json:"stuck,omitempty"`
+	// Task is the task as last seen, kept only while it may become stuck (StuckDue is set):
+	// the stuck announcement shows it (blockers included) without asking the API again.
+	Task *tasks.Snapshot `json:"task,omitempty"`
 }
 
 // Entry is one pending item of the outbox, for one channel: the announcement of a transition
@@ -63,7 +78,13 @@ type Entry struct {
 	// Refresh asks only for the first message of the task's thread in Channel to show Task
 	// (chat.update); nothing is posted. A task without a thread there needs nothing.
 	Refresh bool `json:"refresh,omitempty"`
+	// Digest, when set, is the channel's daily digest; Event, From and Task are then empty.
+	Digest *Digest `json:"digest,omitempty"`
 }
+
+// AboutTask reports whether e announces one task (not a Summary or a Digest): only such an
+// entry has a thread.
+func (e Entry) AboutTask() bool { return e.Summary == nil && e.Digest == nil }
 
 // Summary is a flood of transitions queued as one entry.
 type Summary struct {
@@ -106,6 +127,11 @@ type Poll struct {
 	ServerTime time.Time
 	// Baseline records Tasks silently and marks the store baselined.
 	Baseline bool
+	// Listed is the API's clock when an incremental poll's listing began (the Date header of
+	// its first answer; zero: unknown). Every update stamped before it, less the overlap, was
+	// visible to the poll, so the watermark may move up to it even when no task was updated:
+	// after a burst the incremental window empties instead of fetching the burst again.
+	Listed time.Time
 }
 
 // Input is what the policy decides a poll from: the poll, and what the store remembers of it.
@@ -122,7 +148,13 @@ type Input struct {
 	// Scopes are the channels' scopes: a scoped channel gets announcements only about its
 	// tenants, whatever its subscriptions say.
 	Scopes []Scope
+	// Due are the sightings whose StuckDue has come (at most MaxDue, earliest first), by the
+	// API's clock (Poll.ServerTime, else the store's).
+	Due []Seen
 }
+
+// MaxDue bounds the stuck checks one poll makes: the rest wait for the next poll.
+const MaxDue = 5000
 
 // Decision is what the store is told to write for one poll, in one transaction.
 type Decision struct {
@@ -141,6 +173,27 @@ type Decision struct {
 	// Future are the keys of tasks whose updatedAt lies beyond the API's clock (a clock or
 	// data error of the API); they did not move the watermark.
 	Future []string
+	// History are the failures and muted announcements of the poll, for the daily digest.
+	History []Record
+}
+
+// Record is one item of the digest's history: a failure (every one, announced or not), or an
+// announcement a mute silenced (Muted, with its channel).
+type Record struct {
+	At         time.Time   `json:"at"`
+	Event      tasks.Event `json:"event"`
+	Muted      bool        `json:"muted,omitempty"`
+	Channel    string      `json:"channel,omitempty"`
+	Key        string      `json:"key"`
+	ID         string      `json:"id,omitempty"`
+	Title      string      `json:"title,omitempty"`
+	TenantID   string      `json:"tenantId,omitempty"`
+	TenantName string      `json:"tenantName,omitempty"`
+}
+
+// recordOf is the history record of an event about t at now.
+func recordOf(ev tasks.Event, t tasks.Snapshot, now time.Time) Record {
+	return Record{At: now, Event: ev, Key: t.Key, ID: t.ID, Title: t.Title, TenantID: t.TenantID, TenantName: t.TenantName}
 }
 
 // PollStore is what the Poller needs of the state file (state.Store implements it).

@@ -260,7 +260,7 @@ func (a *Announcer) deliver(ctx context.Context, channel string, e Entry, plain 
 	defer cancel()
 	d := Delivery{Entry: e, Channel: channel, Plain: plain}
 	key := e.Task.Key
-	if e.Summary == nil {
+	if e.AboutTask() {
 		seen, _, err := a.cfg.Store.Sighting(key)
 		if err != nil {
 			log.Error("read task record", "task", key, "err", err)
@@ -303,6 +303,9 @@ func (a *Announcer) deliver(ctx context.Context, channel string, e Entry, plain 
 			code = de.Code
 		}
 		log.Error("the chat refused the announcement in every form; dropped it", "task", key, "id", e.Task.ID, "title", e.Task.Title, "event", e.Event, "err", code)
+	case e.Digest != nil:
+		m.Announcements.WithLabelValues("digest").Inc()
+		log.Info("posted the daily digest", "date", e.Digest.Date, "failed", e.Digest.Failed, "paused", e.Digest.Paused, "stuck", e.Digest.Stuck)
 	case e.Summary != nil:
 		total := e.Summary.Total()
 		m.Announcements.WithLabelValues("summarized").Add(float64(total))

@@ -16,7 +16,7 @@ type Metrics struct {
 	PollDuration  prometheus.Histogram   // seconds
 	LastPoll      prometheus.Gauge       // Unix seconds of the last successful poll
 	Transitions   *prometheus.CounterVec // event
-	Announcements *prometheus.CounterVec // result: posted, summarized, shortened, dropped, muted
+	Announcements *prometheus.CounterVec // result: posted, summarized, shortened, dropped, muted, digest
 	TasksTracked  prometheus.Gauge       // task records in the state file
 	TasksSkipped  prometheus.Counter     // list items the API sent that could not be decoded
 	APIErrors     *prometheus.CounterVec // status: HTTP status or "other"
@@ -45,7 +45,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "taskbot_transitions_total", Help: "Task transitions queued for announcement, by event.",
 		}, []string{"event"}),
 		Announcements: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "taskbot_announcements_total", Help: "Announcements by result (posted, summarized, shortened, dropped; muted ones never reach the outbox).",
+			Name: "taskbot_announcements_total", Help: "Announcements by result (posted, summarized, shortened, dropped, digest; muted ones never reach the outbox).",
 		}, []string{"result"}),
 		TasksTracked: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "taskbot_tasks_tracked", Help: "Task records in the state file.",
@@ -60,7 +60,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, r := range []string{"ok", "error"} {
 		m.Polls.WithLabelValues(r)
 	}
-	for _, r := range []string{"posted", "summarized", "shortened", "dropped", "muted"} {
+	for _, r := range []string{"posted", "summarized", "shortened", "dropped", "muted", "digest"} {
 		m.Announcements.WithLabelValues(r)
 	}
 	m.APIErrors.WithLabelValues("other")

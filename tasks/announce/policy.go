@@ -34,6 +34,11 @@ type Rules struct {
 	// NoThreads (TASKBOT_THREADS=off): every announcement is a message of its own; no thread
 	// is opened and no thread parent refreshed.
 	NoThreads bool
+	// Stuck are the limits of time in a state (TASKBOT_STUCK_AFTER; nil: no task is stuck).
+	Stuck tasks.StuckLimits
+	// StuckRepeat (TASKBOT_STUCK_REPEAT) is how often a task that stays stuck is announced
+	// again; 0: once per stay.
+	StuckRepeat time.Duration
 }
 
 // Decide is the policy of one poll, a pure function of what the poll saw, what the store
@@ -56,9 +61,22 @@ type Rules struct {
 //     so that message always shows the task's current state. The first announcement of a task
 //     in a channel marks its thread there as pending.
 //
+// Stuck: every sighting records when the task entered its state (Seen.Since: tasks.Entered on
+// a transition, kept while the state stays) and, when Rules.Stuck limits that state, when it
+// is due to be stuck (Since + limit). After the diff, each sighting whose StuckDue has come by
+// the API's clock (Input.Due, and the tasks of this poll) and that is still in the same state
+// becomes a transition with tasks.EventStuck, routed, muted, grouped and threaded like the
+// others; its next StuckDue is the first multiple of Rules.StuckRepeat after the clock (none
+// without a repeat), so a stay is announced once, or once per repeat, and never in a burst
+// after downtime. A transition ends the stay (a task that leaves the state before its limit is
+// never stuck). A baseline announces nothing: a task already past its limit then counts as
+// announced once. Limits changed in the configuration apply to every task the next time a
+// poll sees it (each reconciliation sees every task in progress).
+//
 // Every polled task's sighting is recorded; a task seen again is no longer missing; a gone
-// task is marked missing since now. The watermark moves to the newest updatedAt seen, never
-// backwards, and never more than MaxClockAhead past the API's clock (Decision.Future names the
+// task is marked missing since now. The watermark moves to the newest updatedAt seen, or to
+// the API's clock when the listing began (Poll.Listed) if that is later, never backwards, and
+// never more than MaxClockAhead past the API's clock (Decision.Future names the
 // tasks stamped beyond it); a stored watermark ahead of the API's clock (a clock that ran ahead
 // and was put right) moves back to it (Decision.WatermarkReset).
 func (r Rules) Decide(in Input, now time.Time) Decision {
@@ -89,11 +107,11 @@ func (r Rules) Decide(in Input, now time.Time) Decision {
 
 	ts := slices.Clone(in.Tasks)
 	slices.SortStableFunc(ts, func(a, b tasks.Task) int { return a.UpdatedAt.Compare(b.UpdatedAt) })
-	type found struct {
-		tr      Transition
-		threads map[string]string // the task's threads before this transition
-	}
 	var changes []found
+	var due []string // keys that may be stuck now, earliest due first
+	for _, s := range in.Due {
+		due = append(due, s.Key)
+	}
 	for i := range ts {
 		t := &ts[i]
 		switch {
@@ -104,18 +122,35 @@ func (r Rules) Decide(in Input, now time.Time) Decision {
 		}
 		prev, ok := lookup(t.Key())
 		tr, changed, fresh := r.diff(prev, ok, t)
-		if !fresh {
-			if !prev.MissingSince.IsZero() { // seen again: no longer missing
-				prev.MissingSince = time.Time{}
-				record(prev)
+		if ok && t.UpdatedAt.Before(prev.UpdatedAt) {
+			continue // a stale answer
+		}
+		cur := prev
+		if fresh {
+			cur = Seen{Key: t.Key(), Title: t.Title(), State: t.State, Result: t.ResultCode(),
+				UpdatedAt: t.UpdatedAt, CompletedAt: t.CompletedAt, Threads: prev.Threads,
+				Since: prev.Since, Stuck: prev.Stuck, StuckDue: prev.StuckDue, Task: prev.Task}
+			if changed {
+				cur.Since, cur.Stuck, cur.StuckDue = tasks.Entered(t, tr.From, clock), 0, time.Time{}
 			}
-			continue
+		}
+		cur.MissingSince = time.Time{} // seen again: no longer missing
+		if t.Tenant != nil {
+			cur.TenantID, cur.TenantName = t.Tenant.ID, t.Tenant.Name
+		}
+		if r.watch(&cur, t, fresh, changed, clock, in.Baseline) || fresh || !prev.MissingSince.IsZero() || cur.TenantID != prev.TenantID || cur.TenantName != prev.TenantName {
+			record(cur)
 		}
 		if changed && !in.Baseline {
+			tr.Task.Since = cur.Since
 			changes = append(changes, found{tr, prev.Threads})
 		}
-		record(Seen{Key: t.Key(), Title: t.Title(), State: t.State, Result: t.ResultCode(),
-			UpdatedAt: t.UpdatedAt, CompletedAt: t.CompletedAt, Threads: prev.Threads})
+		if !cur.StuckDue.IsZero() && !cur.StuckDue.After(clock) {
+			due = append(due, cur.Key)
+		}
+	}
+	if !in.Listed.IsZero() && in.Listed.After(d.Watermark) && !in.Listed.After(limit) {
+		d.Watermark = in.Listed // quiet polls stay one small request, also right after a burst
 	}
 	if !in.ServerTime.IsZero() && d.Watermark.After(limit) {
 		// The watermark is ahead of the API's clock: an API whose clock ran ahead and was put
@@ -128,8 +163,12 @@ func (r Rules) Decide(in Input, now time.Time) Decision {
 	for _, k := range in.Gone {
 		if prev, ok := lookup(k); ok && prev.MissingSince.IsZero() {
 			prev.MissingSince = now
+			prev.StuckDue, prev.Task = time.Time{}, nil
 			record(prev)
 		}
+	}
+	if !in.Baseline {
+		changes = append(changes, r.stuck(due, lookup, record, clock)...)
 	}
 
 	burst := r.Burst
@@ -142,6 +181,16 @@ func (r Rules) Decide(in Input, now time.Time) Decision {
 	}
 	routed, muted := mute(r.route(trs, in.Subscriptions, in.Scopes, now), in.Mutes, now)
 	d.Muted = muted
+	for _, tr := range trs {
+		if tr.Event == tasks.EventFailed {
+			d.History = append(d.History, recordOf(tr.Event, tr.Task, now))
+		}
+	}
+	for _, e := range muted {
+		rec := recordOf(e.Event, e.Task, now)
+		rec.Muted, rec.Channel = true, e.Channel
+		d.History = append(d.History, rec)
+	}
 	announced := group(routed, burst, now)
 	// Threads: a task's first announcement in a channel opens a pending thread; every
 	// transition of a task with a thread refreshes the thread's first message.
@@ -166,6 +215,9 @@ func (r Rules) Decide(in Input, now time.Time) Decision {
 		if r.NoThreads {
 			continue
 		}
+		if c.tr.Event == tasks.EventStuck {
+			continue // the task's state did not change: its thread's first message is right
+		}
 		for _, ch := range sortedKeys(c.threads) {
 			// A thread opened before its channel was scoped is left as it was: its first
 			// message must not show a later state of another tenant's task.
@@ -180,6 +232,84 @@ func (r Rules) Decide(in Input, now time.Time) Decision {
 		d.Seen = append(d.Seen, last[k])
 	}
 	return d
+}
+
+// watch brings s's stuck check up to date for the task t it was just seen as (fresh: a newer
+// answer than s's last one; entered: in a new state) and reports whether it changed: Since is set when unknown, StuckDue
+// follows the limit of s.State (a limit set, changed or removed in the configuration applies
+// from the next sighting on), and Task holds t while a check is due. A task already past its
+// limit when it is first seen in its state (at a baseline, or after downtime) counts as
+// announced once: its transition's announcement (or none, at a baseline) says so.
+func (r Rules) watch(s *Seen, t *tasks.Task, fresh, entered bool, clock time.Time, baseline bool) bool {
+	was := *s
+	if s.Since.IsZero() {
+		s.Since = tasks.Entered(t, "", clock)
+	}
+	limit := r.Stuck[s.State]
+	switch {
+	case limit <= 0:
+		s.StuckDue = time.Time{}
+	case s.Stuck == 0:
+		s.StuckDue = s.Since.Add(limit)
+	case r.StuckRepeat <= 0:
+		s.StuckDue = time.Time{}
+	case s.StuckDue.IsZero():
+		s.StuckDue = r.nextStuck(s.Since.Add(limit), clock)
+	}
+	if (baseline || entered) && s.Stuck == 0 && !s.StuckDue.IsZero() && !s.StuckDue.After(clock) {
+		// Already past its limit when first seen in this state (at the baseline, or after
+		// downtime): the transition's announcement says how long (Snapshot.Since), and
+		// counts as this stay's stuck one; a second post in the same poll would repeat it.
+		s.Stuck, s.StuckDue = 1, r.nextStuck(s.StuckDue, clock)
+	}
+	switch {
+	case s.StuckDue.IsZero():
+		s.Task = nil
+	case fresh || s.Task == nil:
+		snap := tasks.NewSnapshot(t, r.Failures)
+		s.Task = &snap
+	}
+	return !was.Since.Equal(s.Since) || !was.StuckDue.Equal(s.StuckDue) || was.Stuck != s.Stuck || (was.Task == nil) != (s.Task == nil)
+}
+
+// nextStuck is the first time after clock that is due plus a multiple of StuckRepeat (zero
+// without a repeat): reminders resume their rhythm after downtime instead of catching up.
+func (r Rules) nextStuck(due, clock time.Time) time.Time {
+	if r.StuckRepeat <= 0 {
+		return time.Time{}
+	}
+	n := clock.Sub(due)/r.StuckRepeat + 1
+	if n < 1 {
+		n = 1
+	}
+	return due.Add(n * r.StuckRepeat)
+}
+
+// stuck turns the due sightings (keys, earliest first, maybe repeated) that are still due by
+// clock into stuck transitions, and records each one's next check.
+func (r Rules) stuck(keys []string, lookup func(string) (Seen, bool), record func(Seen), clock time.Time) []found {
+	var out []found
+	done := map[string]bool{}
+	for _, k := range keys {
+		s, ok := lookup(k)
+		if !ok || done[k] || s.StuckDue.IsZero() || s.StuckDue.After(clock) || !s.MissingSince.IsZero() || s.State == tasks.Completed {
+			continue
+		}
+		done[k] = true
+		snap := tasks.Snapshot{Key: s.Key, ID: s.Key, Title: s.Title, State: s.State, TenantID: s.TenantID, TenantName: s.TenantName, UpdatedAt: s.UpdatedAt}
+		if s.Task != nil {
+			snap = *s.Task
+		}
+		snap.Since = s.Since
+		out = append(out, found{Transition{Event: tasks.EventStuck, From: s.State, Task: snap}, s.Threads})
+		s.Stuck++
+		s.StuckDue = r.nextStuck(s.StuckDue, clock)
+		if s.StuckDue.IsZero() {
+			s.Task = nil
+		}
+		record(s)
+	}
+	return out
 }
 
 // diff compares a polled task with its last sighting (ok=false: never seen). fresh reports
@@ -201,6 +331,12 @@ func (r Rules) diff(prev Seen, ok bool, t *tasks.Task) (tr Transition, changed, 
 		from = prev.State
 	}
 	return Transition{Event: tasks.EventFor(from, t, r.Failures), From: from, Task: tasks.NewSnapshot(t, r.Failures)}, true, true
+}
+
+// found is a transition of a poll, with the task's threads before it.
+type found struct {
+	tr      Transition
+	threads map[string]string
 }
 
 // group replaces, per channel, more than burst entries by one Summary entry (burst < 0: no
@@ -236,8 +372,10 @@ func group(es []Entry, burst int, now time.Time) []Entry {
 }
 
 // Broadcast reports whether a reply in a task's thread announcing ev is also shown in the
-// channel: pauses and failures are what on-call must not miss inside a thread.
-func Broadcast(ev tasks.Event) bool { return ev == tasks.EventPaused || ev == tasks.EventFailed }
+// channel: pauses, failures and stuck tasks are what on-call must not miss inside a thread.
+func Broadcast(ev tasks.Event) bool {
+	return ev == tasks.EventPaused || ev == tasks.EventFailed || ev == tasks.EventStuck
+}
 
 func hasKey(m map[string]string, k string) bool { _, ok := m[k]; return ok }
 

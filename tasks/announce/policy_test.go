@@ -59,7 +59,7 @@ func describe(es []announce.Entry) string {
 func counts(c map[tasks.Event]int) string {
 	var out []string
 	for _, ev := range []tasks.Event{tasks.EventEnqueued, tasks.EventAssigned, tasks.EventStarted, tasks.EventPaused,
-		tasks.EventResumed, tasks.EventCompleted, tasks.EventFailed} {
+		tasks.EventResumed, tasks.EventCompleted, tasks.EventFailed, tasks.EventStuck} {
 		if c[ev] > 0 {
 			out = append(out, fmt.Sprintf("%s=%d", ev, c[ev]))
 		}
@@ -430,7 +430,7 @@ func TestDecideRoutesToSubscribedChannels(t *testing.T) {
 		{Channel: "CWIDE", Events: []string{"completed"}},
 		{Channel: "CSHARED", Events: []string{"paused", "failed"}}, // scoped to Beta below
 	}
-	scopes := []announce.Scope{{Channel: "CSHARED", Tenants: []string{"Beta Ltd"}}}
+	scopes := []announce.Scope{{Channel: "CSHARED", Tenants: []string{"Beta Ltd"}, Resolved: []announce.ScopeTenant{{Word: "Beta Ltd", ID: "2002", Name: "Beta Ltd"}}}}
 	rules := announce.Rules{Channel: "C1", Announce: mustSet(t, "paused", "failed")}
 	last := lastOf(seen("a", tasks.Started, "", 1), seen("b", tasks.Started, "", 1), seen("c", tasks.Started, "", 1))
 	for _, tc := range []struct {
@@ -523,7 +523,7 @@ func TestDecideWithoutThreads(t *testing.T) {
 // default channel's thread of the same task does, and an in-scope task's thread there does.
 func TestDecideScopedThreads(t *testing.T) {
 	rules := announce.Rules{Channel: "C1", Announce: everything(t)}
-	scopes := []announce.Scope{{Channel: "CSHARED", Tenants: []string{"Acme Corp"}}}
+	scopes := []announce.Scope{{Channel: "CSHARED", Tenants: []string{"Acme Corp"}, Resolved: []announce.ScopeTenant{{Word: "Acme Corp", ID: "1001", Name: "Acme Corp"}}}}
 	beta := seen("b", tasks.Started, "", 1)
 	beta.Threads = map[string]string{"C1": "1.1", "CSHARED": "2.1"}
 	acme := seen("a", tasks.Started, "", 1)
@@ -538,9 +538,10 @@ func TestDecideScopedThreads(t *testing.T) {
 }
 
 // TestScopeAllows: a resolved word matches its tenant by ID only (renamed: still in; another
-// tenant of the same name, or whose ID is the word: out); an unresolved word by name or ID.
+// tenant of the same name, or whose ID is the word: out); an unresolved word (a tenant id with
+// no recent tasks) by ID only, never by name (a tenant named so later stays out).
 func TestScopeAllows(t *testing.T) {
-	sc := announce.Scope{Tenants: []string{"acme", "Beta"}, Resolved: []announce.ScopeTenant{{Word: "acme", ID: "t-acme", Name: "Acme"}}}
+	sc := announce.Scope{Tenants: []string{"acme", "2002"}, Resolved: []announce.ScopeTenant{{Word: "acme", ID: "t-acme", Name: "Acme"}}}
 	for _, tc := range []struct {
 		id, name string
 		want     bool
@@ -549,20 +550,21 @@ func TestScopeAllows(t *testing.T) {
 		{"t-acme", "Acme Renamed Ltd", true},
 		{"t-dup", "ACME", false},     // another tenant of the same name
 		{"acme", "Zeta Evil", false}, // a tenant whose ID is the word
-		{"t-beta", "beta", true},     // unresolved: by name
-		{"Beta", "Other", true},      // unresolved: by ID
+		{"2002", "Beta", true},       // unresolved: by ID
+		{" 2002 ", "Other", true},    // by ID, whatever the name
+		{"t-other", "2002", false},   // never by name
 		{"", "", false},
 	} {
 		if got := sc.Allows(tc.id, tc.name); got != tc.want {
 			t.Errorf("Allows(%q, %q) = %v, want %v", tc.id, tc.name, got, tc.want)
 		}
 	}
-	for w, want := range map[string]bool{"ACME": true, " t-acme ": true, "Acme": true, "beta": true, "t-dup": false, "Acme Renamed Ltd": false, "": false} {
+	for w, want := range map[string]bool{"ACME": true, " t-acme ": true, "Acme": true, "2002": true, "beta": false, "t-dup": false, "Acme Renamed Ltd": false, "": false} {
 		if got := sc.Names(w); got != want {
 			t.Errorf("Names(%q) = %v, want %v", w, got, want)
 		}
 	}
-	if got := sc.Display(); !slices.Equal(got, []string{"Acme", "Beta"}) {
+	if got := sc.Display(); !slices.Equal(got, []string{"Acme", "2002"}) {
 		t.Errorf("Display() = %q", got)
 	}
 }

@@ -53,7 +53,8 @@ type PollerConfig struct {
 //
 // The strategy is a Kubernetes informer's list-and-watch with resync, over plain polling:
 // each poll asks only for tasks updated since the watermark (`updatedAt=gt(W−Overlap)`,
-// `order=asc(updatedAt)`, paged), so a quiet interval costs one small request; every
+// `order=asc(updatedAt)`, paged), and the watermark follows the API's clock (Poll.Listed), so
+// a quiet interval costs one small request, also after a burst once the overlap has passed; every
 // ResyncEvery polls (and on the first poll after a start) the full list of in-progress tasks
 // is compared with the store, and tasks the store believes in progress but the list lacks are
 // looked up by UUID, so nothing an incremental poll missed stays wrong. The overlap covers
@@ -195,7 +196,7 @@ func (p *Poller) poll(ctx context.Context) error {
 		return fmt.Errorf("poll: list updated tasks: %w", err)
 	}
 	p.cfg.Metrics.TasksSkipped.Add(float64(res.Skipped))
-	poll := Poll{Tasks: res.Tasks, ServerTime: res.ServerTime}
+	poll := Poll{Tasks: res.Tasks, ServerTime: res.ServerTime, Listed: res.StartTime}
 
 	p.mu.Lock()
 	resync := p.polls%p.cfg.ResyncEvery == 0

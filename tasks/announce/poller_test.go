@@ -364,6 +364,10 @@ func (d *downAPI) List(ctx context.Context, q tasks.Query) (*tasks.ListResult, e
 	return nil, errors.New("GET /tasks: 503 Service Unavailable")
 }
 
+func (d *downAPI) Each(ctx context.Context, q tasks.Query, _ func([]tasks.Task) error) (*tasks.ListResult, error) {
+	return d.List(ctx, q)
+}
+
 func (d *downAPI) Task(ctx context.Context, key string) (*tasks.Task, error) {
 	return nil, errors.New("GET /tasks/{id}: 503 Service Unavailable")
 }
@@ -477,5 +481,29 @@ func TestPollerRecoversFromAnAPIClockThatRanAhead(t *testing.T) {
 	f.poll(t)
 	if got := strings.Join(f.queued(t), " "); got != "B:failed" {
 		t.Fatalf("queued %q after the API's clock was put right, want B:failed", got)
+	}
+}
+
+// TestPollerQuietAfterABurst: the watermark follows the API's clock (the Date header of a
+// poll's first answer), so once the overlap has passed after a burst, a quiet poll is one
+// request that returns nothing, instead of fetching the burst again on every poll (30 tasks in
+// pages of two: 15 requests each) until a newer update comes.
+func TestPollerQuietAfterABurst(t *testing.T) {
+	f := newPollerFixture(t, nil)
+	f.poll(t) // baseline
+	for i := range 30 {
+		f.add(t, fmt.Sprintf("T%d", i), tasks.Started)
+	}
+	f.poll(t) // the burst
+	f.api.SetClockOffset(3 * time.Minute)
+	f.poll(t) // still within the overlap of the last update: the burst is listed once more
+	n := f.api.TaskRequests()
+	f.poll(t)
+	if got := f.api.TaskRequests() - n; got != 1 {
+		t.Errorf("a quiet poll after the overlap made %d requests, want 1", got)
+	}
+	reqs := f.api.Requests()
+	if q := reqs[len(reqs)-1].RawQuery; !strings.Contains(q, "updatedAt=gt") {
+		t.Errorf("the quiet poll asked %s", q)
 	}
 }

@@ -178,7 +178,8 @@ type Scope struct {
 	// Resolved are the tenants the words named when the scope was set, as the API's tasks
 	// showed them then. A resolved tenant is matched by its ID from then on, so that it stays in
 	// the scope when renamed and another tenant given its name stays out; a word that named no
-	// tenant then (none in Resolved) is matched by name or ID as TenantIs does.
+	// tenant then (none in Resolved: a tenant id without recent tasks) is matched as an ID
+	// only, never as a name, so no tenant can get in by taking a name.
 	Resolved []ScopeTenant `json:"resolved,omitempty"`
 	// By is the Slack user ID of who set the scope, At when.
 	By string    `json:"by"`
@@ -199,7 +200,7 @@ func (s Scope) Allows(id, name string) bool {
 			if r.ID == strings.TrimSpace(id) {
 				return true
 			}
-		} else if tasks.TenantIs(w, id, name) {
+		} else if strings.TrimSpace(w) == strings.TrimSpace(id) {
 			return true
 		}
 	}

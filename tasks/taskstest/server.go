@@ -85,6 +85,7 @@ type Server struct {
 	emptyPages   int               // SetEmptyPages: empty answers still to send
 	emptyCursors int64             // cursors of empty pages sent so far
 	expiresIn    bool              // SetTokenExpiresIn
+	held         map[string]bool   // uuids Step never moves (Seed's paused task)
 
 	clockOffset atomic.Int64 // SetClockOffset, in nanoseconds
 	noDate      atomic.Bool  // SetDateHeader(false)

@@ -40,9 +40,10 @@ func SimulatedTenants() []tasks.Tenant {
 
 // Seed adds a realistic starting set of eight tasks for the demo: three started, one paused,
 // one assigned, one enqueued, and two completed (one ok, one failed), with titles such as
-// "Backup plan 'Daily' on SQL-01", taking the SimulatedTenants in turn, so each has four. It
-// returns them as stored. The choices (titles, machines, plans, UUIDs) are a function of rnd
-// alone.
+// "Backup plan 'Daily' on SQL-01", taking the SimulatedTenants in turn, so each has four. The
+// paused task waits for a blocker (a tape to insert) that nobody resolves: Step never moves
+// it, so the demo shows a stuck task. It returns them as stored. The choices (titles,
+// machines, plans, UUIDs) are a function of rnd alone.
 func (s *Server) Seed(rnd *rand.Rand) []tasks.Task {
 	states := []struct {
 		st   tasks.State
@@ -61,6 +62,20 @@ func (s *Server) Seed(rnd *rand.Rand) []tasks.Task {
 				code = st.code
 			}
 			t, _ = s.SetState(t.UUID, next, code)
+		}
+		if st.st == tasks.Paused {
+			s.mu.Lock()
+			if s.held == nil {
+				s.held = map[string]bool{}
+			}
+			s.held[t.UUID] = true
+			if p := s.lookupLocked(t.UUID); p != nil {
+				p.Blockers = []tasks.Blocker{{ID: 1, TaskID: p.ID, Tenant: *p.Tenant,
+					Issue:             tasks.Message{Key: "Insert the next tape into the library"},
+					PossibleSolutions: []tasks.Message{{Key: "Retry"}, {Key: "Cancel"}}}}
+				t = *p
+			}
+			s.mu.Unlock()
 		}
 		out = append(out, t)
 	}
@@ -97,7 +112,7 @@ func (s *Server) Step(rnd *rand.Rand) []tasks.Task {
 	var inProgress []entry
 	s.mu.Lock()
 	for _, t := range s.sortedLocked() {
-		if t.State.InProgress() {
+		if t.State.InProgress() && !s.held[t.UUID] {
 			inProgress = append(inProgress, entry{t.UUID, t.State})
 		}
 	}

@@ -128,7 +128,7 @@ func Build() (dashboard.Dashboard, error) {
 	b.WithRow(dashboard.NewRowBuilder("Announcements and the outbox").Id(ids.next())).
 		WithPanel(graph(ids.next(), "Transitions by event", "Task transitions per minute that were queued for announcement, by event (started, resumed, paused, completed, failed, stuck, …).", "none", 12, 8,
 			query(perMinute("taskbot_transitions_total", "event"), "{{event}}"))).
-		WithPanel(graph(ids.next(), "Announcements by result", "Per minute: posted, summarized (transitions in one flood summary), shortened, dropped (Slack refused every form: TaskbotAnnouncementsDropped) and muted (dropped by a /tasks mute, never posted).", "none", 12, 8,
+		WithPanel(graph(ids.next(), "Announcements by result", "Per minute: posted, summarized (transitions in one flood summary), shortened, digest (daily digests posted), dropped (Slack refused every form: TaskbotAnnouncementsDropped) and muted (dropped by a /tasks mute, never posted).", "none", 12, 8,
 			query(perMinute("taskbot_announcements_total", "result"), "{{result}}"))).
 		WithPanel(graph(ids.next(), "Outbox depth", "Announcements waiting in the outbox to be posted.", "none", 12, 8,
 			query(fmt.Sprintf(`sum by (instance) (taskbot_outbox_pending{%s})`, sel), "{{instance}}"))).

@@ -69,6 +69,7 @@ type Server struct {
 
 	mu           sync.Mutex
 	tasks        map[int64]*tasks.Task
+	index        *taskIndex // of tasks: every change of a task goes through it
 	nextID       int64
 	lastStamp    time.Time
 	tenantUUIDs  map[string]string
@@ -121,6 +122,7 @@ func NewServer() *Server {
 		ClientSecret: randomHex(24),
 		done:         make(chan struct{}),
 		tasks:        map[int64]*tasks.Task{},
+		index:        newTaskIndex(),
 		nextID:       FirstID,
 		tenantUUIDs:  map[string]string{},
 		tokenTTL:     DefaultTokenTTL,
@@ -415,7 +417,11 @@ func (s *Server) Add(t tasks.Task) tasks.Task {
 			t.Result = &tasks.Result{Code: tasks.ResultOK}
 		}
 	}
+	if old := s.tasks[t.ID]; old != nil {
+		s.index.remove(old)
+	}
 	s.tasks[t.ID] = &t
+	s.index.add(&t)
 	return clone(t)
 }
 
@@ -438,6 +444,8 @@ func (s *Server) SetState(key string, st tasks.State, code tasks.ResultCode) (ta
 	if t == nil {
 		return tasks.Task{}, fmt.Errorf("%w: %q", ErrNotFound, key)
 	}
+	s.index.remove(t)
+	defer s.index.add(t)
 	now := s.stampLocked(t.UpdatedAt)
 	switch st {
 	case tasks.Assigned:
@@ -486,6 +494,7 @@ func (s *Server) Delete(key string) error {
 	if t == nil {
 		return fmt.Errorf("%w: %q", ErrNotFound, key)
 	}
+	s.index.remove(t)
 	delete(s.tasks, t.ID)
 	return nil
 }
@@ -527,10 +536,11 @@ func (s *Server) lookupLocked(key string) *tasks.Task {
 			return t
 		}
 	}
-	for _, t := range s.tasks {
-		if t.UUID == key || t.IDString == key {
-			return t
-		}
+	if id, ok := s.index.byUUID[key]; ok {
+		return s.tasks[id]
+	}
+	if id, ok := s.index.byIDString[key]; ok {
+		return s.tasks[id]
 	}
 	return nil
 }

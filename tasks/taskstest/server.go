@@ -9,7 +9,7 @@
 // {"items","size","timeStamp","paging":{"cursors":{"after"}}}, errors are domainError objects,
 // and tokens carry expires_on (Unix seconds) without expires_in, as Acronis sends them.
 //
-// Fault injects failed or slow answers. The knobs in quirks.go reproduce where the real API
+// Fault injects failed, slow or held answers (a latency knob: Delay; a gate: Until). The knobs in quirks.go reproduce where the real API
 // departs from its document: malformed items (SetRawItems), filters or order not applied
 // (IgnoreParams), empty pages that name a next one (SetEmptyPages), a server clock hours off
 // the host's (SetClockOffset), no Date header (SetDateHeader) and expires_in in token answers
@@ -223,6 +223,15 @@ func (s *Server) front(next http.Handler) http.Handler {
 					return
 				case <-s.done:
 					t.Stop()
+					return
+				}
+			}
+			if f.Until != nil {
+				select {
+				case <-f.Until:
+				case <-r.Context().Done():
+					return
+				case <-s.done:
 					return
 				}
 			}

@@ -21,9 +21,17 @@ import (
 // Server defaults.
 const (
 	// DefaultAckWithin is how long a command may take before taskbot acknowledges it with a
-	// progress note and sends the answer to response_url instead. Slack shows an error after 3 s
-	// (https://api.slack.com/interactivity/slash-commands#responding_basic_receipt).
-	DefaultAckWithin = 2 * time.Second
+	// progress note and sends the answer to response_url instead
+	// (https://api.slack.com/interactivity/slash-commands#responding_basic_receipt: Slack shows
+	// an error after 3 s; a delayed answer may follow through response_url for 30 minutes, up to
+	// five times). One second because the 3 s are Slack's whole round trip, not taskbot's: the
+	// request's way from Slack and the answer's way back, and on a busy 2-core host the queue in
+	// front of the handler, come out of them too. With a 1 s budget, acknowledgements stay within
+	// 1.5 s at 200 commands a second against a 2-second API (TestSlashCommandLoad; README,
+	// Performance), and a Task Manager that answers a page in a few hundred milliseconds, as it
+	// usually does, is still answered inline in one message rather than a note and its
+	// replacement. The old 2 s left one second of headroom, which load used up.
+	DefaultAckWithin = time.Second
 	// DefaultAnswerTimeout bounds the work behind one command.
 	DefaultAnswerTimeout = 2 * time.Minute
 	// MaxBodyBytes limits request bodies; Slack's slash-command and interaction bodies are a
@@ -276,10 +284,13 @@ func (s *Server) deliverLater(responseURL string, m Message, start time.Time) {
 }
 
 // postResponse posts m to a response_url (https://api.slack.com/interactivity/handling#message_responses).
-// Any http(s) URL is accepted: the request's signature covers it.
+// Any http(s) URL is accepted: the request's signature covers it. A failure is counted in
+// taskbot_response_url_errors_total; its error names the URL's host only, since the rest of a
+// response_url lets anyone answer in the user's name for 30 minutes.
 func (s *Server) postResponse(responseURL string, m Message, replace bool) error {
 	u, err := url.Parse(responseURL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		s.cfg.Metrics.ResponseURLErrors.Inc()
 		return fmt.Errorf("response_url is not an http(s) URL")
 	}
 	msg := responsePayload(m)
@@ -287,9 +298,20 @@ func (s *Server) postResponse(responseURL string, m Message, replace bool) error
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.base), 15*time.Second)
 	defer cancel()
 	if err := slack.PostWebhookCustomHTTPContext(ctx, responseURL, s.cfg.HTTPClient, msg); err != nil {
-		return fmt.Errorf("post to response_url %s: %w", u.Host, err)
+		s.cfg.Metrics.ResponseURLErrors.Inc()
+		return fmt.Errorf("post to response_url %s: %w", u.Host, withoutURL(err))
 	}
 	return nil
+}
+
+// withoutURL is err without the request URL that net/http's *url.Error carries in its text
+// ("Post \"https://hooks.slack.com/commands/…\": dial tcp: …"): the cause alone, unwrappable.
+func withoutURL(err error) error {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return err // slack.StatusCodeError and the like name no URL
+	}
+	return fmt.Errorf("%s: %w", ue.Op, ue.Err)
 }
 
 func (s *Server) handleInteraction(w http.ResponseWriter, r *http.Request) {

@@ -21,8 +21,8 @@ import (
 // TestSlashCommandLoad is a bounded load run of slash commands, on loopback only, against the
 // real binary (`taskbot serve`) with the fake Task Manager and the fake Slack of this process.
 // It is skipped unless TASKBOT_LOAD=1, and it measures rather than judges time: it fails only
-// on errors (a refused or failed request, an acknowledgement later than Slack's 3 s, an answer
-// that never reached its response_url), and logs the figures:
+// on errors (a refused or failed request, an answer that never reached its response_url), and
+// logs the figures, acknowledgements later than Slack's 3 s among them:
 //
 //	TASKBOT_LOAD=1 go test -run TestSlashCommandLoad -v -count=1 .
 //
@@ -134,9 +134,6 @@ func TestSlashCommandLoad(t *testing.T) {
 		n, text, rate, sent.Round(time.Millisecond), delay, pct(.5).Round(100*time.Microsecond), pct(.99).Round(100*time.Microsecond),
 		lat[len(lat)-1].Round(100*time.Microsecond), errs, over3s, n-late, late, len(e.resp.Posts()), cpu.Round(time.Millisecond),
 		float64(cpu)/float64(time.Millisecond)/float64(n))
-	if over3s > 0 {
-		t.Errorf("%d acknowledgements came later than Slack's 3 s", over3s)
-	}
 	if got := len(e.resp.Posts()); got != late {
 		t.Errorf("response_url got %d answers, want %d (one per progress note)\n%s", got, late, r.tail(20))
 	}

@@ -34,6 +34,11 @@ const (
 	DefaultAckWithin = time.Second
 	// DefaultAnswerTimeout bounds the work behind one command.
 	DefaultAnswerTimeout = 2 * time.Minute
+	// IdleConnsPerHost is how many idle connections a client of one host keeps for the next
+	// requests: response_url posts (all to Slack's one host) and the slash commands' Task Manager
+	// requests. net/http's default, 2, makes a burst of commands open and close a connection (a
+	// TLS handshake, in production) for nearly every answer.
+	IdleConnsPerHost = 100
 	// MaxBodyBytes limits request bodies; Slack's slash-command and interaction bodies are a
 	// few KiB.
 	MaxBodyBytes = 64 << 10
@@ -48,7 +53,8 @@ type ServerConfig struct {
 	// SigningSecret verifies requests (https://api.slack.com/authentication/verifying-requests-from-slack).
 	SigningSecret string
 	Answerer      *Answerer
-	// HTTPClient posts to response_url; default: a client with a 15-second timeout.
+	// HTTPClient posts to response_url; default: a client with a 15-second timeout that keeps
+	// IdleConnsPerHost idle connections.
 	HTTPClient *http.Client
 	// AckWithin: see DefaultAckWithin.
 	AckWithin time.Duration
@@ -79,7 +85,9 @@ func NewServer(cfg ServerConfig) *Server {
 	cfg.AckWithin = cmp.Or(cfg.AckWithin, DefaultAckWithin)
 	cfg.AnswerTimeout = cmp.Or(cfg.AnswerTimeout, DefaultAnswerTimeout)
 	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{Timeout: 15 * time.Second}
+		transport := http.DefaultTransport.(*http.Transport).Clone()
+		transport.MaxIdleConnsPerHost = IdleConnsPerHost // every late answer goes to the same host
+		cfg.HTTPClient = &http.Client{Timeout: 15 * time.Second, Transport: transport}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

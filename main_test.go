@@ -331,6 +331,7 @@ func TestEndToEnd(t *testing.T) {
 			`taskbot_slack_errors_total{code="network"} 0`,
 			`taskbot_task_manager_errors_total{status="other"} 0`,
 			`taskbot_tasks_skipped_total 0`,
+			"taskbot_response_url_errors_total 0",
 			"taskbot_outbox_pending 0",
 			"taskbot_outbox_oldest_age_seconds 0",
 		} {

@@ -66,7 +66,13 @@ const commandRetries = 1
 
 // newTasksClient is the Acronis client of cfg; retries 0 means the client's default.
 func newTasksClient(cfg *Config, log *slog.Logger, retries int) (*acronis.Client, error) {
+	// Slash commands come in bursts, each with a request of its own to the one API host: keep
+	// their connections for the next ones (net/http keeps 2 a host by default, so a burst of
+	// 200 commands a second would open and close about 200 connections a second).
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = bot.IdleConnsPerHost
 	return acronis.NewClient(acronis.Config{
+		Transport:    transport,
 		Retries:      retries,
 		BaseURL:      cfg.AcronisURL,
 		ClientID:     cfg.AcronisClientID,

@@ -11,6 +11,9 @@ type Metrics struct {
 	SlackErrors    *prometheus.CounterVec // code: Slack's error string, http_NNN, network
 	Commands       *prometheus.CounterVec // kind: list, help, usage, refresh, bad_signature
 	CommandLatency prometheus.Histogram   // seconds from request to answer
+	// ResponseURLErrors counts answers that could not be posted to a response_url (late slash
+	// command answers, button answers): each such user saw a progress note and no answer.
+	ResponseURLErrors prometheus.Counter
 }
 
 // NewMetrics creates the metrics and registers them with reg (nil: not registered, as in tests
@@ -28,12 +31,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "taskbot_command_answer_seconds", Help: "Time from a /tasks request to its answer.",
 			Buckets: []float64{.05, .1, .25, .5, 1, 2, 3, 5, 10, 30},
 		}),
+		ResponseURLErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "taskbot_response_url_errors_total", Help: "Answers that could not be posted to a response_url.",
+		}),
 	}
 	for _, code := range countedCodes() {
 		m.SlackErrors.WithLabelValues(code)
 	}
 	if reg != nil {
-		reg.MustRegister(m.SlackErrors, m.Commands, m.CommandLatency)
+		reg.MustRegister(m.SlackErrors, m.Commands, m.CommandLatency, m.ResponseURLErrors)
 	}
 	return m
 }

@@ -21,11 +21,25 @@ import (
 // Server defaults.
 const (
 	// DefaultAckWithin is how long a command may take before taskbot acknowledges it with a
-	// progress note and sends the answer to response_url instead. Slack shows an error after 3 s
-	// (https://api.slack.com/interactivity/slash-commands#responding_basic_receipt).
-	DefaultAckWithin = 2 * time.Second
+	// progress note and sends the answer to response_url instead
+	// (https://api.slack.com/interactivity/slash-commands#responding_basic_receipt: Slack shows
+	// an error after 3 s; a delayed answer may follow through response_url for 30 minutes, up to
+	// five times). One second because the 3 s are Slack's whole round trip, not taskbot's: the
+	// request's way from Slack and the answer's way back, and on a busy 2-core host the queue in
+	// front of the handler, come out of them too; the 0.5 s left before the 1.5 s taskbot aims
+	// for is for that queue. A Task Manager that answers a page in a few hundred milliseconds,
+	// as it usually does, is still answered inline in one message rather than a note and its
+	// replacement. The old 2 s left one second of headroom, which load used up: at 200 commands
+	// a second against a 2-second API, acknowledgements took p99 3.8–6.6 s with 2 s and 1.4–2.6 s
+	// with 1 s on a loaded 2-core host (TestSlashCommandLoad; README, Performance).
+	DefaultAckWithin = time.Second
 	// DefaultAnswerTimeout bounds the work behind one command.
 	DefaultAnswerTimeout = 2 * time.Minute
+	// IdleConnsPerHost is how many idle connections a client of one host keeps for the next
+	// requests: response_url posts (all to Slack's one host) and the slash commands' Task Manager
+	// requests. net/http's default, 2, makes a burst of commands open and close a connection (a
+	// TLS handshake, in production) for nearly every answer.
+	IdleConnsPerHost = 100
 	// MaxBodyBytes limits request bodies; Slack's slash-command and interaction bodies are a
 	// few KiB.
 	MaxBodyBytes = 64 << 10
@@ -40,7 +54,8 @@ type ServerConfig struct {
 	// SigningSecret verifies requests (https://api.slack.com/authentication/verifying-requests-from-slack).
 	SigningSecret string
 	Answerer      *Answerer
-	// HTTPClient posts to response_url; default: a client with a 15-second timeout.
+	// HTTPClient posts to response_url; default: a client with a 15-second timeout that keeps
+	// IdleConnsPerHost idle connections.
 	HTTPClient *http.Client
 	// AckWithin: see DefaultAckWithin.
 	AckWithin time.Duration
@@ -71,7 +86,9 @@ func NewServer(cfg ServerConfig) *Server {
 	cfg.AckWithin = cmp.Or(cfg.AckWithin, DefaultAckWithin)
 	cfg.AnswerTimeout = cmp.Or(cfg.AnswerTimeout, DefaultAnswerTimeout)
 	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{Timeout: 15 * time.Second}
+		transport := http.DefaultTransport.(*http.Transport).Clone()
+		transport.MaxIdleConnsPerHost = IdleConnsPerHost // every late answer goes to the same host
+		cfg.HTTPClient = &http.Client{Timeout: 15 * time.Second, Transport: transport}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -276,10 +293,13 @@ func (s *Server) deliverLater(responseURL string, m Message, start time.Time) {
 }
 
 // postResponse posts m to a response_url (https://api.slack.com/interactivity/handling#message_responses).
-// Any http(s) URL is accepted: the request's signature covers it.
+// Any http(s) URL is accepted: the request's signature covers it. A failure is counted in
+// taskbot_response_url_errors_total; its error names the URL's host only, since the rest of a
+// response_url lets anyone answer in the user's name for 30 minutes.
 func (s *Server) postResponse(responseURL string, m Message, replace bool) error {
 	u, err := url.Parse(responseURL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		s.cfg.Metrics.ResponseURLErrors.Inc()
 		return fmt.Errorf("response_url is not an http(s) URL")
 	}
 	msg := responsePayload(m)
@@ -287,9 +307,20 @@ func (s *Server) postResponse(responseURL string, m Message, replace bool) error
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.base), 15*time.Second)
 	defer cancel()
 	if err := slack.PostWebhookCustomHTTPContext(ctx, responseURL, s.cfg.HTTPClient, msg); err != nil {
-		return fmt.Errorf("post to response_url %s: %w", u.Host, err)
+		s.cfg.Metrics.ResponseURLErrors.Inc()
+		return fmt.Errorf("post to response_url %s: %w", u.Host, withoutURL(err))
 	}
 	return nil
+}
+
+// withoutURL is err without the request URL that net/http's *url.Error carries in its text
+// ("Post \"https://hooks.slack.com/commands/…\": dial tcp: …"): the cause alone, unwrappable.
+func withoutURL(err error) error {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return err // slack.StatusCodeError and the like name no URL
+	}
+	return fmt.Errorf("%s: %w", ue.Op, ue.Err)
 }
 
 func (s *Server) handleInteraction(w http.ResponseWriter, r *http.Request) {

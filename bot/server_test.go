@@ -2,7 +2,6 @@ package bot
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -98,38 +97,6 @@ func TestCommandRequests(t *testing.T) {
 			t.Fatalf("ssl_check got %d", resp.StatusCode)
 		}
 	})
-}
-
-func TestSlowAnswerGoesToResponseURL(t *testing.T) {
-	api := &countingLister{delay: 1500 * time.Millisecond, tasks: []tasks.Task{{UUID: "6f1c2a0e-3b7d-4c1a-9e55-0d2f3c4b5a69", State: tasks.Paused, Context: map[string]any{"title": "Slow backup"}}}}
-	s, hs := newTestServer(api)
-	defer hs.Close()
-	ru := bottest.NewResponseURL()
-	defer ru.Close()
-
-	start := time.Now()
-	code, body := post(t, hs.URL+"/slack/commands", "application/x-www-form-urlencoded", bottest.CommandForm("paused", ru.URL), true)
-	if took := time.Since(start); took > time.Second {
-		t.Errorf("acknowledged after %v; Slack gives up at 3s and taskbot should answer within AckWithin", took)
-	}
-	if code != 200 || !strings.Contains(body, "follows") {
-		t.Fatalf("ack = %d %s, want a progress note", code, body)
-	}
-	if err := s.Drain(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	posts := ru.Posts()
-	if len(posts) != 1 {
-		t.Fatalf("response_url got %d posts, want 1", len(posts))
-	}
-	var m struct {
-		ReplaceOriginal bool   `json:"replace_original"`
-		Text            string `json:"text"`
-	}
-	json.Unmarshal(posts[0], &m)
-	if !m.ReplaceOriginal || !strings.Contains(string(posts[0]), "Slow backup") {
-		t.Fatalf("late answer %s does not replace the note with the task", posts[0])
-	}
 }
 
 func TestInteractions(t *testing.T) {

@@ -146,8 +146,10 @@ func Build() (dashboard.Dashboard, error) {
 			query(quantile("0.99", "taskbot_command_answer_seconds"), "p99")).
 			Thresholds(thresholds(2, 3)).
 			ThresholdsStyle(common.NewGraphThresholdsStyleConfigBuilder().Mode(common.GraphThresholdsStyleModeLine))).
-		WithPanel(graph(ids.next(), "Slash commands and clicks by kind", "/tasks requests and button clicks per minute by kind (bad_signature: refused requests).", "none", 24, 8,
-			query(perMinute("taskbot_commands_total", "kind"), "{{kind}}")))
+		WithPanel(graph(ids.next(), "Slash commands and clicks by kind", "/tasks requests and button clicks per minute by kind (bad_signature: refused requests).", "none", 12, 8,
+			query(perMinute("taskbot_commands_total", "kind"), "{{kind}}"))).
+		WithPanel(graph(ids.next(), "Late answers lost", "Answers that came after the 1 s budget and could not be posted to the request's response_url, per minute (the user saw only the progress note; the log names the host and the error).", "none", 12, 8,
+			query(fmt.Sprintf(`sum(rate(taskbot_response_url_errors_total{%s}[$__rate_interval])) * 60`, sel), "lost per minute")))
 
 	b.WithRow(dashboard.NewRowBuilder("Process").Id(ids.next())).
 		WithPanel(graph(ids.next(), "Memory", "Resident memory of the taskbot process, and the Go heap in use.", "bytes", 12, 8,

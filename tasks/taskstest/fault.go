@@ -21,6 +21,10 @@ type Fault struct {
 	Header http.Header
 	// Delay holds the answer back this long; a client whose timeout is shorter sees a timeout.
 	Delay time.Duration
+	// Until, when not nil, holds the answer back until it is closed (after Delay, if both are
+	// set): a test releases the API exactly when it has seen what must happen first, instead
+	// of betting on a delay. The request's end or Close also end the wait.
+	Until <-chan struct{}
 	// Times is how many requests the fault affects before it is removed; 0 means every
 	// request until ClearFaults.
 	Times int

@@ -98,7 +98,8 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request) {
 	writeRaw(w, http.StatusOK, "application/json", body)
 }
 
-// listPage selects, orders and pages the tasks for q and encodes the answer.
+// listPage selects, orders and pages the tasks for q (through the index: in time proportional
+// to the page, not to every task the server holds) and encodes the answer.
 func (s *Server) listPage(q *listQuery) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -110,26 +111,11 @@ func (s *Server) listPage(q *listQuery) ([]byte, error) {
 	if s.pageCap > 0 {
 		limit = min(limit, s.pageCap)
 	}
-	var matched []*tasks.Task
-	for _, t := range s.tasks {
-		if q.matches(t) {
-			matched = append(matched, t)
-		}
-	}
-	slices.SortFunc(matched, q.order.compare)
-	start := 0
-	if q.after != nil {
-		start = len(matched)
-		for i, t := range matched {
-			if q.order.compareAt(t, q.afterAt, q.after.ID) > 0 {
-				start = i
-				break
-			}
-		}
-	}
-	end := min(start+limit, len(matched))
-	page := make([]any, 0, end-start+len(s.rawItems))
-	for _, t := range matched[start:end] {
+	matched := s.index.page(q, limit+1, s.tasks) // one more: is there a next page?
+	more := len(matched) > limit
+	matched = matched[:min(limit, len(matched))]
+	page := make([]any, 0, len(matched)+len(s.rawItems))
+	for _, t := range matched {
 		page = append(page, *t)
 	}
 	if q.after == nil {
@@ -138,8 +124,8 @@ func (s *Server) listPage(q *listQuery) ([]byte, error) {
 		}
 	}
 	var next string
-	if end < len(matched) {
-		last := matched[end-1]
+	if more {
+		last := matched[len(matched)-1]
 		next = encodeCursor(cursor{V: 2, Order: q.order.String(), Key: q.order.key(last), ID: last.ID, Query: q.queryID})
 	}
 	ans := listAnswer{Items: page, Size: len(page), TimeStamp: s.now().UTC().Format(time.RFC3339Nano)}

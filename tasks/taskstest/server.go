@@ -9,7 +9,7 @@
 // {"items","size","timeStamp","paging":{"cursors":{"after"}}}, errors are domainError objects,
 // and tokens carry expires_on (Unix seconds) without expires_in, as Acronis sends them.
 //
-// Fault injects failed or slow answers. The knobs in quirks.go reproduce where the real API
+// Fault injects failed, slow or held answers (a latency knob: Delay; a gate: Until). The knobs in quirks.go reproduce where the real API
 // departs from its document: malformed items (SetRawItems), filters or order not applied
 // (IgnoreParams), empty pages that name a next one (SetEmptyPages), a server clock hours off
 // the host's (SetClockOffset), no Date header (SetDateHeader) and expires_in in token answers
@@ -69,6 +69,7 @@ type Server struct {
 
 	mu           sync.Mutex
 	tasks        map[int64]*tasks.Task
+	index        *taskIndex // of tasks: every change of a task goes through it
 	nextID       int64
 	lastStamp    time.Time
 	tenantUUIDs  map[string]string
@@ -122,6 +123,7 @@ func NewServer() *Server {
 		ClientSecret: randomHex(24),
 		done:         make(chan struct{}),
 		tasks:        map[int64]*tasks.Task{},
+		index:        newTaskIndex(),
 		nextID:       FirstID,
 		tenantUUIDs:  map[string]string{},
 		tokenTTL:     DefaultTokenTTL,
@@ -222,6 +224,15 @@ func (s *Server) front(next http.Handler) http.Handler {
 					return
 				case <-s.done:
 					t.Stop()
+					return
+				}
+			}
+			if f.Until != nil {
+				select {
+				case <-f.Until:
+				case <-r.Context().Done():
+					return
+				case <-s.done:
 					return
 				}
 			}
@@ -416,7 +427,11 @@ func (s *Server) Add(t tasks.Task) tasks.Task {
 			t.Result = &tasks.Result{Code: tasks.ResultOK}
 		}
 	}
+	if old := s.tasks[t.ID]; old != nil {
+		s.index.remove(old)
+	}
 	s.tasks[t.ID] = &t
+	s.index.add(&t)
 	return clone(t)
 }
 
@@ -439,6 +454,8 @@ func (s *Server) SetState(key string, st tasks.State, code tasks.ResultCode) (ta
 	if t == nil {
 		return tasks.Task{}, fmt.Errorf("%w: %q", ErrNotFound, key)
 	}
+	s.index.remove(t)
+	defer s.index.add(t)
 	now := s.stampLocked(t.UpdatedAt)
 	switch st {
 	case tasks.Assigned:
@@ -487,6 +504,7 @@ func (s *Server) Delete(key string) error {
 	if t == nil {
 		return fmt.Errorf("%w: %q", ErrNotFound, key)
 	}
+	s.index.remove(t)
 	delete(s.tasks, t.ID)
 	return nil
 }
@@ -528,10 +546,11 @@ func (s *Server) lookupLocked(key string) *tasks.Task {
 			return t
 		}
 	}
-	for _, t := range s.tasks {
-		if t.UUID == key || t.IDString == key {
-			return t
-		}
+	if id, ok := s.index.byUUID[key]; ok {
+		return s.tasks[id]
+	}
+	if id, ok := s.index.byIDString[key]; ok {
+		return s.tasks[id]
 	}
 	return nil
 }

@@ -691,6 +691,38 @@ func TestFaults(t *testing.T) {
 			t.Errorf("status %d after %v, want 200 after ≥150ms", a.status, d)
 		}
 	})
+	t.Run("Until holds the answer until it is closed", func(t *testing.T) {
+		s := newServer(t)
+		tok := token(t, s)
+		gate := make(chan struct{})
+		s.Fail(taskstest.Fault{Until: gate, Times: 1})
+		got := make(chan int, 1)
+		go func() {
+			req, _ := http.NewRequest(http.MethodGet, s.URL+taskstest.TasksPath, nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				got <- -1
+				return
+			}
+			resp.Body.Close()
+			got <- resp.StatusCode
+		}()
+		waitFor(t, "the held request", func() bool { return s.TaskRequests() == 1 })
+		// Another request passes (Times: 1): the server is not stalled, only that answer.
+		if a := get(t, s, tok, taskstest.TasksPath); a.status != 200 {
+			t.Fatalf("a second request: %d", a.status)
+		}
+		select {
+		case code := <-got:
+			t.Fatalf("the held request was answered (%d) before the gate opened", code)
+		default:
+		}
+		close(gate)
+		if code := <-got; code != 200 {
+			t.Errorf("after the gate opened: %d, want 200", code)
+		}
+	})
 	t.Run("Close cuts a delay short", func(t *testing.T) {
 		s := taskstest.NewServer()
 		s.Fail(taskstest.Fault{Delay: time.Minute})
@@ -777,5 +809,17 @@ func TestSimulateRunsUntilCancelled(t *testing.T) {
 	}
 	if n := len(s.Tasks()); n <= 8 {
 		t.Errorf("%d tasks after several ticks, want more than the 8 seeded", n)
+	}
+}
+
+// waitFor polls cond until it holds, failing the test after 10 seconds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -17,7 +17,7 @@ import (
 )
 
 // TestScale (TASKBOT_SCALE=1; sizes in TASKBOT_SCALE_SIZES, default 1000,10000,100000) runs the
-// real binary, built without -race, against the fake Task Manager holding N tasks in progress
+// real binary, built without -race (or the one TASKBOT_SCALE_BIN names), against the fake Task Manager holding N tasks in progress
 // (two tenants, a fifth of them paused), through its silent baseline and two reconciliations
 // (every tenth poll, polling every second) while 1% of the tasks change, and reports the
 // process's peak resident memory (VmHWM), the CPU it used, the state file's size and the
@@ -40,9 +40,12 @@ func TestScale(t *testing.T) {
 			sizes = append(sizes, n)
 		}
 	}
-	bin := filepath.Join(t.TempDir(), "taskbot")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	bin := os.Getenv("TASKBOT_SCALE_BIN") // another build to compare, e.g. of an older commit
+	if bin == "" {
+		bin = filepath.Join(t.TempDir(), "taskbot")
+		if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+			t.Fatalf("go build: %v\n%s", err, out)
+		}
 	}
 	for _, n := range sizes {
 		t.Run(strconv.Itoa(n), func(t *testing.T) { scaleRun(t, bin, n) })

@@ -369,8 +369,8 @@ func checkStatefulSet(t *testing.T, m *manifests, sts *appsv1.StatefulSet, bound
 	if _, ok := c.Resources.Limits[corev1.ResourceMemory]; !ok {
 		t.Errorf("no memory limit")
 	}
-	if g := env["GOMEMLIMIT"]; g.ValueFrom == nil || g.ValueFrom.ResourceFieldRef == nil || g.ValueFrom.ResourceFieldRef.Resource != "limits.memory" {
-		t.Errorf("GOMEMLIMIT %+v, want the memory limit", g)
+	if g := env["GOMEMLIMIT"]; g.Value != "230MiB" {
+		t.Errorf("GOMEMLIMIT %+v, want 90%% of the default 256Mi limit", g)
 	}
 
 	// SIGKILL only after taskbot's own shutdown bound.
@@ -593,6 +593,18 @@ func TestChartRefusesBadValues(t *testing.T) {
 			c["TASKBOT_DB_PATH"], c["TASKBOT_LISTEN_ADDR"], c["SLACK_BOT_TOKEN"] = "/tmp/x.db", ":9090", testSecrets["SLACK_BOT_TOKEN"]
 		}), want: []string{"config.TASKBOT_DB_PATH is set by the chart", "config.TASKBOT_LISTEN_ADDR is set by the chart",
 			"config.SLACK_BOT_TOKEN is a credential"}},
+		{name: "TMPDIR and GOMEMLIMIT, which the chart sets", values: with(httpValues(), func(v map[string]any) {
+			c := v["config"].(map[string]any)
+			c["TMPDIR"], c["GOMEMLIMIT"] = "/var/tmp", "1GiB"
+		}), want: []string{"config.TMPDIR is set by the chart", "config.GOMEMLIMIT is set by the chart"}},
+		{name: "a channel name for SLACK_CHANNEL", values: with(httpValues(), func(v map[string]any) {
+			v["config"].(map[string]any)["SLACK_CHANNEL"] = "#general"
+		}), want: []string{"config.SLACK_CHANNEL must be a channel ID such as C0123456789"}},
+		{name: "resources: null", values: with(httpValues(), func(v map[string]any) { v["resources"] = nil }),
+			want: []string{"resources must be a map"}},
+		{name: "a grace period that is not a number", values: with(httpValues(), func(v map[string]any) {
+			v["terminationGracePeriodSeconds"] = "abc"
+		}), want: []string{`terminationGracePeriodSeconds "abc" is not a whole number of seconds`}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

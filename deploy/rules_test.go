@@ -74,8 +74,14 @@ var scenarios = map[string][]alertScenario{
 	"TaskbotPollsStale": {
 		{name: "the last good poll was 29 minutes ago", fires: true, at: 30 * time.Minute, labels: map[string]string{"instance": "a"},
 			series: `taskbot_last_successful_poll_timestamp_seconds{job="taskbot", instance="a"} 60x30`},
-		{name: "no good poll since the start", fires: true, at: 30 * time.Minute,
-			series: `taskbot_last_successful_poll_timestamp_seconds{job="taskbot", instance="a"} 0x30`},
+		{name: "no good poll since the start 29 minutes ago", fires: true, at: 30 * time.Minute,
+			series: `taskbot_last_successful_poll_timestamp_seconds{job="taskbot", instance="a"} 0x30
+				process_start_time_seconds{job="taskbot", instance="a"} 60x30`},
+		{name: "another job's process is no taskbot", at: 30 * time.Minute,
+			series: `process_start_time_seconds{job="node", instance="b"} 60x30`},
+		{name: "no good poll yet, started 5 minutes ago", at: 30 * time.Minute,
+			series: `taskbot_last_successful_poll_timestamp_seconds{job="taskbot", instance="a"} 0x30
+				process_start_time_seconds{job="taskbot", instance="a"} 1500x30`},
 		{name: "a good poll every minute", at: 30 * time.Minute,
 			series: `taskbot_last_successful_poll_timestamp_seconds{job="taskbot", instance="a"} 0+60x30`},
 	},

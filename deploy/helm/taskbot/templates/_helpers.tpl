@@ -65,10 +65,18 @@ reports its configuration (nothing is printed of a secret's value). */}}
 {{- $problems = append $problems (printf "config.%s is required" $name) }}
 {{- end }}
 {{- end }}
-{{- range $name := list "TASKBOT_LISTEN_ADDR" "TASKBOT_DB_PATH" }}
+{{- range $name := list "TASKBOT_LISTEN_ADDR" "TASKBOT_DB_PATH" "TMPDIR" "GOMEMLIMIT" }}
 {{- if hasKey $.Values.config $name }}
-{{- $problems = append $problems (printf "config.%s is set by the chart (containerPort, the volume at /data); remove it" $name) }}
+{{- $problems = append $problems (printf "config.%s is set by the chart (containerPort, the volume at /data, the writable /tmp, 90%% of resources.limits.memory); remove it" $name) }}
 {{- end }}
+{{- end }}
+{{- with .Values.config.SLACK_CHANNEL }}
+{{- if not (regexMatch "^[CG][A-Z0-9]{8,}$" (toString .)) }}
+{{- $problems = append $problems "config.SLACK_CHANNEL must be a channel ID such as C0123456789 (in Slack: the channel's details, About tab, at the bottom), not a name" }}
+{{- end }}
+{{- end }}
+{{- if not (kindIs "map" .Values.resources) }}
+{{- $problems = append $problems "resources must be a map (requests, limits); to set none, give resources: {}" }}
 {{- end }}
 {{- range $name, $value := .Values.config }}
 {{- if hasKey $.Values.secrets $name }}
@@ -88,7 +96,9 @@ reports its configuration (nothing is printed of a secret's value). */}}
 {{- if and .Values.socketMode .Values.ingress.enabled }}
 {{- $problems = append $problems "ingress.enabled needs HTTP mode: in Socket Mode Slack reaches taskbot over its own WebSocket" }}
 {{- end }}
-{{- if le (int .Values.terminationGracePeriodSeconds) 10 }}
+{{- if not (regexMatch "^[0-9]+$" (toString .Values.terminationGracePeriodSeconds)) }}
+{{- $problems = append $problems (printf "terminationGracePeriodSeconds %q is not a whole number of seconds" (toString .Values.terminationGracePeriodSeconds)) }}
+{{- else if le (int .Values.terminationGracePeriodSeconds) 10 }}
 {{- $problems = append $problems "terminationGracePeriodSeconds must be over 10: taskbot takes up to 10 s to finish its answers and the post in flight" }}
 {{- end }}
 {{- if $problems }}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -75,6 +76,25 @@ func scaleRun(t *testing.T, bin string, n int) {
 		"TASKBOT_ANNOUNCE_STATES=paused,failed", "TASKBOT_STUCK_AFTER=off")
 	r := startBot(t, bin, env, addr, filepath.Join(e.dir, "run.log"))
 	started := time.Now()
+	// The peak of the process's own memory (RssAnon: heap, stacks) and of the state file's
+	// pages mapped by bbolt (RssFile, with the binary's text): the kernel's VmHWM sums them.
+	var peakAnon, peakFile atomic.Int64
+	stopSampling := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			if a, f, ok := rssOf(r.cmd.Process.Pid); ok {
+				peakAnon.Store(max(peakAnon.Load(), a))
+				peakFile.Store(max(peakFile.Load(), f))
+			}
+			select {
+			case <-stopSampling:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}()
 	polls := func() int { return int(scrapeMetric(t, addr, `taskbot_polls_total{result="ok"}`)) }
 	waitUntil(t, 30*time.Minute, "the baseline", func() bool { return polls() >= 1 })
 	baseline := time.Since(started)
@@ -118,6 +138,8 @@ func scaleRun(t *testing.T, bin string, n int) {
 		t.Fatal(err)
 	}
 	hwm := procStatusKB(t, r.cmd.Process.Pid, "VmHWM")
+	close(stopSampling)
+	<-sampled
 	select {
 	case <-r.done:
 	case <-time.After(time.Minute):
@@ -140,9 +162,29 @@ func scaleRun(t *testing.T, bin string, n int) {
 	if quiet > 1.5 {
 		t.Errorf("quiet polls after the changes made %.1f requests each, want 1", quiet)
 	}
-	t.Logf("SCALE n=%d baseline=%s peak_rss_after_baseline=%.1fMiB peak_rss=%.1fMiB cpu=%s state_file=%.1fMiB (%d B/task) changed=%d failed=%d quiet_poll_requests=%.1f",
-		n, baseline.Round(time.Millisecond), float64(hwmBaseline)/1024, float64(hwm)/1024, cpu.Round(time.Millisecond),
+	t.Logf("SCALE n=%d baseline=%s peak_rss_after_baseline=%.1fMiB peak_rss=%.1fMiB (sampled peaks: anon %.1fMiB, file %.1fMiB) cpu=%s state_file=%.1fMiB (%d B/task) changed=%d failed=%d quiet_poll_requests=%.1f",
+		n, baseline.Round(time.Millisecond), float64(hwmBaseline)/1024, float64(hwm)/1024,
+		float64(peakAnon.Load())/1024, float64(peakFile.Load())/1024, cpu.Round(time.Millisecond),
 		float64(fi.Size())/(1<<20), fi.Size()/int64(n), changed, failed, quiet)
+}
+
+// rssOf reads RssAnon and RssFile (kB) of /proc/<pid>/status; ok false once the process is gone.
+func rssOf(pid int) (anon, file int64, ok bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, _ := strings.Cut(line, ":")
+		n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		switch k {
+		case "RssAnon":
+			anon = n
+		case "RssFile":
+			file = n
+		}
+	}
+	return anon, file, true
 }
 
 // procStatusKB reads a kB field (VmHWM, VmRSS) of /proc/<pid>/status.

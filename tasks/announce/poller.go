@@ -20,6 +20,9 @@ import (
 const (
 	DefaultInterval    = 30 * time.Second
 	DefaultResyncEvery = 10              // every tenth poll also reconciles in-progress tasks
+	// DefaultPagePace: reconciliations average at most one request a second, so at 100,000
+	// tasks in progress (1,000 pages of 100) one runs about every 17 minutes, not every 5.
+	DefaultPagePace = time.Second
 	DefaultOverlap     = 2 * time.Minute // incremental polls look back this far behind the watermark
 	maxPollBackoff     = time.Minute     // a failing API is asked again at least once a minute
 	lookupBatch        = 50              // UUIDs per lookup of tasks a reconciliation misses
@@ -38,6 +41,11 @@ type PollerConfig struct {
 	Interval time.Duration
 	// ResyncEvery: every how many polls to reconcile; default DefaultResyncEvery.
 	ResyncEvery int
+	// PagePace spaces reconciliations for a big account's request budget: after one that
+	// listed P pages, the next waits until P·PagePace has passed since it started (as well as
+	// ResyncEvery polls), so reconciliations average at most one request per PagePace. 0: no
+	// spacing. taskbot serve uses DefaultPagePace.
+	PagePace time.Duration
 	// Overlap: how far behind the watermark incremental polls start; default DefaultOverlap.
 	Overlap time.Duration
 	// PageSize is the `limit` of each request; default tasks.DefaultPageSize.
@@ -55,7 +63,8 @@ type PollerConfig struct {
 // each poll asks only for tasks updated since the watermark (`updatedAt=gt(W−Overlap)`,
 // `order=asc(updatedAt)`, paged), and the watermark follows the API's clock (Poll.Listed), so
 // a quiet interval costs one small request, also after a burst once the overlap has passed; every
-// ResyncEvery polls (and on the first poll after a start) the full list of in-progress tasks
+// ResyncEvery polls (and on the first poll after a start; spaced by PagePace for big accounts)
+// the full list of in-progress tasks
 // is compared with the store, and tasks the store believes in progress but the list lacks are
 // looked up by UUID, so nothing an incremental poll missed stays wrong. The overlap covers
 // tasks whose update becomes visible late; the policy ignores answers it has already seen.
@@ -74,6 +83,11 @@ type Poller struct {
 
 	mu       sync.Mutex
 	polls    int
+	// the last reconciliation: when it started, how many pages it listed, and the polls since
+	resyncAt    time.Time
+	resyncPages int
+	sinceResync int
+	resynced    bool
 	lastErr  error
 	lastOK   time.Time
 	failures int
@@ -198,8 +212,10 @@ func (p *Poller) poll(ctx context.Context) error {
 	if !wm.IsZero() {
 		q.UpdatedAfter = wm.Add(-p.cfg.Overlap)
 	}
+	now := p.cfg.Now()
 	p.mu.Lock()
-	resync := p.polls%p.cfg.ResyncEvery == 0
+	resync := !p.resynced || p.sinceResync+1 >= p.cfg.ResyncEvery &&
+		!now.Before(p.resyncAt.Add(time.Duration(p.resyncPages)*p.cfg.PagePace))
 	p.mu.Unlock()
 	// Each page is recorded as it arrives; the watermark moves with the last Apply, once
 	// every page is recorded: to the pages' newest updatedAt, or to the API's clock when the
@@ -236,12 +252,19 @@ func (p *Poller) poll(ctx context.Context) error {
 		return fmt.Errorf("poll: %w", err)
 	}
 	if resync {
-		more, err := p.reconcile(ctx, seen)
+		more, pages, err := p.reconcile(ctx, seen)
 		queued = append(queued, more...)
 		if err != nil {
 			p.announced(queued)
 			return err
 		}
+		p.mu.Lock()
+		p.resynced, p.resyncAt, p.resyncPages, p.sinceResync = true, now, pages, 0
+		p.mu.Unlock()
+	} else {
+		p.mu.Lock()
+		p.sinceResync++
+		p.mu.Unlock()
 	}
 	p.announced(queued)
 	if resync { // counting walks every record: only as often as reconciliation
@@ -405,6 +428,9 @@ func (p *Poller) baseline(ctx context.Context) error {
 	if _, _, err := p.apply(Poll{Baseline: true, Watermark: wm, ServerTime: recent.ServerTime}); err != nil {
 		return fmt.Errorf("poll: baseline: %w", err)
 	}
+	p.mu.Lock() // the baseline listed every task in progress: the next reconciliation waits
+	p.resynced, p.resyncAt, p.resyncPages, p.sinceResync = true, p.cfg.Now(), res.Pages, 0
+	p.mu.Unlock()
 	p.cfg.Logger.Info("recorded a silent baseline", "tasks_in_progress", n, "watermark", wm)
 	return nil
 }
@@ -416,7 +442,7 @@ func (p *Poller) baseline(ctx context.Context) error {
 // it Gone, so an API that ignores the uuid filter or answers with nothing for a while does not
 // make taskbot forget tasks. seen holds the keys the incremental poll returned. It returns the
 // entries queued.
-func (p *Poller) reconcile(ctx context.Context, seen map[string]bool) ([]Entry, error) {
+func (p *Poller) reconcile(ctx context.Context, seen map[string]bool) (_ []Entry, pages int, _ error) {
 	api := p.cfg.API
 	var queued []Entry
 	b := &batches{apply: func(ts []tasks.Task, clock time.Time) error {
@@ -432,12 +458,12 @@ func (p *Poller) reconcile(ctx context.Context, seen map[string]bool) ([]Entry, 
 		err = b.flush()
 	}
 	if err != nil {
-		return queued, fmt.Errorf("poll: reconcile: list tasks in progress: %w", err)
+		return queued, 0, fmt.Errorf("poll: reconcile: list tasks in progress: %w", err)
 	}
 	p.cfg.Metrics.TasksSkipped.Add(float64(res.Skipped))
 	keys, err := p.cfg.Store.InProgressKeys()
 	if err != nil {
-		return queued, fmt.Errorf("poll: reconcile: read state: %w", err)
+		return queued, 0, fmt.Errorf("poll: reconcile: read state: %w", err)
 	}
 	var missing []string
 	for _, k := range keys {
@@ -448,7 +474,7 @@ func (p *Poller) reconcile(ctx context.Context, seen map[string]bool) ([]Entry, 
 	for batch := range slices.Chunk(missing, lookupBatch) {
 		got, err := api.List(ctx, tasks.Query{UUIDs: batch, Limit: len(batch)})
 		if err != nil {
-			return queued, fmt.Errorf("poll: reconcile: look up %d tasks: %w", len(batch), err)
+			return queued, 0, fmt.Errorf("poll: reconcile: look up %d tasks: %w", len(batch), err)
 		}
 		found := map[string]bool{}
 		for _, t := range got.Tasks {
@@ -464,7 +490,7 @@ func (p *Poller) reconcile(ctx context.Context, seen map[string]bool) ([]Entry, 
 			case tasks.IsNotFound(err):
 				poll.Gone = append(poll.Gone, k)
 			case err != nil:
-				return queued, fmt.Errorf("poll: reconcile: look up task %s: %w", k, err)
+				return queued, 0, fmt.Errorf("poll: reconcile: look up task %s: %w", k, err)
 			default:
 				poll.Tasks = append(poll.Tasks, *t)
 			}
@@ -472,8 +498,8 @@ func (p *Poller) reconcile(ctx context.Context, seen map[string]bool) ([]Entry, 
 		q, _, err := p.apply(poll)
 		queued = append(queued, q...)
 		if err != nil {
-			return queued, fmt.Errorf("poll: reconcile: %w", err)
+			return queued, 0, fmt.Errorf("poll: reconcile: %w", err)
 		}
 	}
-	return queued, nil
+	return queued, res.Pages, nil
 }

@@ -569,3 +569,40 @@ func mustSetB(b *testing.B, names ...string) tasks.AnnounceSet {
 	}
 	return set
 }
+
+// TestPollerPacesReconciliation: with PagePace, a reconciliation of P pages is followed by the
+// next one only after P·PagePace (and ResyncEvery polls): a big account's reconciliations
+// average at most one request per PagePace.
+func TestPollerPacesReconciliation(t *testing.T) {
+	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	f := newPollerFixture(t, nil, func(c *announce.PollerConfig) {
+		c.ResyncEvery, c.PagePace = 2, time.Minute
+		c.Now = func() time.Time { return now }
+	})
+	for i := range 10 {
+		f.add(t, fmt.Sprintf("T%d", i), tasks.Started) // 5 pages of 2
+	}
+	inProgressLists := func() int {
+		n := 0
+		for _, r := range f.api.Requests() {
+			if strings.Contains(r.RawQuery, "state=") {
+				n++
+			}
+		}
+		return n
+	}
+	f.poll(t) // the baseline: lists the tasks in progress (5 pages)
+	base := inProgressLists()
+	for range 6 { // two minutes later, six polls: the pace (5 pages · 1 min) holds them back
+		now = now.Add(20 * time.Second)
+		f.poll(t)
+	}
+	if got := inProgressLists() - base; got != 0 {
+		t.Fatalf("%d in-progress pages listed within 5 minutes of the baseline's 5 pages, want none", got)
+	}
+	now = now.Add(3 * time.Minute)
+	f.poll(t)
+	if got := inProgressLists() - base; got != 1 {
+		t.Errorf("after 5 minutes the reconciliation listed %d first pages, want its first page (1)", got)
+	}
+}

@@ -19,13 +19,13 @@ import (
 // Poller defaults.
 const (
 	DefaultInterval    = 30 * time.Second
-	DefaultResyncEvery = 10              // every tenth poll also reconciles in-progress tasks
+	DefaultResyncEvery = 10 // every tenth poll also reconciles in-progress tasks
 	// DefaultPagePace: reconciliations average at most one request a second, so at 100,000
 	// tasks in progress (1,000 pages of 100) one runs about every 17 minutes, not every 5.
 	DefaultPagePace = time.Second
-	DefaultOverlap     = 2 * time.Minute // incremental polls look back this far behind the watermark
-	maxPollBackoff     = time.Minute     // a failing API is asked again at least once a minute
-	lookupBatch        = 50              // UUIDs per lookup of tasks a reconciliation misses
+	DefaultOverlap  = 2 * time.Minute // incremental polls look back this far behind the watermark
+	maxPollBackoff  = time.Minute     // a failing API is asked again at least once a minute
+	lookupBatch     = 50              // UUIDs per lookup of tasks a reconciliation misses
 )
 
 // inProgress are the states a reconciliation lists in full.
@@ -81,17 +81,17 @@ type PollerConfig struct {
 type Poller struct {
 	cfg PollerConfig
 
-	mu       sync.Mutex
-	polls    int
+	mu    sync.Mutex
+	polls int
 	// the last reconciliation: when it started, how many pages it listed, and the polls since
 	resyncAt    time.Time
 	resyncPages int
 	sinceResync int
 	resynced    bool
-	lastErr  error
-	lastOK   time.Time
-	failures int
-	future   map[string]bool // tasks logged for an updatedAt beyond the API's clock
+	lastErr     error
+	lastOK      time.Time
+	failures    int
+	future      map[string]bool // tasks logged for an updatedAt beyond the API's clock
 }
 
 // NewPoller returns a Poller for cfg with its defaults filled in. It makes no request.

@@ -154,7 +154,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	poller := announce.NewPoller(announce.PollerConfig{API: client, Store: store,
 		Rules: announce.Rules{Channel: cfg.SlackChannel, Announce: cfg.Announce, Failures: cfg.Failures, NoThreads: cfg.NoThreads,
 			Stuck: cfg.StuckAfter, StuckRepeat: cfg.StuckRepeat},
-		Interval: cfg.PollInterval, PagePace: announce.DefaultPagePace, OnQueued: ann.Wake, Logger: log, Metrics: pipeline})
+		Interval: cfg.PollInterval, PagePace: announce.PagePaceFor(cfg.PollInterval), OnQueued: ann.Wake, Logger: log, Metrics: pipeline})
 	var srv *bot.Server
 	socketReady := func() (bool, string) { return srv.SocketReady() }
 	srv = bot.NewServer(bot.ServerConfig{

@@ -20,12 +20,13 @@ import (
 const (
 	DefaultInterval    = 30 * time.Second
 	DefaultResyncEvery = 10 // every tenth poll also reconciles in-progress tasks
-	// DefaultPagePace: reconciliations average at most one request a second, so at 100,000
-	// tasks in progress (1,000 pages of 100) one runs about every 17 minutes, not every 5.
-	DefaultPagePace = time.Second
-	DefaultOverlap  = 2 * time.Minute // incremental polls look back this far behind the watermark
-	maxPollBackoff  = time.Minute     // a failing API is asked again at least once a minute
-	lookupBatch     = 50              // UUIDs per lookup of tasks a reconciliation misses
+	// pagesPerInterval is how many requests reconciliations may average per poll interval
+	// (PagePaceFor): at the default 30 s, one a second, so at 100,000 tasks in progress (1,000
+	// pages of 100) one runs about every 17 minutes, not every 5.
+	pagesPerInterval = 30
+	DefaultOverlap   = 2 * time.Minute // incremental polls look back this far behind the watermark
+	maxPollBackoff   = time.Minute     // a failing API is asked again at least once a minute
+	lookupBatch      = 50              // UUIDs per lookup of tasks a reconciliation misses
 )
 
 // inProgress are the states a reconciliation lists in full.
@@ -44,7 +45,7 @@ type PollerConfig struct {
 	// PagePace spaces reconciliations for a big account's request budget: after one that
 	// listed P pages, the next waits until P·PagePace has passed since it started (as well as
 	// ResyncEvery polls), so reconciliations average at most one request per PagePace. 0: no
-	// spacing. taskbot serve uses DefaultPagePace.
+	// spacing. taskbot serve uses PagePaceFor(Interval).
 	PagePace time.Duration
 	// Overlap: how far behind the watermark incremental polls start; default DefaultOverlap.
 	Overlap time.Duration
@@ -56,6 +57,11 @@ type PollerConfig struct {
 	Metrics  *Metrics     // default: unregistered metrics
 	Now      func() time.Time
 }
+
+// PagePaceFor is the PagePace taskbot serve uses for a poll interval: reconciliations average
+// at most 30 requests per interval (one a second at the default 30 s), so a team that polls
+// more often also accepts more requests.
+func PagePaceFor(interval time.Duration) time.Duration { return interval / pagesPerInterval }
 
 // Poller watches the Task Manager API and records what changed through the store.
 //

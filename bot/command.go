@@ -423,65 +423,28 @@ func parseMute(l *lexer) (Command, *UsageError) {
 	return c, nil
 }
 
-// Mute durations: whole minutes, from a minute to announce.MaxMute.
-const (
-	maxMuteMinutes = int64(announce.MaxMute / time.Minute)
-	minutesPerDay  = 24 * 60
-	// muteDurations says what a mute duration looks like, for usage messages.
-	muteDurations = "from 1m to 30d (30 days), e.g. 30m, 2h, 1d or 1h30m"
-)
+// muteDurations says what a mute duration looks like (whole minutes, from a minute to
+// announce.MaxMute), for usage messages.
+const muteDurations = "from 1m to 30d (30 days), e.g. 30m, 2h, 1d or 1h30m"
 
-// muteDuration is the duration a word like 30m, 2h, 1d or 1h30m (numbers with units m, h, d
-// in any case, in any order, added up) stands for. Less than a minute, more than
-// announce.MaxMute, or another shape is a *UsageError naming the limits. Work is linear in
-// len(w), whatever its numbers.
+// muteDuration is the duration a word like 30m, 2h, 1d or 1h30m stands for (tasks.ParseDays).
+// Less than a minute, more than announce.MaxMute, or another shape is a *UsageError naming the
+// limits.
 func muteDuration(w string) (time.Duration, *UsageError) {
-	var total int64 // minutes, saturating at maxMuteMinutes+1
-	for i := 0; i < len(w); {
-		j, n := i, int64(0)
-		for ; j < len(w) && '0' <= w[j] && w[j] <= '9'; j++ {
-			n = min(n*10+int64(w[j]-'0'), maxMuteMinutes+1)
-		}
-		if j == i || j == len(w) {
-			return 0, usageProblem(w, `"{word}" is not a mute duration: use minutes, hours or days `+muteDurations)
-		}
-		switch w[j] | 0x20 { // ASCII lower case
-		case 'm':
-		case 'h':
-			n *= 60
-		case 'd':
-			n *= minutesPerDay
-		default:
-			return 0, usageProblem(w, `"{word}" is not a mute duration: use minutes, hours or days `+muteDurations)
-		}
-		total = min(total+n, maxMuteMinutes+1)
-		i = j + 1
-	}
+	d, err := tasks.ParseDays(w)
 	switch {
-	case total < 1:
+	case err != nil:
+		return 0, usageProblem(w, `"{word}" is not a mute duration: use minutes, hours or days `+muteDurations)
+	case d < time.Minute:
 		return 0, usageProblem(w, `"{word}" is too short: a mute lasts at least 1 minute (1m)`)
-	case total > maxMuteMinutes:
+	case d > announce.MaxMute:
 		return 0, usageProblem(w, `"{word}" is too long: a mute lasts at most 30 days (30d)`)
 	}
-	return time.Duration(total) * time.Minute, nil
+	return d, nil
 }
 
-// formatMuteDuration writes d as muteDuration reads it: days, hours and minutes, each only
-// when not zero ("1d", "1h30m", "2d5m"); whole minutes of d only.
-func formatMuteDuration(d time.Duration) string {
-	m := int64(d / time.Minute)
-	var b []byte
-	for _, u := range []struct {
-		minutes int64
-		unit    byte
-	}{{minutesPerDay, 'd'}, {60, 'h'}, {1, 'm'}} {
-		if n := m / u.minutes; n > 0 || (u.unit == 'm' && len(b) == 0) {
-			b = append(strconv.AppendInt(b, n, 10), u.unit)
-		}
-		m %= u.minutes
-	}
-	return string(b)
-}
+// formatMuteDuration writes d as muteDuration reads it (tasks.FormatDays).
+func formatMuteDuration(d time.Duration) string { return tasks.FormatDays(d) }
 
 // maxReason is how many characters of a mute's reason are kept.
 const maxReason = 200

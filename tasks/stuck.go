@@ -84,49 +84,58 @@ func (l StuckLimits) String() string {
 	return strings.Join(out, ",")
 }
 
-// ParseDays parses a Go duration that may also count days: `1d`, `1d12h`, `90m`. A bare number
-// is refused (no unit).
+// maxDaysMinutes caps what ParseDays adds up (ten years of minutes), so a long number of any
+// size stays one past every limit callers check instead of overflowing.
+const maxDaysMinutes = 10 * 365 * 24 * 60
+
+// ParseDays parses a duration of whole minutes written with the units m, h and d (any case,
+// any order, added up): 30m, 2h, 1d, 1h30m, 1d12h. A number without a unit, another unit or
+// nothing at all is an error. The result saturates just past ten years; work is linear in
+// len(v), whatever its numbers. The grammar of mute durations (`/tasks mute … 2h`) and of
+// TASKBOT_STUCK_AFTER and TASKBOT_STUCK_REPEAT.
 func ParseDays(v string) (time.Duration, error) {
-	bad := fmt.Errorf("%q is not a duration such as 30m, 2h or 1d", v)
-	rest := v
-	var days time.Duration
-	if i := strings.IndexByte(rest, 'd'); i > 0 {
-		n, err := strconv.Atoi(rest[:i])
-		if err != nil || n < 0 || n > 3650 {
-			return 0, bad
+	var total int64 // minutes
+	for i := 0; i < len(v); {
+		j, n := i, int64(0)
+		for ; j < len(v) && '0' <= v[j] && v[j] <= '9'; j++ {
+			n = min(n*10+int64(v[j]-'0'), maxDaysMinutes+1)
 		}
-		days, rest = time.Duration(n)*24*time.Hour, rest[i+1:]
-		if rest == "" {
-			return days, nil
+		if j == i || j == len(v) {
+			return 0, fmt.Errorf("%q is not a duration such as 30m, 2h or 1d", v)
 		}
+		switch v[j] | 0x20 { // ASCII lower case
+		case 'm':
+		case 'h':
+			n *= 60
+		case 'd':
+			n *= 24 * 60
+		default:
+			return 0, fmt.Errorf("%q is not a duration such as 30m, 2h or 1d", v)
+		}
+		total = min(total+n, maxDaysMinutes+1)
+		i = j + 1
 	}
-	d, err := time.ParseDuration(rest)
-	if err != nil || d < 0 {
-		return 0, bad
+	if v == "" {
+		return 0, fmt.Errorf("no duration given (such as 30m, 2h or 1d)")
 	}
-	return days + d, nil
+	return time.Duration(total) * time.Minute, nil
 }
 
-// FormatDays writes d in the shortest of days, hours and minutes (`1d`, `1h30m`, `45s` below a
-// minute); ParseDays reads it back.
+// FormatDays writes d as ParseDays reads it: days, hours and minutes, each only when not zero
+// ("1d", "1h30m", "2d5m"; "0m" for less than a minute); whole minutes of d only.
 func FormatDays(d time.Duration) string {
-	if d < time.Minute {
-		return d.String()
+	m := int64(d / time.Minute)
+	var b []byte
+	for _, u := range []struct {
+		minutes int64
+		unit    byte
+	}{{24 * 60, 'd'}, {60, 'h'}, {1, 'm'}} {
+		if n := m / u.minutes; n > 0 || (u.unit == 'm' && len(b) == 0) {
+			b = append(strconv.AppendInt(b, n, 10), u.unit)
+		}
+		m %= u.minutes
 	}
-	d = d.Truncate(time.Minute)
-	var b strings.Builder
-	if days := d / (24 * time.Hour); days > 0 {
-		fmt.Fprintf(&b, "%dd", days)
-		d -= days * 24 * time.Hour
-	}
-	if h := d / time.Hour; h > 0 {
-		fmt.Fprintf(&b, "%dh", h)
-		d -= h * time.Hour
-	}
-	if m := d / time.Minute; m > 0 {
-		fmt.Fprintf(&b, "%dm", m)
-	}
-	return b.String()
+	return string(b)
 }
 
 // Entered is when t entered its current state, from the API's times where they say so: its

@@ -50,13 +50,8 @@ func (s *Store) DigestData(since time.Time) (announce.DigestData, error) {
 		if d.Subscriptions, err = subscriptions(tx.Bucket(bucketSubscriptions)); err != nil {
 			return err
 		}
-		return tx.Bucket(bucketScopes).ForEach(func(_, v []byte) error {
-			var sc announce.Scope
-			if json.Unmarshal(v, &sc) == nil {
-				d.Scopes = append(d.Scopes, sc)
-			}
-			return nil
-		})
+		d.Scopes, err = scopes(tx.Bucket(bucketScopes))
+		return err
 	})
 	return d, err
 }

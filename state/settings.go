@@ -204,13 +204,22 @@ func (s *Store) Scope(channel string) (announce.Scope, bool, error) {
 func (s *Store) Scopes() ([]announce.Scope, error) {
 	var out []announce.Scope
 	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketScopes).ForEach(func(k, v []byte) error {
-			var sc announce.Scope
-			if json.Unmarshal(v, &sc) == nil {
-				out = append(out, sc)
-			}
-			return nil
-		})
+		var err error
+		out, err = scopes(tx.Bucket(bucketScopes))
+		return err
+	})
+	return out, err
+}
+
+// scopes reads the scopes bucket b; a scope that does not decode is left out.
+func scopes(b *bolt.Bucket) ([]announce.Scope, error) {
+	var out []announce.Scope
+	err := b.ForEach(func(_, v []byte) error {
+		var sc announce.Scope
+		if json.Unmarshal(v, &sc) == nil {
+			out = append(out, sc)
+		}
+		return nil
 	})
 	return out, err
 }
@@ -393,24 +402,18 @@ func ReadSettings(path string, timeout time.Duration) ([]announce.Subscription, 
 	}
 	defer db.Close()
 	var subs []announce.Subscription
-	var scopes []announce.Scope
+	var scs []announce.Scope
 	err = db.View(func(tx *bolt.Tx) error {
+		var err error
 		if b := tx.Bucket(bucketSubscriptions); b != nil {
-			var err error
 			if subs, err = subscriptions(b); err != nil {
 				return err
 			}
 		}
 		if b := tx.Bucket(bucketScopes); b != nil {
-			return b.ForEach(func(k, v []byte) error {
-				var sc announce.Scope
-				if json.Unmarshal(v, &sc) == nil {
-					scopes = append(scopes, sc)
-				}
-				return nil
-			})
+			scs, err = scopes(b)
 		}
-		return nil
+		return err
 	})
-	return subs, scopes, err
+	return subs, scs, err
 }

@@ -275,13 +275,7 @@ func (s *Store) Apply(p announce.Poll, decide func(announce.Input) announce.Deci
 		if in.Mutes, err = mutes(tx.Bucket(bucketMutes)); err != nil {
 			return err
 		}
-		if err := tx.Bucket(bucketScopes).ForEach(func(k, v []byte) error {
-			var sc announce.Scope
-			if json.Unmarshal(v, &sc) == nil {
-				in.Scopes = append(in.Scopes, sc)
-			}
-			return nil
-		}); err != nil {
+		if in.Scopes, err = scopes(tx.Bucket(bucketScopes)); err != nil {
 			return err
 		}
 		d := decide(in)

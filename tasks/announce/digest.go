@@ -108,15 +108,6 @@ func Digests(data DigestData, channel, date string, loc *time.Location, from, to
 	return out
 }
 
-func scopeAllowsTenant(scopes []Scope, channel, id, name string) bool {
-	for _, sc := range scopes {
-		if sc.Channel == channel {
-			return sc.Allows(id, name)
-		}
-	}
-	return true
-}
-
 // buildDigest is the digest of channel for the tenants wants accepts.
 func buildDigest(data DigestData, channel string, wants func(id, name string) bool, from, to time.Time) Digest {
 	d := Digest{From: from, To: to}

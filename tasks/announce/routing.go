@@ -139,9 +139,14 @@ func (r Rules) route(trs []Transition, subs []Subscription, scopes []Scope, now 
 // scopeAllows reports whether channel may be told about t: it has no scope, or its scope
 // allows t's tenant.
 func scopeAllows(scopes []Scope, channel string, t tasks.Snapshot) bool {
+	return scopeAllowsTenant(scopes, channel, t.TenantID, t.TenantName)
+}
+
+// scopeAllowsTenant reports whether channel may be told about the tenant with id and name.
+func scopeAllowsTenant(scopes []Scope, channel, id, name string) bool {
 	for _, sc := range scopes {
 		if sc.Channel == channel {
-			return sc.Allows(t.TenantID, t.TenantName)
+			return sc.Allows(id, name)
 		}
 	}
 	return true

@@ -229,7 +229,7 @@ func (p *Poller) poll(ctx context.Context) error {
 	var queued []Entry
 	var newest time.Time
 	seen := map[string]bool{} // keys listed, for the reconciliation
-	b := &batches{apply: func(ts []tasks.Task, clock time.Time) error {
+	res, err := p.stream(ctx, q, func(ts []tasks.Task, clock time.Time) error {
 		if resync {
 			for i := range ts {
 				seen[ts[i].Key()] = true
@@ -241,11 +241,7 @@ func (p *Poller) poll(ctx context.Context) error {
 			newest = w
 		}
 		return err
-	}}
-	res, err := p.cfg.API.Each(ctx, q, b.add)
-	if err == nil {
-		err = b.flush()
-	}
+	})
 	if err != nil {
 		p.announced(queued)
 		return fmt.Errorf("poll: list updated tasks: %w", err)
@@ -287,30 +283,24 @@ func (p *Poller) poll(ctx context.Context) error {
 // burst is one summary per thousand transitions and a commit is not made per page.
 const applyBatch = 1000
 
-// batches gathers the pages of a streamed listing into Applies of about applyBatch tasks:
-// add hands a page over, flush applies what is gathered (and must be called at the end).
-type batches struct {
-	apply func(ts []tasks.Task, serverTime time.Time) error
-	ts    []tasks.Task
-	clock time.Time // the latest page's Date
-}
-
-func (b *batches) add(pg tasks.Page) error {
-	b.ts = append(b.ts, pg.Tasks...)
-	b.clock = pg.ServerTime
-	if len(b.ts) >= applyBatch {
-		return b.flush()
+// stream lists q page by page and hands the tasks to record in batches of about applyBatch,
+// each with the API's clock of its last page; an error of the listing or of record stops it.
+func (p *Poller) stream(ctx context.Context, q tasks.Query, record func(ts []tasks.Task, clock time.Time) error) (*tasks.ListResult, error) {
+	var batch []tasks.Task
+	var clock time.Time
+	res, err := p.cfg.API.Each(ctx, q, func(pg tasks.Page) error {
+		batch, clock = append(batch, pg.Tasks...), pg.ServerTime
+		if len(batch) < applyBatch {
+			return nil
+		}
+		err := record(batch, clock)
+		batch = batch[:0]
+		return err
+	})
+	if err == nil && len(batch) > 0 {
+		err = record(batch, clock)
 	}
-	return nil
-}
-
-func (b *batches) flush() error {
-	if len(b.ts) == 0 {
-		return nil
-	}
-	err := b.apply(b.ts, b.clock)
-	b.ts = b.ts[:0]
-	return err
+	return res, err
 }
 
 // announced counts the queued entries and wakes the Announcer when there are any.
@@ -394,40 +384,32 @@ func (p *Poller) count(queued []Entry) {
 // one page whatever the account's size; the store is marked baselined by the last Apply, so a
 // baseline cut short by a crash is made again.
 func (p *Poller) baseline(ctx context.Context) error {
-	api, size := p.cfg.API, p.cfg.PageSize
-	var clock time.Time
+	size := p.cfg.PageSize
 	n := 0
-	b := &batches{apply: func(ts []tasks.Task, clock time.Time) error {
+	res, err := p.stream(ctx, tasks.Query{States: inProgress, Limit: size}, func(ts []tasks.Task, clock time.Time) error {
 		n += len(ts)
 		_, _, err := p.apply(Poll{Baseline: true, Partial: true, Tasks: ts, ServerTime: clock})
 		return err
-	}}
-	res, err := api.Each(ctx, tasks.Query{States: inProgress, Limit: size}, b.add)
-	if err == nil {
-		err = b.flush()
-	}
+	})
 	if err != nil {
 		return fmt.Errorf("poll: baseline: list tasks in progress: %w", err)
 	}
 	p.cfg.Metrics.TasksSkipped.Add(float64(res.Skipped))
-	clock = cmp.Or(res.StartTime, res.ServerTime)
+	clock := cmp.Or(res.StartTime, res.ServerTime)
 	if clock.IsZero() {
 		clock = p.cfg.Now()
 	}
 	wm := clock
-	b = &batches{apply: func(ts []tasks.Task, at time.Time) error {
-		for _, t := range ts {
-			if t.UpdatedAt.After(wm) && !t.UpdatedAt.After(clock.Add(MaxClockAhead)) {
-				wm = t.UpdatedAt
+	recent, err := p.stream(ctx, tasks.Query{UpdatedAfter: clock.Add(-p.cfg.Overlap), Order: tasks.Order{Field: "updatedAt"}, Limit: size},
+		func(ts []tasks.Task, at time.Time) error {
+			for _, t := range ts {
+				if t.UpdatedAt.After(wm) && !t.UpdatedAt.After(clock.Add(MaxClockAhead)) {
+					wm = t.UpdatedAt
+				}
 			}
-		}
-		_, _, err := p.apply(Poll{Baseline: true, Partial: true, Tasks: ts, ServerTime: at})
-		return err
-	}}
-	recent, err := api.Each(ctx, tasks.Query{UpdatedAfter: clock.Add(-p.cfg.Overlap), Order: tasks.Order{Field: "updatedAt"}, Limit: size}, b.add)
-	if err == nil {
-		err = b.flush()
-	}
+			_, _, err := p.apply(Poll{Baseline: true, Partial: true, Tasks: ts, ServerTime: at})
+			return err
+		})
 	if err != nil {
 		return fmt.Errorf("poll: baseline: recently updated tasks: %w", err)
 	}
@@ -451,18 +433,14 @@ func (p *Poller) baseline(ctx context.Context) error {
 func (p *Poller) reconcile(ctx context.Context, seen map[string]bool) (_ []Entry, pages int, _ error) {
 	api := p.cfg.API
 	var queued []Entry
-	b := &batches{apply: func(ts []tasks.Task, clock time.Time) error {
+	res, err := p.stream(ctx, tasks.Query{States: inProgress, Limit: p.cfg.PageSize}, func(ts []tasks.Task, clock time.Time) error {
 		for i := range ts {
 			seen[ts[i].Key()] = true
 		}
 		q, _, err := p.apply(Poll{Tasks: ts, ServerTime: clock, Partial: true})
 		queued = append(queued, q...)
 		return err
-	}}
-	res, err := api.Each(ctx, tasks.Query{States: inProgress, Limit: p.cfg.PageSize}, b.add)
-	if err == nil {
-		err = b.flush()
-	}
+	})
 	if err != nil {
 		return queued, 0, fmt.Errorf("poll: reconcile: list tasks in progress: %w", err)
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"net/http"
@@ -85,9 +84,9 @@ func scaleRun(t *testing.T, bin string, n int) {
 	go func() {
 		defer close(sampled)
 		for {
-			if a, f, ok := rssOf(r.cmd.Process.Pid); ok {
-				peakAnon.Store(max(peakAnon.Load(), a))
-				peakFile.Store(max(peakFile.Load(), f))
+			if st, ok := procStatus(r.cmd.Process.Pid); ok {
+				peakAnon.Store(max(peakAnon.Load(), st["RssAnon"]))
+				peakFile.Store(max(peakFile.Load(), st["RssFile"]))
 			}
 			select {
 			case <-stopSampling:
@@ -181,42 +180,30 @@ func scaleRun(t *testing.T, bin string, n int) {
 		float64(fi.Size())/(1<<20), fi.Size()/int64(n), changed, failed, quiet)
 }
 
-// rssOf reads RssAnon and RssFile (kB) of /proc/<pid>/status; ok false once the process is gone.
-func rssOf(pid int) (anon, file int64, ok bool) {
+// procStatus reads the kB fields of /proc/<pid>/status (VmHWM, RssAnon, RssFile, …); ok
+// false once the process is gone.
+func procStatus(pid int) (map[string]int64, bool) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, 0, false
+		return nil, false
 	}
+	out := map[string]int64{}
 	for _, line := range strings.Split(string(b), "\n") {
-		k, v, _ := strings.Cut(line, ":")
-		n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-		switch k {
-		case "RssAnon":
-			anon = n
-		case "RssFile":
-			file = n
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.HasSuffix(v, " kB") {
+			out[k], _ = strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(v, " kB")), 10, 64)
 		}
 	}
-	return anon, file, true
+	return out, true
 }
 
-// procStatusKB reads a kB field (VmHWM, VmRSS) of /proc/<pid>/status.
+// procStatusKB reads one kB field of /proc/<pid>/status.
 func procStatusKB(t *testing.T, pid int, field string) int64 {
 	t.Helper()
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatalf("read %s: %v", field, err)
+	st, ok := procStatus(pid)
+	if _, has := st[field]; !ok || !has {
+		t.Fatalf("/proc/%d/status has no %s", pid, field)
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb
-		}
-	}
-	t.Fatalf("/proc/%d/status has no %s", pid, field)
-	return 0
+	return st[field]
 }
 
 // scrapeMetric reads one sample (name with its labels, as /metrics writes it) from taskbot's

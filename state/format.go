@@ -329,7 +329,7 @@ func buildInProgressIndex(tx *bolt.Tx) (int, error) {
 		if rec.State.InProgress() {
 			n++
 		}
-		return indexInProgress(ib, rec)
+		return indexInProgress(ib, rec, 0)
 	})
 	return n, err
 }

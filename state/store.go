@@ -233,7 +233,17 @@ func (s *Store) Apply(p announce.Poll, decide func(announce.Input) announce.Deci
 	var queued []announce.Entry
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		tb, ob, meta := tx.Bucket(bucketTasks), tx.Bucket(bucketOutbox), tx.Bucket(bucketMeta)
+		sb, ib := tx.Bucket(bucketStuck), tx.Bucket(bucketInProgress)
 		in := announce.Input{Poll: p, Last: map[string]announce.Seen{}, Watermark: getTime(meta, keyWatermark)}
+		if p.Tag != 0 {
+			// A task stamped as its record was stored needs no decision: left out unread.
+			in.Tasks = nil
+			for i := range p.Tasks {
+				if v := ib.Get([]byte(p.Tasks[i].Key())); len(v) != 8 || binary.BigEndian.Uint64(v) != announce.TaskStamp(&p.Tasks[i], p.Tag) {
+					in.Tasks = append(in.Tasks, p.Tasks[i])
+				}
+			}
+		}
 		load := func(key string) error {
 			if _, ok := in.Last[key]; ok {
 				return nil
@@ -245,8 +255,8 @@ func (s *Store) Apply(p announce.Poll, decide func(announce.Input) announce.Deci
 			}
 			return err
 		}
-		for i := range p.Tasks {
-			if err := load(p.Tasks[i].Key()); err != nil {
+		for i := range in.Tasks {
+			if err := load(in.Tasks[i].Key()); err != nil {
 				return err
 			}
 		}
@@ -279,12 +289,13 @@ func (s *Store) Apply(p announce.Poll, decide func(announce.Input) announce.Deci
 			return err
 		}
 		d := decide(in)
-		sb, ib := tx.Bucket(bucketStuck), tx.Bucket(bucketInProgress)
+		recorded := make(map[string]bool, len(d.Seen))
 		for _, rec := range d.Seen {
+			recorded[rec.Key] = true
 			if err := putJSON(tb, []byte(rec.Key), rec); err != nil {
 				return err
 			}
-			if err := indexInProgress(ib, rec); err != nil {
+			if err := indexInProgress(ib, rec, p.Tag); err != nil {
 				return err
 			}
 			if old := in.Last[rec.Key]; !old.StuckDue.IsZero() && !old.StuckDue.Equal(rec.StuckDue) {
@@ -297,6 +308,9 @@ func (s *Store) Apply(p announce.Poll, decide func(announce.Input) announce.Deci
 					return err
 				}
 			}
+		}
+		if err := stampUnchanged(ib, in, recorded); err != nil {
+			return err
 		}
 		hb := tx.Bucket(bucketHistory)
 		for _, h := range d.History {
@@ -399,12 +413,47 @@ func (s *Store) prune(tb, sb, ib *bolt.Bucket, now time.Time) error {
 }
 
 // indexInProgress keeps rec's key in the in-progress index when it is in progress (missing or
-// not: a reconciliation looks a missing task up again), and out of it otherwise.
-func indexInProgress(ib *bolt.Bucket, rec announce.Seen) error {
-	if rec.State.InProgress() {
-		return ib.Put([]byte(rec.Key), nil)
+// not: a reconciliation looks a missing task up again), with the record's Stamp under tag as
+// the value (8 bytes, big-endian; empty when it has none), and out of it otherwise.
+func indexInProgress(ib *bolt.Bucket, rec announce.Seen, tag uint64) error {
+	if !rec.State.InProgress() {
+		return ib.Delete([]byte(rec.Key))
 	}
-	return ib.Delete([]byte(rec.Key))
+	var v []byte
+	if st := rec.Stamp(tag); st != 0 {
+		v = binary.BigEndian.AppendUint64(nil, st)
+	}
+	return ib.Put([]byte(rec.Key), v)
+}
+
+// stampUnchanged stamps the index entry of each task of in that Decide left as it was
+// (recorded: the keys it rewrote) when the record matches the task: the record is then what
+// the poll's rules make of the task, and the next poll need not read it. This is how records
+// stored before stamps, or under other rules, get one; a record that already has it is not
+// written again.
+func stampUnchanged(ib *bolt.Bucket, in announce.Input, recorded map[string]bool) error {
+	if in.Tag == 0 {
+		return nil
+	}
+	for i := range in.Tasks {
+		t := &in.Tasks[i]
+		k := t.Key()
+		prev, ok := in.Last[k]
+		if !ok || recorded[k] || !prev.State.InProgress() {
+			continue
+		}
+		st := announce.TaskStamp(t, in.Tag)
+		if prev.Stamp(in.Tag) != st {
+			continue
+		}
+		if v := ib.Get([]byte(k)); len(v) == 8 && binary.BigEndian.Uint64(v) == st {
+			continue
+		}
+		if err := ib.Put([]byte(k), binary.BigEndian.AppendUint64(nil, st)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // stuckKey is the stuck index's key of a check due at due for the task with key.
@@ -577,16 +626,22 @@ func (s *Store) Sighting(key string) (announce.Seen, bool, error) {
 	return rec, found, err
 }
 
-// InProgressKeys returns the keys of the tasks last seen in progress (missing ones included),
-// from the in-progress index (no record is decoded), in key order.
-func (s *Store) InProgressKeys() ([]string, error) {
-	var out []string
-	err := s.db.View(func(tx *bolt.Tx) error {
+// EachInProgress calls fn with the key of each task last seen in progress (missing ones
+// included), in key order, from the in-progress index: no record is decoded and no list is
+// built. fn runs inside a read transaction: it must not call the Store.
+func (s *Store) EachInProgress(fn func(key string)) error {
+	return s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketInProgress).ForEach(func(k, _ []byte) error {
-			out = append(out, string(k))
+			fn(string(k))
 			return nil
 		})
 	})
+}
+
+// InProgressKeys returns the keys EachInProgress names, as a list.
+func (s *Store) InProgressKeys() ([]string, error) {
+	var out []string
+	err := s.EachInProgress(func(k string) { out = append(out, k) })
 	return out, err
 }
 

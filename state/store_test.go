@@ -484,3 +484,77 @@ func TestBurstBecomesOneSummary(t *testing.T) {
 		t.Fatalf("outbox holds %d entries, want 10 + 1 summary", len(p))
 	}
 }
+
+// TestUnchangedTasksAreNotRead: with the rules' Tag, a task listed again as its record was
+// stored (same updatedAt, state, result code, tenant, rules) is left out of the policy's Input
+// unread, so a reconciliation of unchanged tasks reads the index only. A change of any of those
+// brings it back; a record stored without a stamp (an older taskbot, other rules) is stamped
+// once, without being rewritten.
+func TestUnchangedTasksAreNotRead(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "s.db"), Options{})
+	at := time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC)
+	rules := announce.Rules{Announce: everything, Burst: -1}
+	tag := rules.Tag()
+	acme := func(tk tasks.Task) tasks.Task { tk.Tenant = &tasks.Tenant{ID: "1001", Name: "Acme"}; return tk }
+	a, b := acme(task("a", tasks.Started, at)), acme(task("b", tasks.Paused, at))
+	var got []string // the keys the last poll's Input held, listed and last seen
+	poll := func(p announce.Poll) []announce.Entry {
+		t.Helper()
+		p.ServerTime = time.Now()
+		q, err := s.Apply(p, func(in announce.Input) announce.Decision {
+			got = nil
+			for _, tk := range in.Tasks {
+				got = append(got, tk.Key())
+			}
+			if len(in.Last) > len(in.Tasks)+len(in.Gone)+len(in.Due) {
+				t.Errorf("%d records read for %d tasks", len(in.Last), len(in.Tasks))
+			}
+			return rules.Decide(in, s.opts.Now())
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return q
+	}
+	poll(announce.Poll{Tasks: []tasks.Task{a, b}}) // stored without a stamp (no Tag)
+	poll(announce.Poll{Tasks: []tasks.Task{a, b}, Tag: tag})
+	if want := []string{"a", "b"}; !slices.Equal(got, want) {
+		t.Fatalf("records stored without a stamp: Input %q, want %q", got, want)
+	}
+	poll(announce.Poll{Tasks: []tasks.Task{a, b}, Tag: tag})
+	if len(got) != 0 {
+		t.Fatalf("unchanged tasks, stamped: Input %q, want none", got)
+	}
+
+	renamed := b
+	renamed.Tenant = &tasks.Tenant{ID: "1001", Name: "Acme Corp"}
+	newer := task("a", tasks.Started, at.Add(time.Minute))
+	newer.Tenant = a.Tenant
+	done := acme(task("a", tasks.Completed, at.Add(2*time.Minute)))
+	for _, c := range []struct {
+		name string
+		p    announce.Poll
+		want []string
+	}{
+		{"a later updatedAt", announce.Poll{Tasks: []tasks.Task{newer, b}, Tag: tag}, []string{"a"}},
+		{"the same again", announce.Poll{Tasks: []tasks.Task{newer, b}, Tag: tag}, nil},
+		{"a renamed tenant", announce.Poll{Tasks: []tasks.Task{newer, renamed}, Tag: tag}, []string{"b"}},
+		{"other rules", announce.Poll{Tasks: []tasks.Task{newer, renamed}, Tag: tag + 1}, []string{"a", "b"}},
+		{"back to the first rules", announce.Poll{Tasks: []tasks.Task{newer, renamed}, Tag: tag}, []string{"a", "b"}},
+		{"stamped again", announce.Poll{Tasks: []tasks.Task{newer, renamed}, Tag: tag}, nil},
+		{"no tag", announce.Poll{Tasks: []tasks.Task{newer, renamed}}, []string{"a", "b"}},
+		{"a completion", announce.Poll{Tasks: []tasks.Task{done, renamed}, Tag: tag}, []string{"a"}},
+		{"a completed task (not indexed)", announce.Poll{Tasks: []tasks.Task{done, renamed}, Tag: tag}, []string{"a"}},
+	} {
+		q := poll(c.p)
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%s: Input %q, want %q", c.name, got, c.want)
+		}
+		if c.name == "a completion" && (len(q) == 0 || q[0].Event != tasks.EventCompleted || q[0].Task.Key != "a") {
+			t.Errorf("the completion queued %v, want a's completed first", events(q))
+		}
+	}
+	if rec, _, _ := s.Sighting("b"); rec.TenantName != "Acme Corp" {
+		t.Errorf("b's tenant after the rename: %q", rec.TenantName)
+	}
+}

@@ -136,6 +136,10 @@ type Poll struct {
 	// visible to the poll, so the watermark may move up to it even when no task was updated:
 	// after a burst the incremental window empties instead of fetching the burst again.
 	Listed time.Time
+	// Tag is the deciding Rules' Tag (0: none). With it, the store leaves out of the Input each
+	// task whose Stamp equals the one its record was stored with, unread: Decide would record
+	// nothing for it.
+	Tag uint64
 }
 
 // Input is what the policy decides a poll from: the poll, and what the store remembers of it.
@@ -206,9 +210,9 @@ type PollStore interface {
 	Baselined() (bool, error)
 	// Watermark is the newest task updatedAt recorded (zero before the baseline).
 	Watermark() (time.Time, error)
-	// InProgressKeys returns the keys of tasks last seen in a state other than completed
-	// (missing ones included), from an index: no record is decoded.
-	InProgressKeys() ([]string, error)
+	// EachInProgress calls fn with the key of each task last seen in a state other than
+	// completed (missing ones included), from an index: no record is decoded.
+	EachInProgress(fn func(key string)) error
 	// Apply reads the last sightings of p's tasks, calls decide with them and writes its
 	// Decision, all in one transaction; on error nothing is written. It returns the entries
 	// queued, with their Seq.

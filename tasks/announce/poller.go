@@ -1,8 +1,10 @@
 package announce
 
 import (
+	"bytes"
 	"cmp"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -76,7 +78,7 @@ func PagePaceFor(interval time.Duration) time.Duration { return interval / pages
 // tasks whose update becomes visible late; the policy ignores answers it has already seen.
 //
 // Listings stream: pages are diffed and committed as they arrive, a thousand tasks at a time
-// (applyBatch), so memory holds that many tasks (and the keys a reconciliation has seen)
+// (applyBatch), so memory holds that many tasks (and the keys a reconciliation has seen, 16 bytes each)
 // whatever the account's size; a burst is summarised per thousand transitions.
 //
 // The first poll on an empty store is a silent baseline. A failed incremental list changes
@@ -86,6 +88,7 @@ func PagePaceFor(interval time.Duration) time.Duration { return interval / pages
 // Interval).
 type Poller struct {
 	cfg PollerConfig
+	tag uint64 // cfg.Rules.Tag(), stamped on every Poll
 
 	mu    sync.Mutex
 	polls int
@@ -114,7 +117,7 @@ func NewPoller(cfg PollerConfig) *Poller {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Poller{cfg: cfg, future: map[string]bool{}}
+	return &Poller{cfg: cfg, tag: cfg.Rules.Tag(), future: map[string]bool{}}
 }
 
 // Run polls at once and then every Interval until ctx ends; a failed poll is logged with its
@@ -228,12 +231,10 @@ func (p *Poller) poll(ctx context.Context) error {
 	// listing began (an empty window stays empty).
 	var queued []Entry
 	var newest time.Time
-	seen := map[string]bool{} // keys listed, for the reconciliation
+	var seen keySet // keys listed, for the reconciliation
 	res, err := p.stream(ctx, q, func(ts []tasks.Task, clock time.Time) error {
 		if resync {
-			for i := range ts {
-				seen[ts[i].Key()] = true
-			}
+			seen.add(ts)
 		}
 		qd, w, err := p.apply(Poll{Tasks: ts, ServerTime: clock, Partial: true})
 		queued = append(queued, qd...)
@@ -325,6 +326,7 @@ func countsText(c map[tasks.Event]int) string {
 // store keeps it not).
 func (p *Poller) apply(poll Poll) ([]Entry, time.Time, error) {
 	now := p.cfg.Now()
+	poll.Tag = p.tag
 	var future []string
 	var reset bool
 	var old, wm time.Time
@@ -430,13 +432,11 @@ func (p *Poller) baseline(ctx context.Context) error {
 // it Gone, so an API that ignores the uuid filter or answers with nothing for a while does not
 // make taskbot forget tasks. seen holds the keys the incremental poll returned. It returns the
 // entries queued.
-func (p *Poller) reconcile(ctx context.Context, seen map[string]bool) (_ []Entry, pages int, _ error) {
+func (p *Poller) reconcile(ctx context.Context, seen keySet) (_ []Entry, pages int, _ error) {
 	api := p.cfg.API
 	var queued []Entry
 	res, err := p.stream(ctx, tasks.Query{States: inProgress, Limit: p.cfg.PageSize}, func(ts []tasks.Task, clock time.Time) error {
-		for i := range ts {
-			seen[ts[i].Key()] = true
-		}
+		seen.add(ts)
 		q, _, err := p.apply(Poll{Tasks: ts, ServerTime: clock, Partial: true})
 		queued = append(queued, q...)
 		return err
@@ -445,15 +445,15 @@ func (p *Poller) reconcile(ctx context.Context, seen map[string]bool) (_ []Entry
 		return queued, 0, fmt.Errorf("poll: reconcile: list tasks in progress: %w", err)
 	}
 	p.cfg.Metrics.TasksSkipped.Add(float64(res.Skipped))
-	keys, err := p.cfg.Store.InProgressKeys()
-	if err != nil {
-		return queued, 0, fmt.Errorf("poll: reconcile: read state: %w", err)
-	}
+	seen.sort()
 	var missing []string
-	for _, k := range keys {
-		if !seen[k] && tasks.IsUUID(k) {
+	err = p.cfg.Store.EachInProgress(func(k string) {
+		if tasks.IsUUID(k) && !seen.has(k) {
 			missing = append(missing, k)
 		}
+	})
+	if err != nil {
+		return queued, 0, fmt.Errorf("poll: reconcile: read state: %w", err)
 	}
 	for batch := range slices.Chunk(missing, lookupBatch) {
 		got, err := api.List(ctx, tasks.Query{UUIDs: batch, Limit: len(batch)})
@@ -486,4 +486,47 @@ func (p *Poller) reconcile(ctx context.Context, seen map[string]bool) (_ []Entry
 		}
 	}
 	return queued, res.Pages, nil
+}
+
+// keySet holds the UUIDs of the tasks a reconciliation listed, 16 bytes each: at 100,000 tasks
+// 1.6 MB, where a map of the key strings took about ten times that. Only UUID keys are held
+// (a task without one cannot be looked up, so it is never reported missing). add keys, sort
+// once the listing is done, then ask has.
+type keySet [][16]byte
+
+func (s *keySet) add(ts []tasks.Task) {
+	for i := range ts {
+		if u, ok := uuidBytes(ts[i].Key()); ok {
+			*s = append(*s, u)
+		}
+	}
+}
+
+func (s keySet) sort() {
+	slices.SortFunc(s, func(a, b [16]byte) int { return bytes.Compare(a[:], b[:]) })
+}
+
+func (s keySet) has(key string) bool {
+	u, ok := uuidBytes(key)
+	if !ok {
+		return false
+	}
+	_, found := slices.BinarySearchFunc(s, u, func(a, b [16]byte) int { return bytes.Compare(a[:], b[:]) })
+	return found
+}
+
+// uuidBytes is the 16 bytes of a UUID in its text form (either case), ok false for any other
+// key.
+func uuidBytes(key string) (u [16]byte, ok bool) {
+	if !tasks.IsUUID(key) {
+		return u, false
+	}
+	var h [32]byte
+	copy(h[:], key[:8])
+	copy(h[8:], key[9:13])
+	copy(h[12:], key[14:18])
+	copy(h[16:], key[19:23])
+	copy(h[20:], key[24:])
+	_, err := hex.Decode(u[:], h[:])
+	return u, err == nil
 }

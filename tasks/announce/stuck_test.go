@@ -47,7 +47,7 @@ func (r *stuckRig) restart() {
 // entries it queued, described.
 func (r *stuckRig) poll(baseline bool, ts ...tasks.Task) string {
 	r.t.Helper()
-	q, err := r.store.Apply(announce.Poll{Tasks: ts, ServerTime: r.clock, Baseline: baseline},
+	q, err := r.store.Apply(announce.Poll{Tasks: ts, ServerTime: r.clock, Baseline: baseline, Tag: r.rules.Tag()},
 		func(in announce.Input) announce.Decision {
 			d := r.rules.Decide(in, r.clock)
 			r.muted = d.Muted

@@ -36,9 +36,8 @@ func (s *Store) DigestData(since time.Time) (announce.DigestData, error) {
 				d.History = append(d.History, r)
 			}
 		}
-		err := tx.Bucket(bucketTasks).ForEach(func(_, v []byte) error {
-			var rec announce.Seen
-			if json.Unmarshal(v, &rec) == nil && rec.State.InProgress() {
+		err := tx.Bucket(bucketTasks).ForEach(func(k, v []byte) error {
+			if rec, err := decodeRecord(k, v); err == nil && rec.State.InProgress() {
 				rec.Task = nil // not needed: keep the digest's memory small
 				d.InProgress = append(d.InProgress, rec)
 			}

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/fxamacker/cbor/v2"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/taskbot/taskbot/tasks"
@@ -34,13 +37,32 @@ func TestFormatIsPinned(t *testing.T) {
 		UpdatedAt: at, CompletedAt: at, Since: at.Add(-58 * time.Minute)}
 	paused := snap
 	paused.State, paused.Result, paused.Failed, paused.Error, paused.CompletedAt = tasks.Paused, "", false, nil, time.Time{}
-	doc := map[string]any{
-		"schema": SchemaVersion,
-		"record": announce.Seen{Key: snap.Key, Title: snap.Title, State: tasks.Completed, Result: tasks.ResultError,
+	// Task records are CBOR: pinned in CBOR's diagnostic notation (RFC 8949 §8), and read back
+	// as they were.
+	records := map[string]announce.Seen{
+		"record": {Key: snap.Key, Title: snap.Title, State: tasks.Completed, Result: tasks.ResultError,
 			UpdatedAt: at, CompletedAt: at, Threads: map[string]string{"C0123ABCDEF": "1764493200.000100", "C0SUBSCRIBED": ""},
 			MissingSince: at.Add(time.Minute)},
-		"watched": announce.Seen{Key: snap.Key, Title: snap.Title, State: tasks.Paused, UpdatedAt: at,
-			TenantID: "1496265", TenantName: "Customer A Ltd", Since: at, StuckDue: at.Add(time.Hour), Stuck: 1, Task: &paused},
+		"watched": {Key: snap.Key, Title: snap.Title, State: tasks.Paused, UpdatedAt: at,
+			TenantID: "1496265", TenantName: "Customer A Ltd", Since: at.Add(-58 * time.Minute), StuckDue: at.Add(time.Hour), Stuck: 1, Task: &paused},
+	}
+	doc := map[string]any{"schema": SchemaVersion}
+	for name, rec := range records {
+		raw, err := encodeRecord(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		diag, err := cbor.Diagnose(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc[name] = map[string]any{"bytes": len(raw), "cbor": diag}
+		back, err := decodeRecord([]byte(rec.Key), raw)
+		if err != nil || !reflect.DeepEqual(back, rec) {
+			t.Errorf("%s read back as\n%+v, %v\nwant\n%+v", name, back, err, rec)
+		}
+	}
+	for k, v := range map[string]any{
 		"stuck": announce.Entry{Seq: 10, Channel: "C0123ABCDEF", Event: tasks.EventStuck, From: tasks.Paused, Task: paused, QueuedAt: at},
 		"history": announce.Record{At: at, Event: tasks.EventFailed, Muted: true, Channel: "C0ACMEALERTS", Key: snap.Key,
 			ID: snap.ID, Title: snap.Title, TenantID: snap.TenantID, TenantName: snap.TenantName},
@@ -59,6 +81,8 @@ func TestFormatIsPinned(t *testing.T) {
 		"summary": announce.Entry{Seq: 8, Channel: "C0123ABCDEF", QueuedAt: at, Summary: &announce.Summary{
 			Counts: map[tasks.Event]int{tasks.EventStarted: 12},
 			First:  []announce.Transition{{Event: tasks.EventStarted, Task: tasks.Snapshot{Key: "k", State: tasks.Started}}}}},
+	} {
+		doc[k] = v
 	}
 	got, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
@@ -186,5 +210,73 @@ func TestMigrateSchema5BuildsTheInProgressIndex(t *testing.T) {
 	s = openTest(t, path, Options{})
 	if keys, err := s.InProgressKeys(); err != nil || strings.Join(keys, ",") != "a,c" {
 		t.Errorf("InProgressKeys after migrating schema 5 = %q, %v; want a,c", keys, err)
+	}
+}
+
+// TestMigrateSchema6ConvertsRecords: a schema-6 file's JSON task records are rewritten in CBOR
+// in batches (more records than one batch here), read back as they were, the file is marked
+// converted, and a record that does not decode is left for prune instead of failing the open.
+func TestMigrateSchema6ConvertsRecords(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "taskbot.db")
+	s := openTest(t, path, Options{})
+	at := time.Date(2026, 11, 30, 8, 10, 0, 0, time.UTC)
+	n := convertBatch + 500
+	want := map[string]announce.Seen{}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		tb := tx.Bucket(bucketTasks)
+		for i := range n {
+			rec := announce.Seen{Key: fmt.Sprintf("k%05d", i), Title: fmt.Sprintf("Backup %d", i), State: tasks.Paused,
+				UpdatedAt: at.Add(time.Duration(i) * time.Second), TenantID: "1001", TenantName: "Acme", Since: at}
+			if i%100 == 0 {
+				snap := tasks.Snapshot{Key: rec.Key, ID: "9440" + rec.Key, Title: rec.Title, Type: "MachineBackup", State: tasks.Paused,
+					TenantID: "1001", TenantName: "Acme", UpdatedAt: rec.UpdatedAt, Since: at, Machine: "SQL-01"}
+				rec.StuckDue, rec.Task = at.Add(time.Hour), &snap
+			}
+			want[rec.Key] = rec
+			if err := putJSON(tb, []byte(rec.Key), rec); err != nil {
+				return err
+			}
+		}
+		if err := tb.Put([]byte("zz-broken"), []byte("{not json")); err != nil {
+			return err
+		}
+		meta := tx.Bucket(bucketMeta)
+		if err := meta.Delete(keyRecords); err != nil {
+			return err
+		}
+		return meta.Put(keySchema, []byte("6"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = openTest(t, path, Options{})
+	err = s.db.View(func(tx *bolt.Tx) error {
+		if got := string(tx.Bucket(bucketMeta).Get(keySchema)); got != SchemaVersion {
+			t.Errorf("schema %q, want %q", got, SchemaVersion)
+		}
+		if got := string(tx.Bucket(bucketMeta).Get(keyRecords)); got != "cbor" {
+			t.Errorf("records %q, want cbor", got)
+		}
+		jsonLeft := 0
+		tx.Bucket(bucketTasks).ForEach(func(k, v []byte) error {
+			if v[0] == '{' && string(k) != "zz-broken" {
+				jsonLeft++
+			}
+			return nil
+		})
+		if jsonLeft != 0 {
+			t.Errorf("%d records still in JSON", jsonLeft)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, rec := range want {
+		got, ok, err := s.Sighting(k)
+		if err != nil || !ok || !reflect.DeepEqual(got, rec) {
+			t.Fatalf("%s after the conversion:\n%+v, %v, %v\nwant\n%+v", k, got, ok, err, rec)
+		}
 	}
 }

@@ -132,6 +132,10 @@ func Open(path string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open state file %s: %w", path, err)
 	}
+	if err := convertRecords(s.db, opts.Logger); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open state file %s: %w", path, err)
+	}
 	return s, nil
 }
 
@@ -248,8 +252,7 @@ func (s *Store) Apply(p announce.Poll, decide func(announce.Input) announce.Deci
 			if _, ok := in.Last[key]; ok {
 				return nil
 			}
-			var rec announce.Seen
-			found, err := getJSON(tb, []byte(key), &rec)
+			rec, found, err := getRecord(tb, []byte(key))
 			if found {
 				in.Last[key] = rec
 			}
@@ -292,7 +295,7 @@ func (s *Store) Apply(p announce.Poll, decide func(announce.Input) announce.Deci
 		recorded := make(map[string]bool, len(d.Seen))
 		for _, rec := range d.Seen {
 			recorded[rec.Key] = true
-			if err := putJSON(tb, []byte(rec.Key), rec); err != nil {
+			if err := putRecord(tb, rec); err != nil {
 				return err
 			}
 			if err := indexInProgress(ib, rec, p.Tag); err != nil {
@@ -377,8 +380,8 @@ func (s *Store) prune(tb, sb, ib *bolt.Bucket, now time.Time) error {
 	goneBefore := now.Add(-s.opts.GoneAfter)
 	var old [][]byte
 	err := tb.ForEach(func(k, v []byte) error {
-		var rec announce.Seen
-		if err := json.Unmarshal(v, &rec); err != nil {
+		rec, err := decodeRecord(k, v)
+		if err != nil {
 			old = append(old, slices.Clone(k)) // unreadable record: drop it rather than fail forever
 			return nil
 		}
@@ -484,8 +487,7 @@ func (s *Store) due(tx *bolt.Tx, clock time.Time) ([]announce.Seen, error) {
 		if len(k) < 8 || binary.BigEndian.Uint64(k) > limit {
 			break
 		}
-		var rec announce.Seen
-		found, err := getJSON(tb, k[8:], &rec)
+		rec, found, err := getRecord(tb, k[8:])
 		if err != nil || !found || !bytes.Equal(stuckKey(rec.StuckDue, rec.Key), k) {
 			stale = append(stale, bytes.Clone(k))
 			continue
@@ -601,8 +603,7 @@ func (s *Store) Delivered(channel string, seq uint64, taskKey, thread string, re
 			return nil
 		}
 		tb := tx.Bucket(bucketTasks)
-		var rec announce.Seen
-		found, err := getJSON(tb, []byte(taskKey), &rec)
+		rec, found, err := getRecord(tb, []byte(taskKey))
 		if err != nil || !found || (rec.Threads[channel] != "" && !replace) {
 			return err
 		}
@@ -610,7 +611,7 @@ func (s *Store) Delivered(channel string, seq uint64, taskKey, thread string, re
 			rec.Threads = map[string]string{}
 		}
 		rec.Threads[channel] = thread
-		return putJSON(tb, []byte(taskKey), rec)
+		return putRecord(tb, rec)
 	})
 }
 
@@ -620,7 +621,7 @@ func (s *Store) Sighting(key string) (announce.Seen, bool, error) {
 	var found bool
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
-		found, err = getJSON(tx.Bucket(bucketTasks), []byte(key), &rec)
+		rec, found, err = getRecord(tx.Bucket(bucketTasks), []byte(key))
 		return err
 	})
 	return rec, found, err

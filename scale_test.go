@@ -73,7 +73,7 @@ func scaleRun(t *testing.T, bin string, n int) {
 
 	addr := freeAddr(t)
 	env := append(e.environ(addr, e.db), "TASKBOT_POLL_INTERVAL=1s", "TASKBOT_LOG_LEVEL=info",
-		"TASKBOT_ANNOUNCE_STATES=paused,failed", "TASKBOT_STUCK_AFTER=off")
+		"TASKBOT_ANNOUNCE_STATES=paused,failed,stuck") // stuck checks at the default limit (paused=1h)
 	r := startBot(t, bin, env, addr, filepath.Join(e.dir, "run.log"))
 	started := time.Now()
 	// The peak of the process's own memory (RssAnon: heap, stacks) and of the state file's

@@ -78,7 +78,8 @@ func PagePaceFor(interval time.Duration) time.Duration { return interval / pages
 // tasks whose update becomes visible late; the policy ignores answers it has already seen.
 //
 // Listings stream: pages are diffed and committed as they arrive, a thousand tasks at a time
-// (applyBatch), so memory holds that many tasks (and the keys a reconciliation has seen, 16 bytes each)
+// in incremental polls and 250 in baselines and reconciliations (applyBatch, listBatch), so
+// memory holds that many tasks (and the keys a reconciliation has seen, 16 bytes each)
 // whatever the account's size; a burst is summarised per thousand transitions.
 //
 // The first poll on an empty store is a silent baseline. A failed incremental list changes
@@ -232,7 +233,7 @@ func (p *Poller) poll(ctx context.Context) error {
 	var queued []Entry
 	var newest time.Time
 	var seen keySet // keys listed, for the reconciliation
-	res, err := p.stream(ctx, q, func(ts []tasks.Task, clock time.Time) error {
+	res, err := p.stream(ctx, q, applyBatch, func(ts []tasks.Task, clock time.Time) error {
 		if resync {
 			seen.add(ts)
 		}
@@ -279,19 +280,28 @@ func (p *Poller) poll(ctx context.Context) error {
 	return nil
 }
 
-// applyBatch is how many tasks a streamed listing gathers before it records them in one
-// Apply: few enough to keep memory small (about 4 MB of decoded tasks), many enough that a
-// burst is one summary per thousand transitions and a commit is not made per page.
-const applyBatch = 1000
+// How many tasks a streamed listing gathers before it records them in one Apply (one
+// transaction). Most of a transaction's memory is bbolt's copies of the pages it changes: task
+// keys are random, so each new task dirties a page of each bucket it is in (about 12 KB a
+// task), and at 100,000 tasks a baseline in batches of 1,000 peaked at 41 MiB of the
+// process's own memory, in batches of 250 at 25 MiB (TestScale; 4 s longer, for the commits).
+//
+//   - applyBatch, for incremental polls: a burst is one summary per thousand transitions.
+//   - listBatch, for the baseline and reconciliations, which list every task in progress and
+//     find few transitions (a missed change; none at a baseline).
+const (
+	applyBatch = 1000
+	listBatch  = 250
+)
 
-// stream lists q page by page and hands the tasks to record in batches of about applyBatch,
+// stream lists q page by page and hands the tasks to record in batches of about size tasks,
 // each with the API's clock of its last page; an error of the listing or of record stops it.
-func (p *Poller) stream(ctx context.Context, q tasks.Query, record func(ts []tasks.Task, clock time.Time) error) (*tasks.ListResult, error) {
+func (p *Poller) stream(ctx context.Context, q tasks.Query, size int, record func(ts []tasks.Task, clock time.Time) error) (*tasks.ListResult, error) {
 	var batch []tasks.Task
 	var clock time.Time
 	res, err := p.cfg.API.Each(ctx, q, func(pg tasks.Page) error {
 		batch, clock = append(batch, pg.Tasks...), pg.ServerTime
-		if len(batch) < applyBatch {
+		if len(batch) < size {
 			return nil
 		}
 		err := record(batch, clock)
@@ -388,7 +398,7 @@ func (p *Poller) count(queued []Entry) {
 func (p *Poller) baseline(ctx context.Context) error {
 	size := p.cfg.PageSize
 	n := 0
-	res, err := p.stream(ctx, tasks.Query{States: inProgress, Limit: size}, func(ts []tasks.Task, clock time.Time) error {
+	res, err := p.stream(ctx, tasks.Query{States: inProgress, Limit: size}, listBatch, func(ts []tasks.Task, clock time.Time) error {
 		n += len(ts)
 		_, _, err := p.apply(Poll{Baseline: true, Partial: true, Tasks: ts, ServerTime: clock})
 		return err
@@ -402,7 +412,7 @@ func (p *Poller) baseline(ctx context.Context) error {
 		clock = p.cfg.Now()
 	}
 	wm := clock
-	recent, err := p.stream(ctx, tasks.Query{UpdatedAfter: clock.Add(-p.cfg.Overlap), Order: tasks.Order{Field: "updatedAt"}, Limit: size},
+	recent, err := p.stream(ctx, tasks.Query{UpdatedAfter: clock.Add(-p.cfg.Overlap), Order: tasks.Order{Field: "updatedAt"}, Limit: size}, listBatch,
 		func(ts []tasks.Task, at time.Time) error {
 			for _, t := range ts {
 				if t.UpdatedAt.After(wm) && !t.UpdatedAt.After(clock.Add(MaxClockAhead)) {
@@ -435,7 +445,7 @@ func (p *Poller) baseline(ctx context.Context) error {
 func (p *Poller) reconcile(ctx context.Context, seen keySet) (_ []Entry, pages int, _ error) {
 	api := p.cfg.API
 	var queued []Entry
-	res, err := p.stream(ctx, tasks.Query{States: inProgress, Limit: p.cfg.PageSize}, func(ts []tasks.Task, clock time.Time) error {
+	res, err := p.stream(ctx, tasks.Query{States: inProgress, Limit: p.cfg.PageSize}, listBatch, func(ts []tasks.Task, clock time.Time) error {
 		seen.add(ts)
 		q, _, err := p.apply(Poll{Tasks: ts, ServerTime: clock, Partial: true})
 		queued = append(queued, q...)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -77,6 +78,8 @@ type Answerer struct {
 	// joined, when set (tests), is called once a listing's caller has started or joined its
 	// flight.
 	joined func()
+	// renders has a slot for each listing being rendered: see renderSlot.
+	renders chan struct{}
 }
 
 // NewAnswerer returns an Answerer for cfg with its defaults filled in.
@@ -90,7 +93,7 @@ func NewAnswerer(cfg AnswererConfig) *Answerer {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Answerer{cfg: cfg, buttons: buttons{key: cfg.ButtonKey}, meter: &meter{}}
+	return &Answerer{cfg: cfg, buttons: buttons{key: cfg.ButtonKey}, meter: &meter{}, renders: make(chan struct{}, runtime.GOMAXPROCS(0))}
 }
 
 // Request is one slash command as Slack sent it.
@@ -272,11 +275,31 @@ func (a *Answerer) list(ctx context.Context, channel string, sc announce.Scope, 
 	if len(sc.Tenants) > 0 && len(cmd.Tenants) == 0 {
 		shown.Tenants = sc.Display() // "Tasks paused for Acme Corp"
 	}
+	release, err := a.renderSlot(ctx)
+	if err != nil {
+		return RenderAPIError(cmd, err), false
+	}
+	defer release()
 	m = RenderListPage(shown, p, a.cfg.Now())
 	if l.Incomplete {
 		m = WithIncompleteNotice(m)
 	}
 	return m, true
+}
+
+// renderSlot waits for one of as many slots as the process has cores (GOMAXPROCS) to render a
+// listing in, and returns the function that gives it back; err is ctx's when ctx ends first.
+// When a shared listing answers hundreds of commands at once (see listing), their renderings
+// queue here rather than in the Go scheduler's run queues, where the acknowledgements of the
+// commands that came meanwhile would wait behind all of them: an acknowledgement is due when
+// the answer budget ends (Server.Respond), whatever else is going on.
+func (a *Answerer) renderSlot(ctx context.Context) (release func(), err error) {
+	select {
+	case a.renders <- struct{}{}:
+		return func() { <-a.renders }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // Listing is what Fetch found.

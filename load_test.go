@@ -29,7 +29,9 @@ import (
 // Settings (environment): TASKBOT_LOAD_RATE commands a second (default 200, at most 1000),
 // TASKBOT_LOAD_FOR how long to send them (default 10s, at most 60s), TASKBOT_LOAD_API_DELAY how
 // long the Task Manager takes to answer each request (default 0; 2s is the slow API),
-// TASKBOT_LOAD_TEXT the command's text (default "paused": one page of 50 paused tasks).
+// TASKBOT_LOAD_TEXT the command's text (default "paused": one page of 50 paused tasks),
+// TASKBOT_LOAD_BIN another build of taskbot to run (e.g. an older commit's, for before/after
+// figures; default: this tree's, built for the test).
 //
 // It reports the acknowledgement's latency (from the moment the command was due, so a
 // generator that falls behind counts against the bot, not in its favour) as p50, p99 and max;
@@ -58,7 +60,11 @@ func TestSlashCommandLoad(t *testing.T) {
 	}
 	addr := freeAddr(t)
 	env := append(e.environ(addr, e.db), "TASKBOT_POLL_INTERVAL=1h", "TASKBOT_LOG_LEVEL=info") // the last value wins
-	r := startBot(t, taskbotBinary(t), env, addr, e.dir+"/load.log")
+	bin := os.Getenv("TASKBOT_LOAD_BIN")
+	if bin == "" {
+		bin = taskbotBinary(t)
+	}
+	r := startBot(t, bin, env, addr, e.dir+"/load.log")
 	r.waitReady(t)
 	if delay > 0 {
 		e.api.Fail(taskstest.Fault{Delay: delay})

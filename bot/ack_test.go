@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -132,5 +133,45 @@ func TestResponseURLErrorsAreLoggedAndCounted(t *testing.T) {
 				t.Errorf("log holds the response_url's path:\n%s", l)
 			}
 		})
+	}
+}
+
+// TestAnAnswerWaitingToBeRenderedDoesNotHoldTheAck: an answer the API has given but that
+// waits for a render slot (every slot busy, as when a shared listing answers hundreds of
+// commands at once) is not waited for: the command is acknowledged with a progress note when its
+// budget ends, and the answer follows at response_url once a slot is free.
+func TestAnAnswerWaitingToBeRenderedDoesNotHoldTheAck(t *testing.T) {
+	api := taskstest.NewServer()
+	t.Cleanup(api.Close)
+	api.Add(tasks.Task{State: tasks.Paused, Context: map[string]any{"title": "Quick backup"}})
+	client, err := acronis.NewClient(acronis.Config{BaseURL: api.URL, ClientID: api.ClientID, ClientSecret: api.ClientSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := NewAnswerer(AnswererConfig{API: client})
+	for range cap(a.renders) {
+		a.renders <- struct{}{} // every slot busy
+	}
+	s := NewServer(ServerConfig{SigningSecret: secret, Answerer: a, AckWithin: 50 * time.Millisecond, Logger: discardLogger()})
+	hs := httptest.NewServer(s.Handler())
+	defer hs.Close()
+	ru := bottest.NewResponseURL()
+	defer ru.Close()
+
+	code, body := post(t, hs.URL+"/slack/commands", "application/x-www-form-urlencoded", bottest.CommandForm("paused", ru.URL), true)
+	if code != 200 || !strings.Contains(body, "follows") {
+		t.Fatalf("ack = %d %s, want a progress note while the answer waits for a slot", code, body)
+	}
+	waitUntil(t, "the API to be asked", func() bool { return api.TaskRequests() == 1 })
+	if n := len(ru.Posts()); n != 0 {
+		t.Fatalf("%d posts at response_url while every render slot is busy, want none", n)
+	}
+	<-a.renders // one slot free
+	waitUntil(t, "the answer at response_url", func() bool { return len(ru.Posts()) > 0 })
+	if posts := ru.Posts(); len(posts) != 1 || !strings.Contains(string(posts[0]), "Quick backup") {
+		t.Fatalf("response_url got %s, want the task list once", posts)
+	}
+	if err := s.Drain(t.Context()); err != nil {
+		t.Fatal(err)
 	}
 }

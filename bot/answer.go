@@ -2,16 +2,19 @@ package bot
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/slack-go/slack"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/taskbot/taskbot/tasks"
 	"github.com/taskbot/taskbot/tasks/announce"
@@ -70,6 +73,13 @@ type Answerer struct {
 	cfg     AnswererConfig
 	buttons buttons
 	meter   *meter // requests in scoped channels, per person
+	// listings are the listings in flight, by listingKey: see listing.
+	listings singleflight.Group
+	// joined, when set (tests), is called once a listing's caller has started or joined its
+	// flight.
+	joined func()
+	// renders has a slot for each listing being rendered: see renderSlot.
+	renders chan struct{}
 }
 
 // NewAnswerer returns an Answerer for cfg with its defaults filled in.
@@ -83,7 +93,7 @@ func NewAnswerer(cfg AnswererConfig) *Answerer {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Answerer{cfg: cfg, buttons: buttons{key: cfg.ButtonKey}, meter: &meter{}}
+	return &Answerer{cfg: cfg, buttons: buttons{key: cfg.ButtonKey}, meter: &meter{}, renders: make(chan struct{}, runtime.GOMAXPROCS(0))}
 }
 
 // Request is one slash command as Slack sent it.
@@ -235,7 +245,7 @@ func (a *Answerer) list(ctx context.Context, channel string, sc announce.Scope, 
 		return m, false
 	}
 	want := (page + 1) * MaxListedTasks
-	l, err := a.fetch(ctx, cmd, want, sc)
+	l, err := a.listing(ctx, cmd, want, sc)
 	if err != nil {
 		a.cfg.Logger.Warn("answer /tasks", "command", cmd.String(), "err", err, "fix", tasks.Fix(err))
 		return RenderAPIError(cmd, err), false
@@ -265,11 +275,31 @@ func (a *Answerer) list(ctx context.Context, channel string, sc announce.Scope, 
 	if len(sc.Tenants) > 0 && len(cmd.Tenants) == 0 {
 		shown.Tenants = sc.Display() // "Tasks paused for Acme Corp"
 	}
+	release, err := a.renderSlot(ctx)
+	if err != nil {
+		return RenderAPIError(cmd, err), false
+	}
+	defer release()
 	m = RenderListPage(shown, p, a.cfg.Now())
 	if l.Incomplete {
 		m = WithIncompleteNotice(m)
 	}
 	return m, true
+}
+
+// renderSlot waits for one of as many slots as the process has cores (GOMAXPROCS) to render a
+// listing in, and returns the function that gives it back; err is ctx's when ctx ends first.
+// When a shared listing answers hundreds of commands at once (see listing), their renderings
+// queue here rather than in the Go scheduler's run queues, where the acknowledgements of the
+// commands that came meanwhile would wait behind all of them: an acknowledgement is due when
+// the answer budget ends (Server.Respond), whatever else is going on.
+func (a *Answerer) renderSlot(ctx context.Context) (release func(), err error) {
+	select {
+	case a.renders <- struct{}{}:
+		return func() { <-a.renders }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // Listing is what Fetch found.
@@ -292,6 +322,54 @@ const tenantMaxTasks = 4 * CommandMaxTasks
 // tasks merged by key, newest update first, kept to cmd's tenants.
 func (a *Answerer) Fetch(ctx context.Context, cmd Command) (Listing, error) {
 	return a.fetch(ctx, cmd, 0, announce.Scope{})
+}
+
+// listing is fetch for the slash commands and their buttons, coalesced: callers that ask for
+// the same listing — the same queries (cmd's states and want), the same tenant: words and the
+// same channel scope — while one is in flight share its answer, instead of each asking the
+// Task Manager API and decoding its pages again. So 200 identical `/tasks paused` a second
+// cost one listing per API latency rather than 200, and a slow API is not asked the same
+// question hundreds of times over. Nothing is kept once the listing is answered: an answer is
+// as fresh as the request in flight when the command came, at most one API latency older than
+// the command (a command that comes after the answer starts a listing of its own). Different
+// tenant: words or scopes are never shared, even where their queries to the API are the same:
+// a scoped channel's answer is only ever made from a listing made for that scope.
+//
+// The listing runs with ctx of the caller that started it (every command's context has the
+// same parent and time limit, see Server); a caller whose ctx ends first stops waiting. The
+// Listing is shared: its Tasks must not be changed.
+func (a *Answerer) listing(ctx context.Context, cmd Command, want int, sc announce.Scope) (Listing, error) {
+	ch := a.listings.DoChan(listingKey(cmd, want, sc), func() (any, error) { return a.fetch(ctx, cmd, want, sc) })
+	if a.joined != nil {
+		a.joined()
+	}
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return Listing{}, r.Err
+		}
+		return r.Val.(Listing), nil
+	case <-ctx.Done():
+		return Listing{}, ctx.Err()
+	}
+}
+
+// listingKey is what a listing's answer depends on: the command's canonical text (its states
+// and tenant: words as parsed; the failing result codes are the Answerer's), how many tasks
+// are wanted, and the channel's scope (its words and the tenants they resolved to). Parts are
+// JSON strings, so no user text can make two different listings' keys equal.
+func listingKey(cmd Command, want int, sc announce.Scope) string {
+	key := struct {
+		Command  string
+		Want     int
+		Scope    []string
+		Resolved []announce.ScopeTenant
+	}{cmd.String(), want, sc.Tenants, sc.Resolved}
+	b, err := json.Marshal(key)
+	if err != nil {
+		panic(err) // strings and ints only
+	}
+	return string(b)
 }
 
 // fetch is Fetch that asks for at least want tasks per query (0: the default) and keeps only

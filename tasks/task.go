@@ -170,6 +170,37 @@ func (t *Task) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// TaskObject is a task object decoded as part of a larger JSON value, such as a page of
+// GET /tasks, in the decoder's one pass over it: Task's fields, with the five times read as
+// Task.UnmarshalJSON reads them (null or "" is no time, anything but an RFC 3339 string an
+// error). Decoding a Task inside a larger value calls Task.UnmarshalJSON with the bytes of the
+// object, which the decoder has just scanned and which json.Unmarshal then checks and scans
+// again; decoding into []TaskObject and converting each with Task reads a page once. Its
+// errors name a field through the embedded type ("taskFields.id"), so a caller that reports
+// the field decodes the item again as a Task.
+type TaskObject struct {
+	taskFields
+	EnqueuedAt  optionalTime `json:"enqueuedAt"`
+	AssignedAt  optionalTime `json:"assignedAt"`
+	StartedAt   optionalTime `json:"startedAt"`
+	UpdatedAt   optionalTime `json:"updatedAt"`
+	CompletedAt optionalTime `json:"completedAt"`
+}
+
+// taskFields are Task's fields without its UnmarshalJSON.
+type taskFields Task
+
+// Task is o as a Task: what Task.UnmarshalJSON would have decoded from the same object.
+func (o *TaskObject) Task() Task {
+	t := Task(o.taskFields)
+	t.EnqueuedAt = time.Time(o.EnqueuedAt)
+	t.AssignedAt = time.Time(o.AssignedAt)
+	t.StartedAt = time.Time(o.StartedAt)
+	t.UpdatedAt = time.Time(o.UpdatedAt)
+	t.CompletedAt = time.Time(o.CompletedAt)
+	return t
+}
+
 // optionalTime is a task time as the API sends it: an RFC 3339 string, or null or "" for none.
 type optionalTime time.Time
 

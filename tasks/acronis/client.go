@@ -306,7 +306,7 @@ func (c *Client) Each(ctx context.Context, q tasks.Query, page func(tasks.Page) 
 		if next == "" {
 			return res, nil
 		}
-		if len(p.Items) > 0 {
+		if p.Count > 0 {
 			empty = 0
 		} else if empty++; empty >= maxEmptyPages {
 			c.log.LogAttrs(ctx, slog.LevelWarn, "the Task Manager API keeps sending empty pages that name a next page; taskbot stops paging",
@@ -350,6 +350,8 @@ type listPage struct {
 	Bad []badItem `json:"-"`
 	// TimeStamp is the answer's "timeStamp"; zero when absent or not an RFC 3339 string.
 	TimeStamp time.Time `json:"-"`
+	// Count is how many items the answer had, Tasks and Bad together.
+	Count int `json:"-"`
 
 	Items        []json.RawMessage `json:"items"`
 	RawTimeStamp json.RawMessage   `json:"timeStamp"`
@@ -378,13 +380,61 @@ type badItem struct {
 // error; an item that is not a task object (a field of the wrong type, a time that is not RFC
 // 3339, not an object at all) goes to p.Bad instead. Ids stay exact int64 (encoding/json parses
 // integer literals into int64 without passing through float64).
+//
+// An answer whose every item is a task with a documented state (nearly all of them) is read in
+// one pass (decodeWhole); any other is decoded item by item (decodeItems), which says which
+// items are bad and why. Both give the same Tasks for an answer the first accepts.
 func (p *listPage) decode(b []byte) error {
+	if !p.decodeWhole(b) {
+		*p = listPage{}
+		if err := p.decodeItems(b); err != nil {
+			return err
+		}
+	}
+	var ts string
+	if json.Unmarshal(p.RawTimeStamp, &ts) == nil && ts != "" {
+		if t, err := time.Parse(time.RFC3339Nano, ts); err == nil {
+			p.TimeStamp = t
+		}
+	}
+	return nil
+}
+
+// decodeWhole decodes b in one pass, items as tasks.TaskObject, and reports whether that
+// worked: b is a JSON object with an "items" array, and every item decoded without error into
+// a task with a documented state. On false p is left in an unspecified state.
+func (p *listPage) decodeWhole(b []byte) bool {
+	var whole struct {
+		Items        []tasks.TaskObject `json:"items"`
+		RawTimeStamp json.RawMessage    `json:"timeStamp"`
+		Paging       paging             `json:"paging"`
+		Cursors      cursors            `json:"cursors"`
+	}
+	if json.Unmarshal(b, &whole) != nil || whole.Items == nil {
+		return false
+	}
+	p.Tasks = make([]tasks.Task, len(whole.Items))
+	for i := range whole.Items {
+		p.Tasks[i] = whole.Items[i].Task()
+		if !p.Tasks[i].State.Valid() { // an item that is null, too: it decodes as no fields
+			return false
+		}
+	}
+	p.Count = len(p.Tasks)
+	p.RawTimeStamp, p.Paging, p.Cursors = whole.RawTimeStamp, whole.Paging, whole.Cursors
+	return true
+}
+
+// decodeItems decodes b's items one by one, so that one malformed task does not cost the rest
+// of the page, and puts each that does not decode or has an unknown state in p.Bad.
+func (p *listPage) decodeItems(b []byte) error {
 	if err := json.Unmarshal(b, p); err != nil {
 		return err
 	}
 	if p.Items == nil {
 		return errors.New(`the answer has no "items"`)
 	}
+	p.Count = len(p.Items)
 	p.Tasks = make([]tasks.Task, 0, len(p.Items))
 	for _, raw := range p.Items {
 		var t tasks.Task
@@ -400,12 +450,6 @@ func (p *listPage) decode(b []byte) error {
 			continue
 		}
 		p.Tasks = append(p.Tasks, t)
-	}
-	var ts string
-	if json.Unmarshal(p.RawTimeStamp, &ts) == nil && ts != "" {
-		if t, err := time.Parse(time.RFC3339Nano, ts); err == nil {
-			p.TimeStamp = t
-		}
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package acronis
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -119,6 +120,51 @@ func TestListPageDecode(t *testing.T) {
 	}
 }
 
+// TestListPageDecodeOnePass: a page whose items are all good tasks is read in one pass, with
+// the same tasks, cursor, time stamp and count as decoding it item by item; a page with one bad
+// item is not (the item by item decoding names it).
+func TestListPageDecodeOnePass(t *testing.T) {
+	tests := []struct {
+		name    string
+		body    []byte
+		onePass bool
+	}{
+		{"the in-progress fixture", fixture(t, "tasks-in-progress.json"), true},
+		{"the completed fixture", fixture(t, "tasks-completed-page2.json"), true},
+		{"the 100-task benchmark page", benchPage(t), true},
+		{"empty and null times", []byte(`{"items":[{"id":1,"state":"started","completedAt":"","startedAt":null}],"cursors":{"after":"x"}}`), true},
+		{"no items", []byte(`{"items":[],"timeStamp":"2020-04-22T12:08:00Z"}`), true},
+		{"an id as a string", []byte(`{"items":[{"id":1,"state":"started"},{"id":"abc","state":"paused"}]}`), false},
+		{"an unknown state", []byte(`{"items":[{"id":1,"state":"started"},{"id":2,"state":"sleeping"}]}`), false},
+		{"a null item", []byte(`{"items":[{"id":1,"state":"started"},null]}`), false},
+		{"a time that is a number", []byte(`{"items":[{"id":1,"state":"completed","completedAt":12}]}`), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var whole, items listPage
+			if got := whole.decodeWhole(tt.body); got != tt.onePass {
+				t.Fatalf("decodeWhole = %v, want %v", got, tt.onePass)
+			}
+			if !tt.onePass {
+				return
+			}
+			if err := items.decodeItems(tt.body); err != nil {
+				t.Fatal(err)
+			}
+			if len(whole.Tasks) == 0 && len(tt.body) > 100 {
+				t.Fatal("no tasks decoded")
+			}
+			if !reflect.DeepEqual(whole.Tasks, items.Tasks) {
+				t.Errorf("one pass decoded\n%+v\nitem by item\n%+v", whole.Tasks, items.Tasks)
+			}
+			if whole.Count != items.Count || whole.after() != items.after() || string(whole.RawTimeStamp) != string(items.RawTimeStamp) {
+				t.Errorf("one pass: count %d, after %q, timeStamp %s; item by item: %d, %q, %s",
+					whole.Count, whole.after(), whole.RawTimeStamp, items.Count, items.after(), items.RawTimeStamp)
+			}
+		})
+	}
+}
+
 // benchPage is a 100-task list answer built from the tasks of the two fixture pages.
 func benchPage(b testing.TB) []byte {
 	var items []json.RawMessage
@@ -161,4 +207,25 @@ func BenchmarkListDecode(b *testing.B) {
 			b.Fatalf("decoded %d tasks", len(p.Tasks))
 		}
 	}
+}
+
+// FuzzListPageOnePass: whatever the answer, when the one-pass decoding accepts it, decoding it
+// item by item accepts it too, with the same tasks and count.
+func FuzzListPageOnePass(f *testing.F) {
+	f.Add([]byte(`{"items":[{"id":1,"state":"started","completedAt":"","startedAt":null}]}`))
+	f.Add([]byte(`{"items":[{"id":1,"state":"started"},{"id":"abc","state":"paused"}]}`))
+	f.Add([]byte(`{"items":[{"id":1,"state":"paused","context":{"title":"x"},"tenant":{"id":"t"}}],"paging":{"cursors":{"after":"a"}}}`))
+	f.Add(fixture(f, "tasks-in-progress.json"))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var whole, items listPage
+		if !whole.decodeWhole(body) {
+			return
+		}
+		if err := items.decodeItems(body); err != nil {
+			t.Fatalf("one pass accepted %q; item by item: %v", body, err)
+		}
+		if len(items.Bad) > 0 || !reflect.DeepEqual(whole.Tasks, items.Tasks) || whole.Count != items.Count {
+			t.Fatalf("%q: one pass decoded %+v (%d items), item by item %+v (%d items, bad %+v)", body, whole.Tasks, whole.Count, items.Tasks, items.Count, items.Bad)
+		}
+	})
 }

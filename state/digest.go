@@ -36,8 +36,9 @@ func (s *Store) DigestData(since time.Time) (announce.DigestData, error) {
 				d.History = append(d.History, r)
 			}
 		}
-		err := tx.Bucket(bucketTasks).ForEach(func(k, v []byte) error {
-			if rec, err := decodeRecord(k, v); err == nil && rec.State.InProgress() {
+		rs := recordsIn(tx)
+		err := rs.tb.ForEach(func(k, v []byte) error {
+			if rec, err := rs.decode(k, v); err == nil && rec.State.InProgress() {
 				rec.Task = nil // not needed: keep the digest's memory small
 				d.InProgress = append(d.InProgress, rec)
 			}

@@ -1,9 +1,9 @@
 package state
 
 import (
-	"bytes"
 	"cmp"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -16,10 +16,11 @@ import (
 	"github.com/taskbot/taskbot/tasks/announce"
 )
 
-// The file format, schema 6. Nine buckets:
+// The file format, schema 7. Ten buckets:
 //
-//	tasks   task key (uuid) → announce.Seen in CBOR (see record): the last sighting of the
-//	        task, with its thread in each channel
+//	tasks   task key (recordKey: 0x01 and a UUID's 16 bytes, or 0x00 and the key's text) →
+//	        announce.Seen in CBOR (see record): the last sighting of the task, with its thread
+//	        in each channel
 //	outbox  one bucket per channel (its ID; "_" for the default channel ""), each mapping a
 //	        big-endian uint64 sequence → announce.Entry as JSON: a pending announcement, whose
 //	        task is a tasks.Snapshot (a narrow, fixed set of fields), never the API's whole
@@ -27,17 +28,20 @@ import (
 //	subscriptions  channel ID, NUL, lower-case tenant ("" for all) → announce.Subscription as JSON
 //	mutes   big-endian uint64 N → announce.Mute as JSON (the bucket's sequence numbers them)
 //	scopes  channel ID → announce.Scope as JSON
-//	stuck   big-endian uint64 Unix nanoseconds of a Seen's StuckDue, then its task key → empty:
-//	        the index of the stuck checks to make, earliest first
-//	inprogress  task key → the record's announce.Seen.Stamp as a big-endian uint64 (empty:
+//	stuck   big-endian uint64 Unix nanoseconds of a Seen's StuckDue, then its recordKey →
+//	        empty: the index of the stuck checks to make, earliest first
+//	inprogress  recordKey → the record's announce.Seen.Stamp as a big-endian uint64 (empty:
 //	        none): the tasks whose record is in progress (reconciliation reads the keys and
 //	        stamps, not the records)
 //	history big-endian uint64 Unix nanoseconds, then a big-endian uint64 sequence →
 //	        announce.Record as JSON: the failures and muted announcements of the last
 //	        Options.HistoryKeep, for the daily digest
-//	meta    schema → "7"; records → "cbor" once every task record is in CBOR; baseline → RFC 3339 time of the silent baseline; watermark → RFC 3339;
-//	        buttonKey → 32 random bytes that sign the values of Slack buttons; digest → the
-//	        local date (YYYY-MM-DD) of the last digest queued
+//	tenants 'n' and a big-endian uint32 N → CBOR [tenant id, name]; 'k', id, NUL, name → N:
+//	        the tenants that records name by number
+//	meta    schema → "7"; records → "cbor" once every task record is schema 7's; baseline →
+//	        RFC 3339 time of the silent baseline; watermark → RFC 3339; buttonKey → 32 random
+//	        bytes that sign the values of Slack buttons; digest → the local date (YYYY-MM-DD)
+//	        of the last digest queued
 //
 // TestFormatIsPinned compares the encoding of a record, of entries, subscriptions, mutes and
 // scopes with testdata/state/format-v7.json: a change to those types fails it, and must come
@@ -52,6 +56,7 @@ var (
 	bucketStuck         = []byte("stuck")
 	bucketHistory       = []byte("history")
 	bucketInProgress    = []byte("inprogress")
+	bucketTenants       = []byte("tenants")
 
 	keySchema    = []byte("schema")
 	keyBaseline  = []byte("baseline")
@@ -70,8 +75,9 @@ var (
 // older data is unchanged); "5" stuck checks and the digest's history (new buckets, new fields
 // of task records and snapshots; a schema-4 file is read as it is); "6" the index of tasks
 // in progress (built from the records when an older file is opened); "7" task records in CBOR
-// instead of JSON (about 60% smaller) and stamps in the in-progress index (older records
-// are converted a thousand per transaction when the file is opened; until then both are read).
+// instead of JSON, keyed by a UUID's 16 bytes, tenants numbered in a bucket of their own
+// (records about 70% smaller), and stamps in the in-progress index (older records are
+// converted a thousand per transaction when the file is opened; until then both are read).
 const SchemaVersion = "7"
 
 // defaultChannelBucket names the outbox bucket of the channel "".
@@ -96,7 +102,7 @@ func bucketChannel(name []byte) string {
 // single channel of schemas 1 and 2). A file of an unknown (newer) schema is refused,
 // unchanged.
 func migrate(tx *bolt.Tx, channel string, log *slog.Logger) error {
-	for _, b := range [][]byte{bucketTasks, bucketOutbox, bucketSubscriptions, bucketMutes, bucketScopes, bucketMeta, bucketStuck, bucketHistory, bucketInProgress} {
+	for _, b := range [][]byte{bucketTasks, bucketOutbox, bucketSubscriptions, bucketMutes, bucketScopes, bucketMeta, bucketStuck, bucketHistory, bucketInProgress, bucketTenants} {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 			return err
 		}
@@ -112,6 +118,12 @@ func migrate(tx *bolt.Tx, channel string, log *slog.Logger) error {
 		}
 	}
 	from := string(meta.Get(keySchema))
+	if from != SchemaVersion && from != "" {
+		// Every record of an older schema is in JSON: convertRecords rewrites them.
+		if err := meta.Delete(keyRecords); err != nil {
+			return err
+		}
+	}
 	switch from {
 	case SchemaVersion:
 		return nil
@@ -127,12 +139,9 @@ func migrate(tx *bolt.Tx, channel string, log *slog.Logger) error {
 	case "3", "4", "5":
 		// Schemas 4 and 5 only added buckets, created above, and fields that start empty:
 		// the first reconciliation sets every task's time in its state and stuck check.
-		// Schema 6 indexes the tasks in progress.
-		n, err := buildInProgressIndex(tx)
-		if err != nil {
-			return fmt.Errorf("migrate schema %s: %w", from, err)
-		}
-		log.Info("migrated the state file to a new format", "from_schema", from, "to_schema", SchemaVersion, "in_progress", n)
+		// Schema 6's index of the tasks in progress is built as convertRecords rewrites
+		// each record in schema 7's form.
+		log.Info("migrating the state file to a new format", "from_schema", from, "to_schema", SchemaVersion)
 		return meta.Put(keySchema, []byte(SchemaVersion))
 	case "1", "2":
 	default:
@@ -149,9 +158,6 @@ func migrate(tx *bolt.Tx, channel string, log *slog.Logger) error {
 	n, err := migrate2to3(tx, channel, log)
 	if err != nil {
 		return fmt.Errorf("migrate schema 2 to 3: %w", err)
-	}
-	if _, err := buildInProgressIndex(tx); err != nil {
-		return fmt.Errorf("migrate schema %s: %w", from, err)
 	}
 	log.Info("migrated the state file to a new format", append([]any{"from_schema", from, "to_schema", SchemaVersion,
 		"channel", channel, "threads", n}, stats...)...)
@@ -262,7 +268,7 @@ func migrate2to3(tx *bolt.Tx, channel string, log *slog.Logger) (threads int, er
 		return 0, err
 	}
 	for _, r := range moved {
-		if err := putRecord(tb, r.s); err != nil {
+		if err := putJSON(tb, r.k, r.s); err != nil { // convertRecords makes it schema 7's
 			return 0, err
 		}
 	}
@@ -328,31 +334,15 @@ func migrateOutbox1(ob *bolt.Bucket, log *slog.Logger) (n, dropped int, err erro
 	return n, dropped, nil
 }
 
-// buildInProgressIndex indexes every record in progress (schema 6); it returns how many.
-func buildInProgressIndex(tx *bolt.Tx) (int, error) {
-	ib := tx.Bucket(bucketInProgress)
-	n := 0
-	err := tx.Bucket(bucketTasks).ForEach(func(k, v []byte) error {
-		rec, err := decodeRecord(k, v)
-		if err != nil {
-			return nil
-		}
-		if rec.State.InProgress() {
-			n++
-		}
-		return indexInProgress(ib, rec, 0)
-	})
-	return n, err
-}
-
 // convertBatch is how many records convertRecords rewrites per transaction: a bounded write,
 // whatever the file's size.
 const convertBatch = 1000
 
-// convertRecords rewrites the JSON task records of schemas 1 to 6 in CBOR (schema 7), a
-// thousand per transaction, then marks the file done (meta records = cbor) so later opens skip
-// the walk. A crash part way leaves a file with both kinds, which this taskbot reads, and the
-// next open goes on. An unreadable record is left as it is (prune drops it).
+// convertRecords rewrites the task records of schemas 1 to 6 (JSON, under the key's text) as
+// schema 7's (CBOR, under recordKey), with their entries in the in-progress and stuck indexes,
+// a thousand per transaction, then marks the file done (meta records = cbor) so later opens
+// skip the walk. A crash part way leaves a file with both kinds, which this taskbot reads, and
+// the next open goes on. An unreadable record is left as it is (prune drops it).
 func convertRecords(db *bolt.DB, log *slog.Logger) error {
 	var done bool
 	if err := db.View(func(tx *bolt.Tx) error {
@@ -361,54 +351,64 @@ func convertRecords(db *bolt.DB, log *slog.Logger) error {
 	}); err != nil || done {
 		return err
 	}
-	var after []byte
-	n := 0
+	n, inProgress := 0, 0
 	for {
-		var last []byte
+		var more bool
 		err := db.Update(func(tx *bolt.Tx) error {
-			tb := tx.Bucket(bucketTasks)
+			rs, ib, sb := recordsIn(tx), tx.Bucket(bucketInProgress), tx.Bucket(bucketStuck)
 			type kv struct{ k, v []byte }
 			var batch []kv
-			c := tb.Cursor()
-			k, v := c.First()
-			if after != nil {
-				if k, v = c.Seek(after); k != nil && bytes.Equal(k, after) {
-					k, v = c.Next()
+			c := rs.tb.Cursor()
+			for k, v := c.Seek([]byte{2}); k != nil && len(batch) < convertBatch; k, v = c.Next() {
+				if legacyKey(k) {
+					batch = append(batch, kv{slices.Clone(k), slices.Clone(v)})
 				}
 			}
-			for ; k != nil && len(batch) < convertBatch; k, v = c.Next() {
-				batch = append(batch, kv{slices.Clone(k), slices.Clone(v)})
-			}
+			more = len(batch) == convertBatch
 			for _, it := range batch {
-				last = it.k
-				if len(it.v) == 0 || it.v[0] != '{' {
-					continue
-				}
-				rec, err := decodeRecord(it.k, it.v)
+				rec, err := rs.decode(it.k, it.v)
 				if err != nil {
 					continue
 				}
 				rec.Key = string(it.k)
-				if err := putRecord(tb, rec); err != nil {
+				for _, del := range []struct {
+					b *bolt.Bucket
+					k []byte
+				}{{rs.tb, it.k}, {ib, it.k}, {sb, append(binary.BigEndian.AppendUint64(nil, uint64(max(rec.StuckDue.UnixNano(), 0))), it.k...)}} {
+					if err := del.b.Delete(del.k); err != nil {
+						return err
+					}
+				}
+				if err := rs.put(rec); err != nil {
 					return err
 				}
+				if err := indexInProgress(ib, rec, 0); err != nil {
+					return err
+				}
+				if !rec.StuckDue.IsZero() {
+					if err := sb.Put(stuckKey(rec.StuckDue, rec.Key), nil); err != nil {
+						return err
+					}
+				}
 				n++
+				if rec.State.InProgress() {
+					inProgress++
+				}
 			}
-			if last == nil {
+			if !more {
 				return tx.Bucket(bucketMeta).Put(keyRecords, []byte("cbor"))
 			}
 			return nil
 		})
 		if err != nil {
-			return fmt.Errorf("convert task records to CBOR: %w", err)
+			return fmt.Errorf("convert task records to schema 7: %w", err)
 		}
-		if last == nil {
+		if !more {
 			break
 		}
-		after = last
 	}
 	if n > 0 {
-		log.Info("converted task records to the new format", "records", n)
+		log.Info("converted task records to the new format", "records", n, "in_progress", inProgress)
 	}
 	return nil
 }

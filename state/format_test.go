@@ -47,20 +47,35 @@ func TestFormatIsPinned(t *testing.T) {
 			TenantID: "1496265", TenantName: "Customer A Ltd", Since: at.Add(-58 * time.Minute), StuckDue: at.Add(time.Hour), Stuck: 1, Task: &paused},
 	}
 	doc := map[string]any{"schema": SchemaVersion}
-	for name, rec := range records {
-		raw, err := encodeRecord(rec)
-		if err != nil {
-			t.Fatal(err)
+	s := openTest(t, filepath.Join(t.TempDir(), "taskbot.db"), Options{})
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		rs := recordsIn(tx)
+		for _, name := range []string{"record", "watched"} {
+			rec := records[name]
+			raw, err := rs.encode(rec)
+			if err != nil {
+				return err
+			}
+			diag, err := cbor.Diagnose(raw)
+			if err != nil {
+				return err
+			}
+			doc[name] = map[string]any{"key": fmt.Sprintf("%x", recordKey(rec.Key)), "bytes": len(raw), "cbor": diag}
+			back, err := recordsIn(tx).decode(recordKey(rec.Key), raw) // tenants read from the bucket
+			if err != nil || !reflect.DeepEqual(back, rec) {
+				t.Errorf("%s read back as\n%+v, %v\nwant\n%+v", name, back, err, rec)
+			}
 		}
-		diag, err := cbor.Diagnose(raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		doc[name] = map[string]any{"bytes": len(raw), "cbor": diag}
-		back, err := decodeRecord([]byte(rec.Key), raw)
-		if err != nil || !reflect.DeepEqual(back, rec) {
-			t.Errorf("%s read back as\n%+v, %v\nwant\n%+v", name, back, err, rec)
-		}
+		tenants := map[string]string{}
+		tx.Bucket(bucketTenants).ForEach(func(k, v []byte) error {
+			tenants[fmt.Sprintf("%q", k)] = fmt.Sprintf("%x", v)
+			return nil
+		})
+		doc["tenants"] = tenants
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	for k, v := range map[string]any{
 		"stuck": announce.Entry{Seq: 10, Channel: "C0123ABCDEF", Event: tasks.EventStuck, From: tasks.Paused, Task: paused, QueuedAt: at},
@@ -277,6 +292,62 @@ func TestMigrateSchema6ConvertsRecords(t *testing.T) {
 		got, ok, err := s.Sighting(k)
 		if err != nil || !ok || !reflect.DeepEqual(got, rec) {
 			t.Fatalf("%s after the conversion:\n%+v, %v, %v\nwant\n%+v", k, got, ok, err, rec)
+		}
+	}
+}
+
+// TestRecordKeys: every task key comes back exactly from its stored form; a canonical UUID
+// takes 17 bytes; a key of schema 6 or older (its bare text) reads as itself.
+func TestRecordKeys(t *testing.T) {
+	for _, key := range []string{"6c2b0b43-5d1c-4f10-9a35-0e8c6c1b2f77", "6C2B0B43-5D1C-4F10-9A35-0E8C6C1B2F77",
+		"944455285181775872", "1234567890123456", "", "\x01odd", "not-a-uuid-0000-0000-000000000000"} {
+		k := recordKey(key)
+		if got := keyOfRecord(k); got != key {
+			t.Errorf("recordKey(%q) = %x reads back as %q", key, k, got)
+		}
+		if legacyKey(k) {
+			t.Errorf("recordKey(%q) = %x looks like a schema-6 key", key, k)
+		}
+	}
+	if k := recordKey("6c2b0b43-5d1c-4f10-9a35-0e8c6c1b2f77"); len(k) != 17 {
+		t.Errorf("a UUID's key takes %d bytes, want 17", len(k))
+	}
+	if got := keyOfRecord([]byte("6c2b0b43-5d1c-4f10-9a35-0e8c6c1b2f77")); got != "6c2b0b43-5d1c-4f10-9a35-0e8c6c1b2f77" {
+		t.Errorf("a schema-6 key reads as %q", got)
+	}
+}
+
+// TestTenantsAreNumberedOnce: records of one tenant share its number; a renamed tenant gets a
+// new one, and each record reads back with the name it was stored with.
+func TestTenantsAreNumberedOnce(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "taskbot.db"), Options{})
+	recs := []announce.Seen{
+		{Key: "a", State: tasks.Paused, TenantID: "1001", TenantName: "Acme"},
+		{Key: "b", State: tasks.Paused, TenantID: "1001", TenantName: "Acme"},
+		{Key: "c", State: tasks.Paused, TenantID: "1001", TenantName: "Acme Corp"},
+		{Key: "d", State: tasks.Paused},
+	}
+	if err := s.db.Update(func(tx *bolt.Tx) error {
+		rs := recordsIn(tx)
+		for _, r := range recs {
+			if err := rs.put(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s.db.View(func(tx *bolt.Tx) error {
+		if n := tx.Bucket(bucketTenants).Stats().KeyN; n != 4 {
+			t.Errorf("tenants bucket holds %d keys, want 4 (two tenants, both ways)", n)
+		}
+		return nil
+	})
+	for _, want := range recs {
+		got, ok, err := s.Sighting(want.Key)
+		if err != nil || !ok || !reflect.DeepEqual(got, want) {
+			t.Errorf("%s reads back as %+v, %v, %v", want.Key, got, ok, err)
 		}
 	}
 }

@@ -1,8 +1,12 @@
 package state
 
 import (
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
+	"strings"
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
@@ -14,10 +18,12 @@ import (
 
 // record is a task record as the tasks bucket stores it from schema 7 on: an announce.Seen in
 // CBOR (RFC 8949) as a map keyed by small integers, empty fields left out, times as Unix
-// nanoseconds (exact, in UTC), and without its key (the bucket's key). Its snapshot, kept while
-// a stuck check is due, leaves out what the record already says. A task in progress takes
-// about 110 bytes, where schema 6's JSON took 275: the state file of a 100,000-task account, and
-// the pages of it that bbolt maps into memory, shrink by about as much.
+// nanoseconds (exact, in UTC), the tenant as a number (the tenants bucket names it once for all
+// its tasks), and without its key (the bucket's key, recordKey). Its snapshot, kept while a
+// stuck check is due, leaves out what the record already says. A task in progress takes about
+// 75 bytes and a 17-byte key, where schema 6's JSON took 275 and a 36-byte key: the state file
+// of a 100,000-task account, and the pages of it that bbolt maps into memory, shrink by about
+// as much.
 //
 // CBOR by github.com/fxamacker/cbor, the codec Kubernetes serves its CBOR with: a binary,
 // self-describing format whose integer keys keep the fields of older and newer taskbots apart
@@ -30,12 +36,12 @@ type record struct {
 	CompletedAt  int64             `cbor:"5,keyasint,omitempty"`
 	Threads      map[string]string `cbor:"6,keyasint,omitempty"`
 	MissingSince int64             `cbor:"7,keyasint,omitempty"`
-	TenantID     string            `cbor:"8,keyasint,omitempty"`
-	TenantName   string            `cbor:"9,keyasint,omitempty"`
-	Since        int64             `cbor:"10,keyasint,omitempty"`
-	StuckDue     int64             `cbor:"11,keyasint,omitempty"`
-	Stuck        int               `cbor:"12,keyasint,omitempty"`
-	Task         *snapshotRecord   `cbor:"13,keyasint,omitempty"`
+	// Tenant numbers the tenant (its id and name) in the tenants bucket; 0: none.
+	Tenant   uint32          `cbor:"8,keyasint,omitempty"`
+	Since    int64           `cbor:"10,keyasint,omitempty"`
+	StuckDue int64           `cbor:"11,keyasint,omitempty"`
+	Stuck    int             `cbor:"12,keyasint,omitempty"`
+	Task     *snapshotRecord `cbor:"13,keyasint,omitempty"`
 }
 
 // snapshotRecord is a record's tasks.Snapshot, times as Unix nanoseconds. Its fields 16–22 are
@@ -106,12 +112,126 @@ func fromUnixNano(ns int64) time.Time {
 	return time.Unix(0, ns).UTC()
 }
 
-// encodeRecord is rec as the tasks bucket stores it (schema 7).
-func encodeRecord(rec announce.Seen) ([]byte, error) {
-	r := record{Title: rec.Title, State: rec.State, Result: rec.Result, UpdatedAt: unixNano(rec.UpdatedAt),
+// records reads and writes the task records of one transaction: the tasks bucket, and the
+// tenants bucket their tenants are numbered in (cached for the transaction).
+type records struct {
+	tb, tenants *bolt.Bucket
+	names       map[uint32]tenantName // number → tenant, read so far
+	numbers     map[tenantName]uint32 // tenant → number, read or given so far
+}
+
+// tenantName is a tenant as a record names it.
+type tenantName struct{ ID, Name string }
+
+func recordsIn(tx *bolt.Tx) *records {
+	return &records{tb: tx.Bucket(bucketTasks), tenants: tx.Bucket(bucketTenants),
+		names: map[uint32]tenantName{}, numbers: map[tenantName]uint32{}}
+}
+
+// The tenants bucket: 'n' and a big-endian uint32 N → CBOR [id, name]; 'k', id, NUL, name → N.
+// A renamed tenant gets a new number; numbers are never reused.
+func tenantNumberKey(n uint32) []byte { return binary.BigEndian.AppendUint32([]byte{'n'}, n) }
+
+func tenantNameKey(t tenantName) []byte {
+	return append(append(append([]byte{'k'}, t.ID...), 0), t.Name...)
+}
+
+// tenantNumber is t's number, given the next one when t is new (in a writable transaction).
+func (r *records) tenantNumber(t tenantName) (uint32, error) {
+	if t == (tenantName{}) {
+		return 0, nil
+	}
+	if n, ok := r.numbers[t]; ok {
+		return n, nil
+	}
+	if v := r.tenants.Get(tenantNameKey(t)); len(v) == 4 {
+		n := binary.BigEndian.Uint32(v)
+		r.numbers[t], r.names[n] = n, t
+		return n, nil
+	}
+	seq, err := r.tenants.NextSequence()
+	if err != nil {
+		return 0, err
+	}
+	if seq > math.MaxUint32 {
+		return 0, fmt.Errorf("tenant numbers exhausted")
+	}
+	n := uint32(seq)
+	raw, err := recordEnc.Marshal([]string{t.ID, t.Name})
+	if err != nil {
+		return 0, err
+	}
+	if err := r.tenants.Put(tenantNumberKey(n), raw); err != nil {
+		return 0, err
+	}
+	if err := r.tenants.Put(tenantNameKey(t), binary.BigEndian.AppendUint32(nil, n)); err != nil {
+		return 0, err
+	}
+	r.numbers[t], r.names[n] = n, t
+	return n, nil
+}
+
+// tenant is the tenant numbered n.
+func (r *records) tenant(n uint32) (tenantName, error) {
+	if n == 0 {
+		return tenantName{}, nil
+	}
+	if t, ok := r.names[n]; ok {
+		return t, nil
+	}
+	var pair []string
+	if err := recordDec.Unmarshal(r.tenants.Get(tenantNumberKey(n)), &pair); err != nil || len(pair) != 2 {
+		return tenantName{}, fmt.Errorf("tenant %d: not in the tenants bucket (%v)", n, err)
+	}
+	t := tenantName{pair[0], pair[1]}
+	r.names[n] = t
+	return t, nil
+}
+
+// recordKey is the key a task is stored under in the tasks bucket and the in-progress and
+// stuck indexes (schema 7): a UUID in canonical text form (lower case) as 0x01 and its 16
+// bytes, any other key as 0x00 and the key's text.
+func recordKey(key string) []byte {
+	if u, ok := tasks.UUIDBytes(key); ok && strings.ToLower(key) == key {
+		return append([]byte{1}, u[:]...)
+	}
+	return append([]byte{0}, key...)
+}
+
+// keyOfRecord is the task key recordKey stored as k. A key of schema 6 or older (the key's
+// text, starting with neither byte) is itself.
+func keyOfRecord(k []byte) string {
+	switch {
+	case len(k) == 17 && k[0] == 1:
+		var b [36]byte
+		hex.Encode(b[:8], k[1:5])
+		b[8] = '-'
+		hex.Encode(b[9:13], k[5:7])
+		b[13] = '-'
+		hex.Encode(b[14:18], k[7:9])
+		b[18] = '-'
+		hex.Encode(b[19:23], k[9:11])
+		b[23] = '-'
+		hex.Encode(b[24:], k[11:17])
+		return string(b[:])
+	case len(k) > 0 && k[0] == 0:
+		return string(k[1:])
+	}
+	return string(k)
+}
+
+// legacyKey reports whether k is a key of schema 6 or older, as convertRecords finds them.
+func legacyKey(k []byte) bool { return len(k) > 0 && k[0] > 1 }
+
+// encode is rec as the tasks bucket stores it (schema 7).
+func (r *records) encode(rec announce.Seen) ([]byte, error) {
+	tn, err := r.tenantNumber(tenantName{rec.TenantID, rec.TenantName})
+	if err != nil {
+		return nil, err
+	}
+	rr := record{Title: rec.Title, State: rec.State, Result: rec.Result, UpdatedAt: unixNano(rec.UpdatedAt),
 		CompletedAt: unixNano(rec.CompletedAt), Threads: rec.Threads, MissingSince: unixNano(rec.MissingSince),
-		TenantID: rec.TenantID, TenantName: rec.TenantName, Since: unixNano(rec.Since),
-		StuckDue: unixNano(rec.StuckDue), Stuck: rec.Stuck}
+		Tenant: tn, Since: unixNano(rec.Since), StuckDue: unixNano(rec.StuckDue), Stuck: rec.Stuck}
 	if t := rec.Task; t != nil {
 		differs := func(a, b string) string {
 			if a == b {
@@ -132,33 +252,38 @@ func encodeRecord(rec announce.Seen) ([]byte, error) {
 		if !t.Since.Equal(rec.Since) {
 			s.Since = unixNano(t.Since)
 		}
-		r.Task = s
+		rr.Task = s
 	}
-	return recordEnc.Marshal(r)
+	return recordEnc.Marshal(rr)
 }
 
-// decodeRecord reads the record stored under key: CBOR (schema 7), or the JSON of schemas 1 to
-// 6 (an object, so its first byte is '{', which no CBOR record starts with).
-func decodeRecord(key, raw []byte) (announce.Seen, error) {
+// decode reads the record stored under k: CBOR (schema 7), or the JSON of schemas 1 to 6 (an
+// object, so its first byte is '{', which no CBOR record starts with).
+func (r *records) decode(k, raw []byte) (announce.Seen, error) {
+	key := keyOfRecord(k)
 	if len(raw) > 0 && raw[0] == '{' {
 		var rec announce.Seen
 		if err := json.Unmarshal(raw, &rec); err != nil {
 			return rec, fmt.Errorf("decode record %s: %w", key, err)
 		}
 		if rec.Key == "" {
-			rec.Key = string(key)
+			rec.Key = key
 		}
 		return rec, nil
 	}
-	var r record
-	if err := recordDec.Unmarshal(raw, &r); err != nil {
+	var rr record
+	if err := recordDec.Unmarshal(raw, &rr); err != nil {
 		return announce.Seen{}, fmt.Errorf("decode record %s: %w", key, err)
 	}
-	rec := announce.Seen{Key: string(key), Title: r.Title, State: r.State, Result: r.Result,
-		UpdatedAt: fromUnixNano(r.UpdatedAt), CompletedAt: fromUnixNano(r.CompletedAt), Threads: r.Threads,
-		MissingSince: fromUnixNano(r.MissingSince), TenantID: r.TenantID, TenantName: r.TenantName,
-		Since: fromUnixNano(r.Since), StuckDue: fromUnixNano(r.StuckDue), Stuck: r.Stuck}
-	if s := r.Task; s != nil {
+	tn, err := r.tenant(rr.Tenant)
+	if err != nil {
+		return announce.Seen{}, fmt.Errorf("decode record %s: %w", key, err)
+	}
+	rec := announce.Seen{Key: key, Title: rr.Title, State: rr.State, Result: rr.Result,
+		UpdatedAt: fromUnixNano(rr.UpdatedAt), CompletedAt: fromUnixNano(rr.CompletedAt), Threads: rr.Threads,
+		MissingSince: fromUnixNano(rr.MissingSince), TenantID: tn.ID, TenantName: tn.Name,
+		Since: fromUnixNano(rr.Since), StuckDue: fromUnixNano(rr.StuckDue), Stuck: rr.Stuck}
+	if s := rr.Task; s != nil {
 		or := func(a, b string) string {
 			if a != "" {
 				return a
@@ -184,21 +309,22 @@ func decodeRecord(key, raw []byte) (announce.Seen, error) {
 	return rec, nil
 }
 
-// getRecord reads the record of key from the tasks bucket tb; found false when there is none.
-func getRecord(tb *bolt.Bucket, key []byte) (rec announce.Seen, found bool, err error) {
-	raw := tb.Get(key)
+// get reads the record of the task with key; found false when there is none.
+func (r *records) get(key string) (rec announce.Seen, found bool, err error) {
+	k := recordKey(key)
+	raw := r.tb.Get(k)
 	if raw == nil {
 		return rec, false, nil
 	}
-	rec, err = decodeRecord(key, raw)
+	rec, err = r.decode(k, raw)
 	return rec, err == nil, err
 }
 
-// putRecord stores rec under its key in the tasks bucket tb.
-func putRecord(tb *bolt.Bucket, rec announce.Seen) error {
-	raw, err := encodeRecord(rec)
+// put stores rec under its key.
+func (r *records) put(rec announce.Seen) error {
+	raw, err := r.encode(rec)
 	if err != nil {
 		return err
 	}
-	return tb.Put([]byte(rec.Key), raw)
+	return r.tb.Put(recordKey(rec.Key), raw)
 }

@@ -236,14 +236,14 @@ func (s *Store) Apply(p announce.Poll, decide func(announce.Input) announce.Deci
 	now := s.opts.Now()
 	var queued []announce.Entry
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		tb, ob, meta := tx.Bucket(bucketTasks), tx.Bucket(bucketOutbox), tx.Bucket(bucketMeta)
+		rs, ob, meta := recordsIn(tx), tx.Bucket(bucketOutbox), tx.Bucket(bucketMeta)
 		sb, ib := tx.Bucket(bucketStuck), tx.Bucket(bucketInProgress)
 		in := announce.Input{Poll: p, Last: map[string]announce.Seen{}, Watermark: getTime(meta, keyWatermark)}
 		if p.Tag != 0 {
 			// A task stamped as its record was stored needs no decision: left out unread.
 			in.Tasks = nil
 			for i := range p.Tasks {
-				if v := ib.Get([]byte(p.Tasks[i].Key())); len(v) != 8 || binary.BigEndian.Uint64(v) != announce.TaskStamp(&p.Tasks[i], p.Tag) {
+				if v := ib.Get(recordKey(p.Tasks[i].Key())); len(v) != 8 || binary.BigEndian.Uint64(v) != announce.TaskStamp(&p.Tasks[i], p.Tag) {
 					in.Tasks = append(in.Tasks, p.Tasks[i])
 				}
 			}
@@ -252,7 +252,7 @@ func (s *Store) Apply(p announce.Poll, decide func(announce.Input) announce.Deci
 			if _, ok := in.Last[key]; ok {
 				return nil
 			}
-			rec, found, err := getRecord(tb, []byte(key))
+			rec, found, err := rs.get(key)
 			if found {
 				in.Last[key] = rec
 			}
@@ -295,7 +295,7 @@ func (s *Store) Apply(p announce.Poll, decide func(announce.Input) announce.Deci
 		recorded := make(map[string]bool, len(d.Seen))
 		for _, rec := range d.Seen {
 			recorded[rec.Key] = true
-			if err := putRecord(tb, rec); err != nil {
+			if err := rs.put(rec); err != nil {
 				return err
 			}
 			if err := indexInProgress(ib, rec, p.Tag); err != nil {
@@ -352,7 +352,7 @@ func (s *Store) Apply(p announce.Poll, decide func(announce.Input) announce.Deci
 		if err := pruneHistory(hb, now.Add(-s.opts.HistoryKeep)); err != nil {
 			return err
 		}
-		return s.prune(tb, sb, ib, now)
+		return s.prune(rs, sb, ib, now)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("apply poll: %w", err)
@@ -375,12 +375,12 @@ func (s *Store) pruneDue(now time.Time) bool {
 // prune deletes records of tasks that completed before now-Retention, and of tasks missing from
 // the API for longer than GoneAfter. Collect first: bbolt cursors must not delete while
 // iterating with Next.
-func (s *Store) prune(tb, sb, ib *bolt.Bucket, now time.Time) error {
+func (s *Store) prune(rs *records, sb, ib *bolt.Bucket, now time.Time) error {
 	cutoff := now.Add(-s.opts.Retention)
 	goneBefore := now.Add(-s.opts.GoneAfter)
 	var old [][]byte
-	err := tb.ForEach(func(k, v []byte) error {
-		rec, err := decodeRecord(k, v)
+	err := rs.tb.ForEach(func(k, v []byte) error {
+		rec, err := rs.decode(k, v)
 		if err != nil {
 			old = append(old, slices.Clone(k)) // unreadable record: drop it rather than fail forever
 			return nil
@@ -402,7 +402,7 @@ func (s *Store) prune(tb, sb, ib *bolt.Bucket, now time.Time) error {
 		return err
 	}
 	for _, k := range old {
-		if err := tb.Delete(k); err != nil {
+		if err := rs.tb.Delete(k); err != nil {
 			return err
 		}
 		if err := sb.Delete(k); err != nil {
@@ -420,13 +420,13 @@ func (s *Store) prune(tb, sb, ib *bolt.Bucket, now time.Time) error {
 // the value (8 bytes, big-endian; empty when it has none), and out of it otherwise.
 func indexInProgress(ib *bolt.Bucket, rec announce.Seen, tag uint64) error {
 	if !rec.State.InProgress() {
-		return ib.Delete([]byte(rec.Key))
+		return ib.Delete(recordKey(rec.Key))
 	}
 	var v []byte
 	if st := rec.Stamp(tag); st != 0 {
 		v = binary.BigEndian.AppendUint64(nil, st)
 	}
-	return ib.Put([]byte(rec.Key), v)
+	return ib.Put(recordKey(rec.Key), v)
 }
 
 // stampUnchanged stamps the index entry of each task of in that Decide left as it was
@@ -449,10 +449,10 @@ func stampUnchanged(ib *bolt.Bucket, in announce.Input, recorded map[string]bool
 		if prev.Stamp(in.Tag) != st {
 			continue
 		}
-		if v := ib.Get([]byte(k)); len(v) == 8 && binary.BigEndian.Uint64(v) == st {
+		if v := ib.Get(recordKey(k)); len(v) == 8 && binary.BigEndian.Uint64(v) == st {
 			continue
 		}
-		if err := ib.Put([]byte(k), binary.BigEndian.AppendUint64(nil, st)); err != nil {
+		if err := ib.Put(recordKey(k), binary.BigEndian.AppendUint64(nil, st)); err != nil {
 			return err
 		}
 	}
@@ -461,9 +461,7 @@ func stampUnchanged(ib *bolt.Bucket, in announce.Input, recorded map[string]bool
 
 // stuckKey is the stuck index's key of a check due at due for the task with key.
 func stuckKey(due time.Time, key string) []byte {
-	k := make([]byte, 8, 8+len(key))
-	binary.BigEndian.PutUint64(k, uint64(max(due.UnixNano(), 0)))
-	return append(k, key...)
+	return append(binary.BigEndian.AppendUint64(nil, uint64(max(due.UnixNano(), 0))), recordKey(key)...)
 }
 
 // historyKey orders the history by time, then by sequence.
@@ -478,7 +476,7 @@ func historyKey(at time.Time, seq uint64) []byte {
 // announce.MaxDue. An index key whose record is gone or due at another time is stale (a crash
 // cannot leave one, an older taskbot that rewrote the record can) and deleted.
 func (s *Store) due(tx *bolt.Tx, clock time.Time) ([]announce.Seen, error) {
-	sb, tb := tx.Bucket(bucketStuck), tx.Bucket(bucketTasks)
+	sb, rs := tx.Bucket(bucketStuck), recordsIn(tx)
 	limit := uint64(max(clock.UnixNano(), 0))
 	var out []announce.Seen
 	var stale [][]byte
@@ -487,7 +485,7 @@ func (s *Store) due(tx *bolt.Tx, clock time.Time) ([]announce.Seen, error) {
 		if len(k) < 8 || binary.BigEndian.Uint64(k) > limit {
 			break
 		}
-		rec, found, err := getRecord(tb, k[8:])
+		rec, found, err := rs.get(keyOfRecord(k[8:]))
 		if err != nil || !found || !bytes.Equal(stuckKey(rec.StuckDue, rec.Key), k) {
 			stale = append(stale, bytes.Clone(k))
 			continue
@@ -602,8 +600,8 @@ func (s *Store) Delivered(channel string, seq uint64, taskKey, thread string, re
 		if thread == "" || taskKey == "" {
 			return nil
 		}
-		tb := tx.Bucket(bucketTasks)
-		rec, found, err := getRecord(tb, []byte(taskKey))
+		rs := recordsIn(tx)
+		rec, found, err := rs.get(taskKey)
 		if err != nil || !found || (rec.Threads[channel] != "" && !replace) {
 			return err
 		}
@@ -611,7 +609,7 @@ func (s *Store) Delivered(channel string, seq uint64, taskKey, thread string, re
 			rec.Threads = map[string]string{}
 		}
 		rec.Threads[channel] = thread
-		return putRecord(tb, rec)
+		return rs.put(rec)
 	})
 }
 
@@ -621,7 +619,7 @@ func (s *Store) Sighting(key string) (announce.Seen, bool, error) {
 	var found bool
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
-		rec, found, err = getRecord(tx.Bucket(bucketTasks), []byte(key))
+		rec, found, err = recordsIn(tx).get(key)
 		return err
 	})
 	return rec, found, err
@@ -633,7 +631,7 @@ func (s *Store) Sighting(key string) (announce.Seen, bool, error) {
 func (s *Store) EachInProgress(fn func(key string)) error {
 	return s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketInProgress).ForEach(func(k, _ []byte) error {
-			fn(string(k))
+			fn(keyOfRecord(k))
 			return nil
 		})
 	})

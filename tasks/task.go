@@ -10,6 +10,7 @@ package tasks
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"reflect"
 	"strconv"
@@ -366,6 +367,22 @@ type Bottleneck struct {
 	Source      int `json:"source,omitempty"`
 	Destination int `json:"destination,omitempty"`
 	Processing  int `json:"processing,omitempty"`
+}
+
+// UUIDBytes is the 16 bytes of a UUID in its text form (8-4-4-4-12 hex digits, either
+// case); ok is false for any other string.
+func UUIDBytes(s string) (u [16]byte, ok bool) {
+	if !IsUUID(s) {
+		return u, false
+	}
+	var h [32]byte
+	copy(h[:], s[:8])
+	copy(h[8:], s[9:13])
+	copy(h[12:], s[14:18])
+	copy(h[16:], s[19:23])
+	copy(h[20:], s[24:])
+	_, err := hex.Decode(u[:], h[:])
+	return u, err == nil
 }
 
 // IsUUID reports whether s has the shape the API's uuid filter accepts

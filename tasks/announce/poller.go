@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -506,7 +505,7 @@ type keySet [][16]byte
 
 func (s *keySet) add(ts []tasks.Task) {
 	for i := range ts {
-		if u, ok := uuidBytes(ts[i].Key()); ok {
+		if u, ok := tasks.UUIDBytes(ts[i].Key()); ok {
 			*s = append(*s, u)
 		}
 	}
@@ -517,26 +516,10 @@ func (s keySet) sort() {
 }
 
 func (s keySet) has(key string) bool {
-	u, ok := uuidBytes(key)
+	u, ok := tasks.UUIDBytes(key)
 	if !ok {
 		return false
 	}
 	_, found := slices.BinarySearchFunc(s, u, func(a, b [16]byte) int { return bytes.Compare(a[:], b[:]) })
 	return found
-}
-
-// uuidBytes is the 16 bytes of a UUID in its text form (either case), ok false for any other
-// key.
-func uuidBytes(key string) (u [16]byte, ok bool) {
-	if !tasks.IsUUID(key) {
-		return u, false
-	}
-	var h [32]byte
-	copy(h[:], key[:8])
-	copy(h[8:], key[9:13])
-	copy(h[12:], key[14:18])
-	copy(h[16:], key[19:23])
-	copy(h[20:], key[24:])
-	_, err := hex.Decode(u[:], h[:])
-	return u, err == nil
 }

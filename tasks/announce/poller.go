@@ -225,6 +225,7 @@ func (p *Poller) poll(ctx context.Context) error {
 	p.mu.Lock()
 	resync := !p.resynced || p.sinceResync+1 >= p.cfg.ResyncEvery &&
 		!now.Before(p.resyncAt.Add(time.Duration(p.resyncPages)*p.cfg.PagePace))
+	lastPages := p.resyncPages
 	p.mu.Unlock()
 	// Each page is recorded as it arrives; the watermark moves with the last Apply, once
 	// every page is recorded: to the pages' newest updatedAt, or to the API's clock when the
@@ -232,6 +233,10 @@ func (p *Poller) poll(ctx context.Context) error {
 	var queued []Entry
 	var newest time.Time
 	var seen keySet // keys listed, for the reconciliation
+	if resync {
+		// as many as the last full listing had: 16 bytes a task, allocated once
+		seen = make(keySet, 0, lastPages*max(p.cfg.PageSize, 1))
+	}
 	res, err := p.stream(ctx, q, applyBatch, func(ts []tasks.Task, clock time.Time) error {
 		if resync {
 			seen.add(ts)

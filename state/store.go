@@ -234,19 +234,33 @@ func (s *Store) Watermark() (time.Time, error) {
 // changed.
 func (s *Store) Apply(p announce.Poll, decide func(announce.Input) announce.Decision) ([]announce.Entry, error) {
 	now := s.opts.Now()
+	clock := p.ServerTime
+	if clock.IsZero() {
+		clock = now
+	}
+	// A page of a poll (Partial, not a baseline) whose tasks are all stamped as their records
+	// were stored, with no gone task and no stuck check due, would change nothing: it is
+	// answered from a read transaction, without a commit (a reconciliation of unchanged
+	// tasks makes no write at all).
+	if p.Tag != 0 && p.Partial && !p.Baseline && len(p.Gone) == 0 && !s.pruneWanted(now) {
+		var unchanged bool
+		if err := s.db.View(func(tx *bolt.Tx) error {
+			unchanged = len(changedTasks(tx.Bucket(bucketInProgress), p)) == 0 && !dueBy(tx.Bucket(bucketStuck), clock)
+			return nil
+		}); err != nil {
+			return nil, fmt.Errorf("apply poll: %w", err)
+		}
+		if unchanged {
+			return nil, nil
+		}
+	}
 	var queued []announce.Entry
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		rs, ob, meta := recordsIn(tx), tx.Bucket(bucketOutbox), tx.Bucket(bucketMeta)
 		sb, ib := tx.Bucket(bucketStuck), tx.Bucket(bucketInProgress)
 		in := announce.Input{Poll: p, Last: map[string]announce.Seen{}, Watermark: getTime(meta, keyWatermark)}
 		if p.Tag != 0 {
-			// A task stamped as its record was stored needs no decision: left out unread.
-			in.Tasks = nil
-			for i := range p.Tasks {
-				if v := ib.Get(recordKey(p.Tasks[i].Key())); len(v) != 8 || binary.BigEndian.Uint64(v) != announce.TaskStamp(&p.Tasks[i], p.Tag) {
-					in.Tasks = append(in.Tasks, p.Tasks[i])
-				}
-			}
+			in.Tasks = changedTasks(ib, p)
 		}
 		load := func(key string) error {
 			if _, ok := in.Last[key]; ok {
@@ -267,10 +281,6 @@ func (s *Store) Apply(p announce.Poll, decide func(announce.Input) announce.Deci
 			if err := load(k); err != nil {
 				return err
 			}
-		}
-		clock := p.ServerTime
-		if clock.IsZero() {
-			clock = now
 		}
 		due, err := s.due(tx, clock)
 		if err != nil {
@@ -370,6 +380,32 @@ func (s *Store) pruneDue(now time.Time) bool {
 	}
 	s.lastPrune = now
 	return true
+}
+
+// pruneWanted reports whether the next Apply would prune, without counting it as done.
+func (s *Store) pruneWanted(now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastPrune.IsZero() || now.Sub(s.lastPrune) >= s.opts.PruneEvery
+}
+
+// changedTasks are p's tasks whose stamp under p.Tag (announce.TaskStamp) is not the one in
+// the in-progress index ib: the tasks Decide must see. A task stamped as its record was stored
+// needs no decision and is left out, its record unread.
+func changedTasks(ib *bolt.Bucket, p announce.Poll) []tasks.Task {
+	var out []tasks.Task
+	for i := range p.Tasks {
+		if v := ib.Get(recordKey(p.Tasks[i].Key())); len(v) != 8 || binary.BigEndian.Uint64(v) != announce.TaskStamp(&p.Tasks[i], p.Tag) {
+			out = append(out, p.Tasks[i])
+		}
+	}
+	return out
+}
+
+// dueBy reports whether a stuck check in the stuck index sb has come by clock.
+func dueBy(sb *bolt.Bucket, clock time.Time) bool {
+	k, _ := sb.Cursor().First()
+	return len(k) >= 8 && binary.BigEndian.Uint64(k) <= uint64(max(clock.UnixNano(), 0))
 }
 
 // prune deletes records of tasks that completed before now-Retention, and of tasks missing from

@@ -498,10 +498,12 @@ func TestUnchangedTasksAreNotRead(t *testing.T) {
 	acme := func(tk tasks.Task) tasks.Task { tk.Tenant = &tasks.Tenant{ID: "1001", Name: "Acme"}; return tk }
 	a, b := acme(task("a", tasks.Started, at)), acme(task("b", tasks.Paused, at))
 	var got []string // the keys the last poll's Input held, listed and last seen
+	decided := 0
 	poll := func(p announce.Poll) []announce.Entry {
 		t.Helper()
 		p.ServerTime = time.Now()
 		q, err := s.Apply(p, func(in announce.Input) announce.Decision {
+			decided++
 			got = nil
 			for _, tk := range in.Tasks {
 				got = append(got, tk.Key())
@@ -553,6 +555,17 @@ func TestUnchangedTasksAreNotRead(t *testing.T) {
 		if c.name == "a completion" && (len(q) == 0 || q[0].Event != tasks.EventCompleted || q[0].Task.Key != "a") {
 			t.Errorf("the completion queued %v, want a's completed first", events(q))
 		}
+	}
+	// A page of a poll (Partial) with nothing to decide is answered without a transaction
+	// that writes: the policy is not even asked.
+	before := decided
+	poll(announce.Poll{Tasks: []tasks.Task{renamed}, Tag: tag, Partial: true})
+	if decided != before {
+		t.Errorf("an unchanged page of a reconciliation was decided (%d times)", decided-before)
+	}
+	poll(announce.Poll{Tasks: []tasks.Task{renamed, newer}, Tag: tag, Partial: true})
+	if decided != before+1 || !slices.Equal(got, []string{"a"}) {
+		t.Errorf("a page with a changed task: decided %d times, Input %q", decided-before, got)
 	}
 	if rec, _, _ := s.Sighting("b"); rec.TenantName != "Acme Corp" {
 		t.Errorf("b's tenant after the rename: %q", rec.TenantName)

@@ -77,7 +77,8 @@ func PagePaceFor(interval time.Duration) time.Duration { return interval / pages
 // tasks whose update becomes visible late; the policy ignores answers it has already seen.
 //
 // Listings stream: pages are diffed and committed as they arrive, a thousand tasks at a time
-// in incremental polls and 250 in baselines and reconciliations (applyBatch, listBatch), so
+// in incremental polls and a page at a time in baselines and reconciliations (applyBatch,
+// listBatch), so
 // memory holds that many tasks (and the keys a reconciliation has seen, 16 bytes each)
 // whatever the account's size; a burst is summarised per thousand transitions.
 //
@@ -287,15 +288,17 @@ func (p *Poller) poll(ctx context.Context) error {
 // How many tasks a streamed listing gathers before it records them in one Apply (one
 // transaction). Most of a transaction's memory is bbolt's copies of the pages it changes: task
 // keys are random, so each new task dirties a page of each bucket it is in (about 12 KB a
-// task), and at 100,000 tasks a baseline in batches of 1,000 peaked at 41 MiB of the
-// process's own memory, in batches of 250 at 25 MiB (TestScale; 4 s longer, for the commits).
+// task); at 100,000 tasks a baseline in batches of 1,000 peaked at 41 MiB of the process's own
+// memory, in batches of 250 at 23–25 MiB (TestScale).
 //
 //   - applyBatch, for incremental polls: a burst is one summary per thousand transitions.
 //   - listBatch, for the baseline and reconciliations, which list every task in progress and
-//     find few transitions (a missed change; none at a baseline).
+//     find few transitions (a missed change; none at a baseline): a page per transaction. An
+//     unchanged page of a reconciliation costs no commit at all (the store answers it from a
+//     read transaction).
 const (
 	applyBatch = 1000
-	listBatch  = 250
+	listBatch  = 100
 )
 
 // stream lists q page by page and hands the tasks to record in batches of about size tasks,

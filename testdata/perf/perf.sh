@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# perf.sh — one run of every figure in the README's "Performance" table, on this machine, for
+# this checkout ("now") and an older commit ("before"), then the table itself:
+#
+#	testdata/perf/perf.sh [BEFORE_COMMIT]     (default 484f060: the code before issue 10)
+#
+# It takes about 20 minutes on 2 cores: the 100,000-task scale run twice, the slash-command
+# load runs, the reconciliation benchmark and the cron + curl + jq baseline. Everything runs on
+# loopback against the fakes the tests start. Logs and the table stay in $PERF_OUT (default a
+# new temporary directory). Needs go, git, and for the cron baseline curl and jq.
+set -euo pipefail
+cd "$(git rev-parse --show-toplevel)"
+before=${1:-484f060}
+out=${PERF_OUT:-$(mktemp -d)}
+mkdir -p "$out/before-src"
+echo "logs in $out" >&2
+
+git archive "$before" | tar -x -C "$out/before-src"
+(cd "$out/before-src" && go build -o "$out/taskbot-before" .)
+go build -o "$out/taskbot-now" .
+
+sizes=${PERF_SIZES:-1000,10000,100000}
+for build in before now; do
+	TASKBOT_SCALE=1 TASKBOT_SCALE_SIZES=$sizes TASKBOT_SCALE_BIN="$out/taskbot-$build" \
+		go test -run 'TestScale$' -v -count=1 -timeout 80m . >"$out/scale-$build.log" 2>&1
+	for delay in 0s 2s; do
+		TASKBOT_LOAD=1 TASKBOT_LOAD_API_DELAY=$delay TASKBOT_LOAD_BIN="$out/taskbot-$build" \
+			go test -run 'TestSlashCommandLoad$' -v -count=1 . >"$out/load-$build-$delay.log" 2>&1
+	done
+done
+go test -run '^$' -bench 'Reconcile' -benchtime 3x -count 3 ./tasks/announce/ >"$out/bench-reconcile.log" 2>&1
+TASKBOT_BASELINE=1 TASKBOT_BASELINE_TASKS=$sizes TASKBOT_BASELINE_RUNS=1 \
+	go test -run 'TestCronBaselineTimes$' -v -count=1 -timeout 60m ./tasks/taskstest/ >"$out/cron.log" 2>&1
+
+{
+	echo "Measured $(date -u +%Y-%m-%d) with \`testdata/perf/perf.sh $before\` at commit $(git rev-parse --short HEAD):"
+	echo "$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/{print $2}') GiB, $(go version | cut -d' ' -f3), load average $(cut -d' ' -f1-3 /proc/loadavg)."
+	echo
+	go run ./testdata/perf/table.go "$out" "$before"
+} | tee "$out/table.md"

@@ -78,7 +78,9 @@ func main() {
 
 	load := regexp.MustCompile(`ack p50 (\S+) p99 (\S+) max (\S+); errors (\d+);.*= (\S+) ms/command`)
 	for _, delay := range []string{"0s", "2s"} {
-		l := func(build string) []string { return load.FindStringSubmatch(read("load-" + build + "-" + delay + ".log")) }
+		l := func(build string) []string {
+			return load.FindStringSubmatch(read("load-" + build + "-" + delay + ".log"))
+		}
 		w, c := l("before"), l("now")
 		show := func(m []string, i int) string {
 			if m == nil {

@@ -17,7 +17,7 @@ import (
 )
 
 // TestScale (TASKBOT_SCALE=1; sizes in TASKBOT_SCALE_SIZES, default 1000,10000,100000) runs the
-// real binary, built without -race (or the one TASKBOT_SCALE_BIN names), against the fake Task
+// real binary, built as the Dockerfile builds it (or the one TASKBOT_SCALE_BIN names), against the fake Task
 // Manager holding N tasks in progress (two tenants, a fifth of them paused), through its silent
 // baseline, a burst of changes (1% of the tasks complete at once) and two reconciliations
 // (polling every second: every tenth poll, spaced for the request budget at 100,000 tasks), and
@@ -44,7 +44,7 @@ func TestScale(t *testing.T) {
 	bin := os.Getenv("TASKBOT_SCALE_BIN") // another build to compare, e.g. of an older commit
 	if bin == "" {
 		bin = filepath.Join(t.TempDir(), "taskbot")
-		if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		if out, err := shippedBuild(bin, ".").CombinedOutput(); err != nil {
 			t.Fatalf("go build: %v\n%s", err, out)
 		}
 	}
@@ -197,6 +197,15 @@ func scaleRun(t *testing.T, bin string, n int) {
 	t.Logf("SCALE n=%d baseline=%s peak_rss_baseline=%s peak_rss_burst=%s peak_rss_reconciliations=%s cpu=%s state_file=%.1fMiB (%d B/task) changed=%d failed=%d quiet_poll_requests=%.1f",
 		n, baseline.Round(time.Millisecond), phase(peaks[0]), phase(peaks[1]), phase(peaks[2]), cpu.Round(time.Millisecond),
 		float64(fi.Size())/(1<<20), fi.Size()/int64(n), changed, failed, quiet)
+}
+
+// shippedBuild is the go build command of the Dockerfile (static, no cgo, no symbol table)
+// that writes the binary to bin from the package in dir: memory is measured on what ships (a
+// cgo build maps the C library's pages too).
+func shippedBuild(bin, dir string) *exec.Cmd {
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, ".")
+	cmd.Dir, cmd.Env = dir, append(os.Environ(), "CGO_ENABLED=0")
+	return cmd
 }
 
 // raise sets a to v if v is larger.

@@ -15,9 +15,11 @@ out=${PERF_OUT:-$(mktemp -d)}
 mkdir -p "$out/before-src"
 echo "logs in $out" >&2
 
+# Both built as the Dockerfile builds taskbot: static, without cgo and the symbol table.
+build() { CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$1" .; }
 git archive "$before" | tar -x -C "$out/before-src"
-(cd "$out/before-src" && go build -o "$out/taskbot-before" .)
-go build -o "$out/taskbot-now" .
+(cd "$out/before-src" && build "$out/taskbot-before")
+build "$out/taskbot-now"
 
 sizes=${PERF_SIZES:-1000,10000,100000}
 for build in before now; do

@@ -219,6 +219,9 @@ func check(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	// state file, which a running taskbot holds: then they are not checked here).
 	channels := []string{cfg.SlackChannel}
 	subs, scopes, serr := state.ReadSettings(cfg.DBPath, time.Second)
+	if errors.Is(serr, state.ErrSchema) {
+		c.step(ctx, "State file "+cfg.DBPath, func(context.Context) (bool, string) { return false, serr.Error() })
+	}
 	for _, sub := range subs {
 		if !slices.Contains(channels, sub.Channel) {
 			channels = append(channels, sub.Channel)

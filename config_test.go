@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -233,6 +234,7 @@ func TestStateFilePathProblems(t *testing.T) {
 	for _, tc := range []struct{ path, want string }{
 		{filepath.Join(dir, "no-such-dir", "taskbot.db"), "create the directory"},
 		{dir, "it is a directory"},
+		{os.DevNull, "it is not a regular file (a device"},
 	} {
 		getenv := mapEnv(with(goodEnv(), "TASKBOT_DB_PATH", tc.path, "TASKBOT_LISTEN_ADDR", "127.0.0.1:0"))
 		var out bytes.Buffer

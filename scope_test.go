@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/taskbot/taskbot/bot/bottest"
 	"github.com/taskbot/taskbot/tasks"
 )
@@ -433,5 +435,36 @@ func TestScopeResolvesTenants(t *testing.T) {
 	_, body = e.slash(t, chanShared, userOps, "scope all")
 	if !strings.Contains(body, "removed this channel's scope (Acme and 4242)") || !strings.Contains(body, "Its subscriptions stay as they were") {
 		t.Errorf("scope all: %s", body)
+	}
+}
+
+// TestCheckRefusesAStateFileItCannotRun: `taskbot check` fails, with serve's reason, on a state
+// file serve would refuse: one from a newer taskbot, or with a damaged schema mark.
+func TestCheckRefusesAStateFileItCannotRun(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	e.slack.SetChannel(chanOps, "ops-alerts", true)
+	stop, _ := e.start(t)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ schema, want string }{
+		{"99", `schema version "99", this taskbot understands "7" and older: the file is from a newer taskbot`},
+		{"garbage", `schema version "garbage" was never written by taskbot: the file is damaged`},
+	} {
+		db, err := bolt.Open(e.db, 0o600, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = db.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("meta")).Put([]byte("schema"), []byte(tc.schema)) })
+		db.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		err = run(context.Background(), []string{"check"}, e.getenv, strings.NewReader(""), &out, &out)
+		if code := exitCode(err, &out); code != 1 || !strings.Contains(out.String(), "FAIL State file "+e.db) || !strings.Contains(out.String(), tc.want) {
+			t.Errorf("check of a schema-%s file: exit %d\n%s", tc.schema, code, out.String())
+		}
 	}
 }

@@ -5,9 +5,11 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -97,6 +99,31 @@ func bucketChannel(name []byte) string {
 	return string(name)
 }
 
+// ErrSchema is wrapped by the error for a state file whose format this taskbot cannot run: a
+// newer taskbot's, or a damaged schema mark.
+var ErrSchema = errors.New("the state file's format is not one this taskbot runs")
+
+// knownSchema reports whether a file marked with schema from (the meta key; "" for a new
+// file) is one this taskbot reads or migrates.
+func knownSchema(from string) bool {
+	switch from {
+	case "", "1", "2", "3", "4", "5", "6", SchemaVersion:
+		return true
+	}
+	return false
+}
+
+// schemaError is the error for a file of schema from that knownSchema refuses.
+func schemaError(from string) error {
+	n, err := strconv.Atoi(from)
+	cur, _ := strconv.Atoi(SchemaVersion)
+	if err == nil && n > cur {
+		return fmt.Errorf("%w: schema version %q, this taskbot understands %q and older: the file is from a newer taskbot (run that one, or move the file aside to start on a new baseline)",
+			ErrSchema, from, SchemaVersion)
+	}
+	return fmt.Errorf("%w: schema version %q was never written by taskbot: the file is damaged (move it aside to start on a new baseline)", ErrSchema, from)
+}
+
 // migrate brings a file of any known schema to SchemaVersion inside tx, one version at a time:
 // a new file gets the buckets and the version; older files are rewritten (channel names the
 // single channel of schemas 1 and 2). A file of an unknown (newer) schema is refused,
@@ -145,7 +172,7 @@ func migrate(tx *bolt.Tx, channel string, log *slog.Logger) error {
 		return meta.Put(keySchema, []byte(SchemaVersion))
 	case "1", "2":
 	default:
-		return fmt.Errorf("schema version %q, this taskbot understands %q and older (is the file from a newer taskbot?)", from, SchemaVersion)
+		return schemaError(from)
 	}
 	var stats []any
 	if from == "1" {
@@ -351,6 +378,7 @@ func convertRecords(db *bolt.DB, log *slog.Logger) error {
 	}); err != nil || done {
 		return err
 	}
+	log.Info("converting task records to the new format, a thousand per transaction")
 	n, inProgress := 0, 0
 	for {
 		var more bool
@@ -408,6 +436,7 @@ func convertRecords(db *bolt.DB, log *slog.Logger) error {
 		}
 	}
 	if n > 0 {
+		// records: converted by this start (one after a crash mid-way goes on where it stopped)
 		log.Info("converted task records to the new format", "records", n, "in_progress", inProgress)
 	}
 	return nil

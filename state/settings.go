@@ -386,7 +386,8 @@ func (s *Store) ButtonKey() ([]byte, error) {
 }
 
 // ReadSettings reads the subscriptions and scopes of the state file at path without changing
-// it (`taskbot check`). A missing file has none. While another process (a running taskbot)
+// it (`taskbot check`). A missing file has none; a file of a schema this taskbot cannot run
+// fails with an error wrapping ErrSchema. While another process (a running taskbot)
 // holds the file, it waits at most timeout and fails with an error wrapping ErrLocked: bbolt
 // lets one process at a time open a file for writing, and a reader only when no writer has it.
 func ReadSettings(path string, timeout time.Duration) ([]announce.Subscription, []announce.Scope, error) {
@@ -405,6 +406,9 @@ func ReadSettings(path string, timeout time.Duration) ([]announce.Subscription, 
 	var scs []announce.Scope
 	err = db.View(func(tx *bolt.Tx) error {
 		var err error
+		if meta := tx.Bucket(bucketMeta); meta != nil && !knownSchema(string(meta.Get(keySchema))) {
+			return fmt.Errorf("state file %s: %w", path, schemaError(string(meta.Get(keySchema))))
+		}
 		if b := tx.Bucket(bucketSubscriptions); b != nil {
 			if subs, err = subscriptions(b); err != nil {
 				return err

@@ -113,6 +113,8 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		return nil, fmt.Errorf("open state file %s: %w: it is a directory (name a file in it, e.g. %s)", path, fs.ErrInvalid, filepath.Join(path, "taskbot.db"))
+	} else if err == nil && !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("open state file %s: %w: it is not a regular file (a %s; name a file on a persistent volume)", path, fs.ErrInvalid, fileKind(fi.Mode()))
 	}
 	db, err := openBolt(path, opts.LockTimeout)
 	if err != nil && !errors.Is(err, ErrLocked) && isCorrupt(path, err) {
@@ -137,6 +139,19 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open state file %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// fileKind names the kind of a file that is not a regular one.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeDevice != 0:
+		return "device"
+	case m&fs.ModeNamedPipe != 0:
+		return "named pipe"
+	case m&fs.ModeSocket != 0:
+		return "socket"
+	}
+	return "special file"
 }
 
 func openBolt(path string, timeout time.Duration) (db *bolt.DB, err error) {

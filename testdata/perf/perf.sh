@@ -4,7 +4,7 @@
 #
 #	testdata/perf/perf.sh [BEFORE_COMMIT]     (default 484f060: the code before issue 10)
 #
-# It takes about 20 minutes on 2 cores: the 100,000-task scale run twice, the slash-command
+# It takes about 35 minutes on 2 cores: the 100,000-task scale run twice, the slash-command
 # load runs, the reconciliation benchmark and the cron + curl + jq baseline. Everything runs on
 # loopback against the fakes the tests start. Logs and the table stay in $PERF_OUT (default a
 # new temporary directory). Needs go, git, and for the cron baseline curl and jq.

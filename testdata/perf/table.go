@@ -3,6 +3,9 @@
 // table prints the README's Performance table from the logs perf.sh wrote in a directory:
 //
 //	go run ./testdata/perf/table.go DIR BEFORE_COMMIT
+//
+// A figure it cannot find in the logs is shown as "?", and it then exits with status 1 after
+// printing the table.
 package main
 
 import (
@@ -29,7 +32,19 @@ func main() {
 		}
 		return string(b)
 	}
-	row := func(figure, goal, was, now string) { fmt.Printf("| %s | %s | %s | %s |\n", figure, goal, was, now) }
+	missing := 0
+	row := func(figure, goal, was, now string) {
+		if strings.Contains(now, "?") || was != "" && strings.Contains(was, "?") {
+			missing++
+		}
+		fmt.Printf("| %s | %s | %s | %s |\n", figure, goal, was, now)
+	}
+	defer func() {
+		if missing > 0 {
+			fmt.Fprintf(os.Stderr, "%d figures were not found in the logs in %s (shown as ?)\n", missing, dir)
+			os.Exit(1)
+		}
+	}()
 	fmt.Printf("| figure | goal | before (%s) | now |\n| --- | --- | --- | --- |\n", before)
 
 	scale := regexp.MustCompile(`SCALE n=(\d+) baseline=(\S+) peak_rss_baseline=(\S+)MiB \(anon (\S+)MiB, file (\S+)MiB\) peak_rss_burst=(\S+)MiB \(anon (\S+)MiB, file (\S+)MiB\) peak_rss_reconciliations=(\S+)MiB \(anon (\S+)MiB, file (\S+)MiB\) cpu=(\S+) state_file=(\S+)MiB \((\d+) B/task\).* quiet_poll_requests=(\S+)`)
@@ -41,12 +56,15 @@ func main() {
 		return out
 	}
 	was, now := runs(read("scale-before.log")), runs(read("scale-now.log"))
-	var sizes []int
-	for n := range now {
-		v, _ := strconv.Atoi(n)
-		sizes = append(sizes, v)
+	sizes := []int{1000, 10000, 100000} // perf.sh's default, when the run left no figure
+	if len(now) > 0 {
+		sizes = nil
+		for n := range now {
+			v, _ := strconv.Atoi(n)
+			sizes = append(sizes, v)
+		}
+		slices.Sort(sizes)
 	}
-	slices.Sort(sizes)
 	get := func(m []string, i int) string {
 		if m == nil {
 			return "?"
@@ -105,16 +123,24 @@ func main() {
 		v, _ := strconv.ParseFloat(m[3], 64)
 		cpu[m[1]] = append(cpu[m[1]], v)
 	}
-	if f, r := median(cpu["fetch-and-decode"]), median(cpu["reconcile"]); f > 0 {
-		row("reconciliation of 10,000 unchanged tasks: CPU ÷ fetch-and-decode of the same pages", "≤ 1.3×", "",
-			fmt.Sprintf("%.2f× (%.0f ÷ %.0f ms, medians of %d)", r/f, r, f, len(cpu["reconcile"])))
+	ratio := "?"
+	if f, r := median(cpu["fetch-and-decode"]), median(cpu["reconcile"]); f > 0 && r > 0 {
+		ratio = fmt.Sprintf("%.2f× (%.0f ÷ %.0f ms CPU, medians of %d)", r/f, r, f, len(cpu["reconcile"]))
 	}
+	row("reconciliation of 10,000 unchanged tasks: CPU ÷ fetch-and-decode of the same pages", "≤ 1.3×", "", ratio)
 
 	cron := regexp.MustCompile(`(\d+) tasks: cron script min (\S+) median (\S+); Go client fetch\+decode min (\S+) median (\S+)`)
+	found := map[int][]string{}
 	for _, m := range cron.FindAllStringSubmatch(read("cron.log"), -1) {
 		size, _ := strconv.Atoi(m[1])
-		row(fmt.Sprintf("%s tasks: one run of the cron + curl + jq poller ÷ taskbot fetching and decoding the same pages", group(size)), "", "",
-			fmt.Sprintf("%s ÷ %s", m[3], m[5]))
+		found[size] = m
+	}
+	for _, size := range sizes {
+		took := "?"
+		if m := found[size]; m != nil {
+			took = fmt.Sprintf("%s ÷ %s", m[3], m[5])
+		}
+		row(fmt.Sprintf("%s tasks: one run of the cron + curl + jq poller ÷ taskbot fetching and decoding the same pages", group(size)), "", "", took)
 	}
 }
 

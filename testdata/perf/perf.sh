@@ -4,7 +4,7 @@
 #
 #	testdata/perf/perf.sh [BEFORE_COMMIT]     (default 484f060: the code before issue 10)
 #
-# It takes about 35 minutes on 2 cores: the 100,000-task scale run twice, the slash-command
+# It takes about 20 minutes on 2 cores: the scale runs (100,000 tasks for this checkout), the slash-command
 # load runs, the reconciliation benchmark and the cron + curl + jq baseline. Everything runs on
 # loopback against the fakes the tests start. Logs and the table stay in $PERF_OUT (default a
 # new temporary directory). Needs go, git, and for the cron baseline curl and jq.
@@ -30,8 +30,12 @@ run() {
 	"$@" >"$out/$log" 2>&1 || echo "  (it failed: see $out/$log)" >&2
 }
 sizes=${PERF_SIZES:-1000,10000,100000}
+# The build before issue 10 never gets to a reconciliation at 100,000 tasks (each of its polls
+# lists the whole burst again, 1,000 requests): it is run at the smaller sizes only.
+before_sizes=${PERF_BEFORE_SIZES:-1000,10000}
 for build in before now; do
-	run "scale-$build.log" env TASKBOT_SCALE=1 TASKBOT_SCALE_SIZES="$sizes" TASKBOT_SCALE_BIN="$out/taskbot-$build" \
+	if [ "$build" = before ]; then scale_sizes=$before_sizes; else scale_sizes=$sizes; fi
+	run "scale-$build.log" env TASKBOT_SCALE=1 TASKBOT_SCALE_SIZES="$scale_sizes" TASKBOT_SCALE_BIN="$out/taskbot-$build" \
 		go test -run 'TestScale$' -v -count=1 -timeout 80m .
 	for delay in 0s 2s; do
 		run "load-$build-$delay.log" env TASKBOT_LOAD=1 TASKBOT_LOAD_API_DELAY=$delay TASKBOT_LOAD_BIN="$out/taskbot-$build" \

@@ -135,39 +135,21 @@ type Task struct {
 // names it as the API does ("id", "completedAt", "result.code") and whose Struct is "Task" for
 // the task's own fields, so a caller can say which field of which task was bad.
 func (t *Task) UnmarshalJSON(b []byte) error {
-	type fields Task // Task's fields without this method: no recursion
-	aux := struct {
-		*fields
-		EnqueuedAt  optionalTime `json:"enqueuedAt"`
-		AssignedAt  optionalTime `json:"assignedAt"`
-		StartedAt   optionalTime `json:"startedAt"`
-		UpdatedAt   optionalTime `json:"updatedAt"`
-		CompletedAt optionalTime `json:"completedAt"`
-	}{
-		fields:      (*fields)(t),
-		EnqueuedAt:  optionalTime(t.EnqueuedAt),
-		AssignedAt:  optionalTime(t.AssignedAt),
-		StartedAt:   optionalTime(t.StartedAt),
-		UpdatedAt:   optionalTime(t.UpdatedAt),
-		CompletedAt: optionalTime(t.CompletedAt),
-	}
-	if err := json.Unmarshal(b, &aux); err != nil {
+	o := TaskObject{taskFields: taskFields(*t), EnqueuedAt: optionalTime(t.EnqueuedAt), AssignedAt: optionalTime(t.AssignedAt),
+		StartedAt: optionalTime(t.StartedAt), UpdatedAt: optionalTime(t.UpdatedAt), CompletedAt: optionalTime(t.CompletedAt)}
+	if err := json.Unmarshal(b, &o); err != nil {
 		if te, ok := err.(*json.UnmarshalTypeError); ok {
 			// Name the field as the API does, not through the embedded helper type.
-			te.Field = strings.TrimPrefix(te.Field, "fields.")
+			te.Field = strings.TrimPrefix(te.Field, "taskFields.")
 			if te.Field == "" {
 				te.Type = reflect.TypeFor[Task]()
-			} else if te.Struct == "" {
+			} else if te.Struct == "" || te.Struct == "TaskObject" {
 				te.Struct = "Task"
 			}
 		}
 		return err
 	}
-	t.EnqueuedAt = time.Time(aux.EnqueuedAt)
-	t.AssignedAt = time.Time(aux.AssignedAt)
-	t.StartedAt = time.Time(aux.StartedAt)
-	t.UpdatedAt = time.Time(aux.UpdatedAt)
-	t.CompletedAt = time.Time(aux.CompletedAt)
+	*t = o.Task()
 	return nil
 }
 

@@ -10,12 +10,13 @@ package tasks
 
 import (
 	"bytes"
-	"encoding/hex"
 	"encoding/json"
 	"reflect"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // State is a task's execution state (OpenAPI schema "executionState").
@@ -354,17 +355,11 @@ type Bottleneck struct {
 // UUIDBytes is the 16 bytes of a UUID in its text form (8-4-4-4-12 hex digits, either
 // case); ok is false for any other string.
 func UUIDBytes(s string) (u [16]byte, ok bool) {
-	if !IsUUID(s) {
+	if !IsUUID(s) { // uuid.Parse also takes the urn: and {…} forms, which the API does not
 		return u, false
 	}
-	var h [32]byte
-	copy(h[:], s[:8])
-	copy(h[8:], s[9:13])
-	copy(h[12:], s[14:18])
-	copy(h[16:], s[19:23])
-	copy(h[20:], s[24:])
-	_, err := hex.Decode(u[:], h[:])
-	return u, err == nil
+	id, err := uuid.Parse(s)
+	return id, err == nil
 }
 
 // IsUUID reports whether s has the shape the API's uuid filter accepts

@@ -387,7 +387,7 @@ var errNothingToRecord = errors.New("nothing to record")
 func (s *Store) pruneDue(now time.Time) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.lastPrune.IsZero() && now.Sub(s.lastPrune) < s.opts.PruneEvery {
+	if !s.pruneWantedLocked(now) {
 		return false
 	}
 	s.lastPrune = now
@@ -398,6 +398,10 @@ func (s *Store) pruneDue(now time.Time) bool {
 func (s *Store) pruneWanted(now time.Time) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.pruneWantedLocked(now)
+}
+
+func (s *Store) pruneWantedLocked(now time.Time) bool {
 	return s.lastPrune.IsZero() || now.Sub(s.lastPrune) >= s.opts.PruneEvery
 }
 
@@ -502,8 +506,12 @@ func stampUnchanged(ib *bolt.Bucket, in announce.Input, recorded map[string]bool
 }
 
 // stuckKey is the stuck index's key of a check due at due for the task with key.
-func stuckKey(due time.Time, key string) []byte {
-	return append(binary.BigEndian.AppendUint64(nil, uint64(max(due.UnixNano(), 0))), recordKey(key)...)
+func stuckKey(due time.Time, key string) []byte { return stuckIndexKey(due, recordKey(key)) }
+
+// stuckIndexKey is the stuck index's key of a check due at due for the record stored under k
+// (recordKey, or a schema-6 key while convertRecords moves it).
+func stuckIndexKey(due time.Time, k []byte) []byte {
+	return append(binary.BigEndian.AppendUint64(nil, uint64(max(due.UnixNano(), 0))), k...)
 }
 
 // historyKey orders the history by time, then by sequence.

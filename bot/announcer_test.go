@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -73,11 +72,7 @@ func applyPoll(t *testing.T, store *state.Store, r announce.Rules, p announce.Po
 
 func newAnnouncerFixture(t *testing.T) *announcerFixture {
 	t.Helper()
-	store, err := state.Open(filepath.Join(t.TempDir(), "taskbot.db"), state.Options{Logger: discardLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	store := openStore(t, state.Options{Logger: discardLogger()})
 	applyPoll(t, store, allEvents, announce.Poll{Baseline: true})
 	fs := bottest.NewSlack()
 	t.Cleanup(fs.Close)

@@ -3,7 +3,6 @@ package bot
 import (
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -50,11 +49,7 @@ func FuzzScopedChannel(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	store, err := state.Open(filepath.Join(f.TempDir(), "taskbot.db"), state.Options{Channel: "C0OPS0001"})
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { store.Close() })
+	store := openStore(f, state.Options{Channel: "C0OPS0001"})
 	key, _ := store.ButtonKey()
 	slackAPI := bottest.NewSlack()
 	f.Cleanup(slackAPI.Close)

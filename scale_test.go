@@ -155,7 +155,7 @@ func scaleRun(t *testing.T, bin string, n int) {
 	}
 	// An older build may never get to a reconciliation at this size (one whose every poll lists
 	// the whole burst again): its run goes on to report what it has.
-	if pollUntil(15*time.Minute, func() bool { return reconciliations() >= 2 }) {
+	if reconciled(15*time.Minute, func() bool { return reconciliations() >= 2 }) {
 		p0 = polls()
 		waitUntil(t, 10*time.Minute, "the second reconciliation's end", func() bool { return polls() > p0 })
 	} else {
@@ -211,6 +211,16 @@ func shippedBuild(bin, dir string) *exec.Cmd {
 	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, ".")
 	cmd.Dir, cmd.Env = dir, append(os.Environ(), "CGO_ENABLED=0")
 	return cmd
+}
+
+// reconciled polls cond until it holds (true) or d has passed (false).
+func reconciled(d time.Duration, cond func() bool) bool {
+	for deadline := time.Now().Add(d); !cond(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+	return true
 }
 
 // raise sets a to v if v is larger.

@@ -264,17 +264,11 @@ func sigtermDuringCommand(t *testing.T, delay time.Duration, want string) {
 // waitUntil polls cond until it holds or d passes.
 func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	if !pollUntil(d, cond) {
-		t.Fatalf("timed out after %v waiting for %s", d, what)
-	}
-}
-
-// pollUntil polls cond until it holds (true) or d has passed (false).
-func pollUntil(d time.Duration, cond func() bool) bool {
-	for deadline := time.Now().Add(d); !cond(); time.Sleep(10 * time.Millisecond) {
+	deadline := time.Now().Add(d)
+	for !cond() {
 		if time.Now().After(deadline) {
-			return false
+			t.Fatalf("timed out after %v waiting for %s", d, what)
 		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	return true
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -72,7 +73,11 @@ func applyPoll(t *testing.T, store *state.Store, r announce.Rules, p announce.Po
 
 func newAnnouncerFixture(t *testing.T) *announcerFixture {
 	t.Helper()
-	store := openStore(t, state.Options{Logger: discardLogger()})
+	store, err := state.Open(filepath.Join(t.TempDir(), "taskbot.db"), state.Options{Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
 	applyPoll(t, store, allEvents, announce.Poll{Baseline: true})
 	fs := bottest.NewSlack()
 	t.Cleanup(fs.Close)

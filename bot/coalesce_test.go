@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -38,7 +39,11 @@ func TestIdenticalCommandsShareOneListing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := openStore(t, state.Options{Channel: "C0OPS00001"})
+	store, err := state.Open(filepath.Join(t.TempDir(), "taskbot.db"), state.Options{Channel: "C0OPS00001"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
 	if _, err := store.SetScope(announce.Scope{Channel: "C0SHARED01", Tenants: []string{acme},
 		Resolved: []announce.ScopeTenant{{Word: acme, ID: "acme-0001", Name: acme}}}); err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -49,7 +50,11 @@ func FuzzScopedChannel(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	store := openStore(f, state.Options{Channel: "C0OPS0001"})
+	store, err := state.Open(filepath.Join(f.TempDir(), "taskbot.db"), state.Options{Channel: "C0OPS0001"})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { store.Close() })
 	key, _ := store.ButtonKey()
 	slackAPI := bottest.NewSlack()
 	f.Cleanup(slackAPI.Close)

@@ -4,12 +4,9 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"sync/atomic"
-	"testing"
 	"time"
 
-	"github.com/taskbot/taskbot/state"
 	"github.com/taskbot/taskbot/tasks"
 	"github.com/taskbot/taskbot/tasks/announce"
 )
@@ -56,16 +53,4 @@ func summaryOf(items []SummaryItem) *announce.Summary {
 		}
 	}
 	return s
-}
-
-// openStore opens a state file of its own in a temporary directory for tb, with opts, closed
-// when tb ends.
-func openStore(tb testing.TB, opts state.Options) *state.Store {
-	tb.Helper()
-	store, err := state.Open(filepath.Join(tb.TempDir(), "taskbot.db"), opts)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { store.Close() })
-	return store
 }

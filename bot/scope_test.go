@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +16,11 @@ import (
 func TestScopedRequestsAreMetered(t *testing.T) {
 	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 	api := &queryRecorder{}
-	store := openStore(t, state.Options{Channel: "C0OPS00001"})
+	store, err := state.Open(filepath.Join(t.TempDir(), "taskbot.db"), state.Options{Channel: "C0OPS00001"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
 	if _, err := store.SetScope(announce.Scope{Channel: "C0SHARED01", Tenants: []string{"Acme Corp"}}); err != nil {
 		t.Fatal(err)
 	}

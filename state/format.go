@@ -3,6 +3,7 @@ package state
 import (
 	"cmp"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -401,7 +402,7 @@ func convertRecords(db *bolt.DB, log *slog.Logger) error {
 				for _, del := range []struct {
 					b *bolt.Bucket
 					k []byte
-				}{{rs.tb, it.k}, {ib, it.k}, {sb, stuckIndexKey(rec.StuckDue, it.k)}} {
+				}{{rs.tb, it.k}, {ib, it.k}, {sb, append(binary.BigEndian.AppendUint64(nil, uint64(max(rec.StuckDue.UnixNano(), 0))), it.k...)}} {
 					if err := del.b.Delete(del.k); err != nil {
 						return err
 					}

@@ -2,6 +2,7 @@ package state
 
 import (
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -9,7 +10,6 @@ import (
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
-	"github.com/google/uuid"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/taskbot/taskbot/tasks"
@@ -203,7 +203,17 @@ func recordKey(key string) []byte {
 func keyOfRecord(k []byte) string {
 	switch {
 	case len(k) == 17 && k[0] == 1:
-		return uuid.UUID(k[1:]).String()
+		var b [36]byte
+		hex.Encode(b[:8], k[1:5])
+		b[8] = '-'
+		hex.Encode(b[9:13], k[5:7])
+		b[13] = '-'
+		hex.Encode(b[14:18], k[7:9])
+		b[18] = '-'
+		hex.Encode(b[19:23], k[9:11])
+		b[23] = '-'
+		hex.Encode(b[24:], k[11:17])
+		return string(b[:])
 	case len(k) > 0 && k[0] == 0:
 		return string(k[1:])
 	}

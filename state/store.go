@@ -246,13 +246,28 @@ func (s *Store) Watermark() (time.Time, error) {
 // the watermark (moved backwards only when the Decision resets it) and the baseline mark. It then prunes, at most every
 // Options.PruneEvery, records of tasks that completed more than Options.Retention ago or went
 // missing more than Options.GoneAfter ago. It returns the entries it queued. On error nothing is
-// changed. With p.Tag, tasks stamped as their records were stored are left out of the Input
-// unread (changedTasks), and a page of a poll left with nothing to decide is not committed.
+// changed.
 func (s *Store) Apply(p announce.Poll, decide func(announce.Input) announce.Decision) ([]announce.Entry, error) {
 	now := s.opts.Now()
 	clock := p.ServerTime
 	if clock.IsZero() {
 		clock = now
+	}
+	// A page of a poll (Partial, not a baseline) whose tasks are all stamped as their records
+	// were stored, with no gone task and no stuck check due, would change nothing: it is
+	// answered from a read transaction, without a commit (a reconciliation of unchanged
+	// tasks makes no write at all).
+	if p.Tag != 0 && p.Partial && !p.Baseline && len(p.Gone) == 0 && !s.pruneWanted(now) {
+		var unchanged bool
+		if err := s.db.View(func(tx *bolt.Tx) error {
+			unchanged = len(changedTasks(tx.Bucket(bucketInProgress), p)) == 0 && !dueBy(tx.Bucket(bucketStuck), clock)
+			return nil
+		}); err != nil {
+			return nil, fmt.Errorf("apply poll: %w", err)
+		}
+		if unchanged {
+			return nil, nil
+		}
 	}
 	var queued []announce.Entry
 	err := s.db.Update(func(tx *bolt.Tx) error {
@@ -285,12 +300,6 @@ func (s *Store) Apply(p announce.Poll, decide func(announce.Input) announce.Deci
 		due, err := s.due(tx, clock)
 		if err != nil {
 			return err
-		}
-		if p.Tag != 0 && p.Partial && !p.Baseline && len(in.Tasks) == 0 && len(p.Gone) == 0 && len(due) == 0 && !s.pruneWanted(now) {
-			// A page of a poll whose tasks are all stamped as their records were stored, with
-			// nothing gone and no stuck check due, changes nothing: rolled back, not committed
-			// (a reconciliation of unchanged tasks makes no write at all).
-			return errNothingToRecord
 		}
 		for _, rec := range due {
 			if _, ok := in.Last[rec.Key]; !ok {
@@ -370,24 +379,18 @@ func (s *Store) Apply(p announce.Poll, decide func(announce.Input) announce.Deci
 		}
 		return s.prune(rs, sb, ib, now)
 	})
-	if errors.Is(err, errNothingToRecord) {
-		return nil, nil
-	}
 	if err != nil {
 		return nil, fmt.Errorf("apply poll: %w", err)
 	}
 	return queued, nil
 }
 
-// errNothingToRecord rolls back an Apply that has nothing to write.
-var errNothingToRecord = errors.New("nothing to record")
-
 // pruneDue reports whether PruneEvery has passed since the last prune, and if so counts this
 // as one: pruning reads every record, which a poll need not do.
 func (s *Store) pruneDue(now time.Time) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.pruneWantedLocked(now) {
+	if !s.lastPrune.IsZero() && now.Sub(s.lastPrune) < s.opts.PruneEvery {
 		return false
 	}
 	s.lastPrune = now
@@ -398,10 +401,6 @@ func (s *Store) pruneDue(now time.Time) bool {
 func (s *Store) pruneWanted(now time.Time) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.pruneWantedLocked(now)
-}
-
-func (s *Store) pruneWantedLocked(now time.Time) bool {
 	return s.lastPrune.IsZero() || now.Sub(s.lastPrune) >= s.opts.PruneEvery
 }
 
@@ -416,6 +415,12 @@ func changedTasks(ib *bolt.Bucket, p announce.Poll) []tasks.Task {
 		}
 	}
 	return out
+}
+
+// dueBy reports whether a stuck check in the stuck index sb has come by clock.
+func dueBy(sb *bolt.Bucket, clock time.Time) bool {
+	k, _ := sb.Cursor().First()
+	return len(k) >= 8 && binary.BigEndian.Uint64(k) <= uint64(max(clock.UnixNano(), 0))
 }
 
 // prune deletes records of tasks that completed before now-Retention, and of tasks missing from
@@ -506,12 +511,8 @@ func stampUnchanged(ib *bolt.Bucket, in announce.Input, recorded map[string]bool
 }
 
 // stuckKey is the stuck index's key of a check due at due for the task with key.
-func stuckKey(due time.Time, key string) []byte { return stuckIndexKey(due, recordKey(key)) }
-
-// stuckIndexKey is the stuck index's key of a check due at due for the record stored under k
-// (recordKey, or a schema-6 key while convertRecords moves it).
-func stuckIndexKey(due time.Time, k []byte) []byte {
-	return append(binary.BigEndian.AppendUint64(nil, uint64(max(due.UnixNano(), 0))), k...)
+func stuckKey(due time.Time, key string) []byte {
+	return append(binary.BigEndian.AppendUint64(nil, uint64(max(due.UnixNano(), 0))), recordKey(key)...)
 }
 
 // historyKey orders the history by time, then by sequence.

@@ -10,13 +10,12 @@ package tasks
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"reflect"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/google/uuid"
 )
 
 // State is a task's execution state (OpenAPI schema "executionState").
@@ -136,21 +135,39 @@ type Task struct {
 // names it as the API does ("id", "completedAt", "result.code") and whose Struct is "Task" for
 // the task's own fields, so a caller can say which field of which task was bad.
 func (t *Task) UnmarshalJSON(b []byte) error {
-	o := TaskObject{taskFields: taskFields(*t), EnqueuedAt: optionalTime(t.EnqueuedAt), AssignedAt: optionalTime(t.AssignedAt),
-		StartedAt: optionalTime(t.StartedAt), UpdatedAt: optionalTime(t.UpdatedAt), CompletedAt: optionalTime(t.CompletedAt)}
-	if err := json.Unmarshal(b, &o); err != nil {
+	type fields Task // Task's fields without this method: no recursion
+	aux := struct {
+		*fields
+		EnqueuedAt  optionalTime `json:"enqueuedAt"`
+		AssignedAt  optionalTime `json:"assignedAt"`
+		StartedAt   optionalTime `json:"startedAt"`
+		UpdatedAt   optionalTime `json:"updatedAt"`
+		CompletedAt optionalTime `json:"completedAt"`
+	}{
+		fields:      (*fields)(t),
+		EnqueuedAt:  optionalTime(t.EnqueuedAt),
+		AssignedAt:  optionalTime(t.AssignedAt),
+		StartedAt:   optionalTime(t.StartedAt),
+		UpdatedAt:   optionalTime(t.UpdatedAt),
+		CompletedAt: optionalTime(t.CompletedAt),
+	}
+	if err := json.Unmarshal(b, &aux); err != nil {
 		if te, ok := err.(*json.UnmarshalTypeError); ok {
 			// Name the field as the API does, not through the embedded helper type.
-			te.Field = strings.TrimPrefix(te.Field, "taskFields.")
+			te.Field = strings.TrimPrefix(te.Field, "fields.")
 			if te.Field == "" {
 				te.Type = reflect.TypeFor[Task]()
-			} else if te.Struct == "" || te.Struct == "TaskObject" {
+			} else if te.Struct == "" {
 				te.Struct = "Task"
 			}
 		}
 		return err
 	}
-	*t = o.Task()
+	t.EnqueuedAt = time.Time(aux.EnqueuedAt)
+	t.AssignedAt = time.Time(aux.AssignedAt)
+	t.StartedAt = time.Time(aux.StartedAt)
+	t.UpdatedAt = time.Time(aux.UpdatedAt)
+	t.CompletedAt = time.Time(aux.CompletedAt)
 	return nil
 }
 
@@ -355,11 +372,17 @@ type Bottleneck struct {
 // UUIDBytes is the 16 bytes of a UUID in its text form (8-4-4-4-12 hex digits, either
 // case); ok is false for any other string.
 func UUIDBytes(s string) (u [16]byte, ok bool) {
-	if !IsUUID(s) { // uuid.Parse also takes the urn: and {…} forms, which the API does not
+	if !IsUUID(s) {
 		return u, false
 	}
-	id, err := uuid.Parse(s)
-	return id, err == nil
+	var h [32]byte
+	copy(h[:], s[:8])
+	copy(h[8:], s[9:13])
+	copy(h[12:], s[14:18])
+	copy(h[16:], s[19:23])
+	copy(h[20:], s[24:])
+	_, err := hex.Decode(u[:], h[:])
+	return u, err == nil
 }
 
 // IsUUID reports whether s has the shape the API's uuid filter accepts

@@ -294,8 +294,8 @@ func (p *Poller) poll(ctx context.Context) error {
 //   - applyBatch, for incremental polls: a burst is one summary per thousand transitions.
 //   - listBatch, for the baseline and reconciliations, which list every task in progress and
 //     find few transitions (a missed change; none at a baseline): a page per transaction. An
-//     unchanged page of a reconciliation costs no commit at all (the store rolls its
-//     transaction back).
+//     unchanged page of a reconciliation costs no commit at all (the store answers it from a
+//     read transaction).
 const (
 	applyBatch = 1000
 	listBatch  = 100
@@ -519,15 +519,15 @@ func (s *keySet) add(ts []tasks.Task) {
 	}
 }
 
-func (s keySet) sort() { slices.SortFunc(s, compareKeys) }
+func (s keySet) sort() {
+	slices.SortFunc(s, func(a, b [16]byte) int { return bytes.Compare(a[:], b[:]) })
+}
 
 func (s keySet) has(key string) bool {
 	u, ok := tasks.UUIDBytes(key)
 	if !ok {
 		return false
 	}
-	_, found := slices.BinarySearchFunc(s, u, compareKeys)
+	_, found := slices.BinarySearchFunc(s, u, func(a, b [16]byte) int { return bytes.Compare(a[:], b[:]) })
 	return found
 }
-
-func compareKeys(a, b [16]byte) int { return bytes.Compare(a[:], b[:]) }
